@@ -1,0 +1,35 @@
+# Tessera: every entry point a user or CI needs. `make run` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+NODE_MODULES_STAMP := node_modules/.package-lock.json
+
+.PHONY: install build run test test-unit test-e2e bench clean
+
+$(NODE_MODULES_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(NODE_MODULES_STAMP)
+
+install: $(NODE_MODULES_STAMP)
+
+build: install
+	npx tsc -p tsconfig.json
+
+## Start a single-node server with its defaults: HTTPS on :8443, data under ./data.
+run: build
+	./bin/s3d server
+
+## Every test: unit, integration and end-to-end against real s3d processes.
+test: build
+	npx vitest run
+
+test-unit: build
+	npx vitest run test/unit test/integration
+
+test-e2e: build
+	npx vitest run test/e2e
+
+## Throughput table: PUT/GET MB/s and small-object ops/s against a fresh server.
+bench: build
+	node dist/bench/run.js
+
+clean:
+	rm -rf dist

@@ -1,0 +1,77 @@
+// The metadata contract the object layer writes through. Every mutating call is one LMDB
+// write transaction and resolves only after the transaction is durable (synced) on disk: that
+// commit is the point at which a write becomes visible and acknowledged.
+import type {
+  BucketRecord, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
+  ListUploadsQuery, ObjectRecord, PartRecord, UploadRecord, WriteConditions,
+} from './types.js';
+
+/**
+ * Buckets, current object versions, multipart uploads and two durable queues:
+ * - pending: data items being written; at start-up anything still pending is garbage
+ *   (its writer crashed before commit), so its shard files are deleted and the entry removed.
+ * - gc: data items no longer referenced (overwritten, deleted, aborted, unused parts); their
+ *   shard files are deleted in the background and the entry removed afterwards.
+ *
+ * Errors (TesseraError codes): NoSuchBucket, BucketAlreadyOwnedByYou, BucketNotEmpty,
+ * NoSuchUpload, PreconditionFailed (WriteConditions not met).
+ */
+export interface MetaStore {
+  close(): Promise<void>;
+
+  getBucket(name: string): BucketRecord | undefined;
+  /** Buckets in name order. */
+  listBuckets(): BucketRecord[];
+  /** Throws BucketAlreadyOwnedByYou when it exists. */
+  createBucket(record: BucketRecord): Promise<void>;
+  /**
+   * Throws NoSuchBucket, or BucketNotEmpty when it holds objects. In-progress multipart
+   * uploads are aborted with it (their parts go to gc).
+   */
+  deleteBucket(name: string): Promise<void>;
+
+  getObject(bucket: string, key: string): ObjectRecord | undefined;
+  /**
+   * Atomically: checks the bucket exists (NoSuchBucket) and `conditions` against the current
+   * record (PreconditionFailed), stores `record`, removes `record`'s dataIds from pending, and
+   * moves the replaced record's data to gc. Returns the replaced record.
+   */
+  putObject(record: ObjectRecord, conditions?: WriteConditions): Promise<ObjectRecord | undefined>;
+  /** Removes the record (no error when absent) and moves its data to gc; returns it. */
+  deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
+  /** Throws NoSuchBucket. */
+  listObjects(bucket: string, query: ListObjectsQuery): ListObjectsPage;
+
+  /** Throws NoSuchBucket. */
+  createUpload(record: UploadRecord): Promise<void>;
+  getUpload(bucket: string, key: string, uploadId: string): UploadRecord | undefined;
+  /**
+   * Throws NoSuchUpload. Stores the part (replacing one with the same number, whose data goes
+   * to gc) and removes its dataId from pending.
+   */
+  putPart(bucket: string, key: string, uploadId: string, part: PartRecord): Promise<void>;
+  /** Parts with number > partNumberMarker, ascending, at most maxParts. Throws NoSuchUpload. */
+  listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): ListPartsPage;
+  /** All parts of an upload in number order (for CompleteMultipartUpload). Throws NoSuchUpload. */
+  getParts(bucket: string, key: string, uploadId: string): PartRecord[];
+  /** Throws NoSuchBucket. Uploads ordered by (key, initiatedMs, uploadId). */
+  listUploads(bucket: string, query: ListUploadsQuery): ListUploadsPage;
+  /**
+   * Atomically: checks the upload exists (NoSuchUpload) and `conditions`, stores `record` as
+   * the object, moves parts not in `record.parts` and the replaced object's data to gc, and
+   * removes the upload and its parts. Returns the replaced record.
+   */
+  completeUpload(uploadId: string, record: ObjectRecord, conditions?: WriteConditions): Promise<ObjectRecord | undefined>;
+  /** Throws NoSuchUpload; moves all parts' data to gc and removes the upload. */
+  abortUpload(bucket: string, key: string, uploadId: string): Promise<void>;
+
+  /** Records data about to be written (before any shard file is created). */
+  addPending(ref: DataRef): Promise<void>;
+  /** Moves a pending item straight to gc (its write failed). */
+  abandonPending(dataId: string): Promise<void>;
+  listPending(): DataRef[];
+  /** Data items awaiting deletion, at most `limit`. */
+  listGc(limit: number): DataRef[];
+  /** Removes gc entries after their shard files are deleted. */
+  removeGc(dataIds: string[]): Promise<void>;
+}

@@ -1,0 +1,151 @@
+// Records kept in LMDB. They are plain JSON-able objects (msgpack-encoded by lmdb-js);
+// every field documents its unit. Object data is referenced by `dataId`: shard i of a data
+// item lives in the shard store under `${dataId}.${i}` (see src/object/layout.ts).
+
+/** Flexible checksum algorithms (AWS "Checking object integrity" page). */
+export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
+/** COMPOSITE = checksum of part checksums with "-N"; FULL_OBJECT = checksum of the whole content. */
+export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT';
+
+/** A stored flexible checksum. `value` is base64 of the digest (COMPOSITE values end in "-N"). */
+export interface StoredChecksum {
+  algorithm: ChecksumAlgorithm;
+  type: ChecksumType;
+  value: string;
+}
+
+/** How an object's bytes are cut and protected. Issue 2: dataShards 1, parityShards 0. */
+export interface DataLayout {
+  /** Stripe block size in bytes (the unit of bitrot checks and, later, erasure coding). */
+  blockSizeBytes: number;
+  dataShards: number;
+  parityShards: number;
+  /** Bitrot hash stored before every shard block. */
+  bitrot: 'xxh3-64';
+}
+
+/** One contiguous piece of object data: a single PUT has one, a multipart object one per part. */
+export interface DataPart {
+  partNumber: number;
+  sizeBytes: number;
+  /** Hex MD5 of this part's bytes, without quotes. */
+  etag: string;
+  /** Names the shard files holding this part. */
+  dataId: string;
+  /** The part's own flexible checksum when the client sent one (base64). */
+  checksum?: StoredChecksum;
+}
+
+/** Standard headers stored with an object and returned by GET/HEAD. */
+export interface ObjectHeaders {
+  contentType?: string;
+  contentEncoding?: string;
+  contentDisposition?: string;
+  contentLanguage?: string;
+  cacheControl?: string;
+  /** Raw Expires header value as sent. */
+  expires?: string;
+  /** x-amz-meta-* without the prefix; names lower-case, values UTF-8. */
+  userMetadata: Record<string, string>;
+}
+
+/** The current version of an object (buckets are unversioned: versionId 'null'). */
+export interface ObjectRecord extends ObjectHeaders {
+  bucket: string;
+  key: string;
+  sizeBytes: number;
+  /** Without quotes: hex MD5, or for multipart hex MD5 of part MD5s + '-' + part count. */
+  etag: string;
+  /** Milliseconds since the Unix epoch. */
+  lastModifiedMs: number;
+  layout: DataLayout;
+  /** In part-number order; their sizes add up to sizeBytes. */
+  parts: DataPart[];
+  /** True when the object was made by CompleteMultipartUpload (GET partNumber addresses parts). */
+  multipart: boolean;
+  checksum?: StoredChecksum;
+}
+
+/** Bucket record. */
+export interface BucketRecord {
+  name: string;
+  /** Milliseconds since the Unix epoch. */
+  createdMs: number;
+  /** Region given at creation (LocationConstraint), '' for us-east-1 default. */
+  location: string;
+}
+
+/** An in-progress multipart upload. */
+export interface UploadRecord extends ObjectHeaders {
+  bucket: string;
+  key: string;
+  uploadId: string;
+  /** Milliseconds since the Unix epoch. */
+  initiatedMs: number;
+  layout: DataLayout;
+  checksumAlgorithm?: ChecksumAlgorithm;
+  checksumType?: ChecksumType;
+}
+
+/** An uploaded part of an in-progress multipart upload. */
+export interface PartRecord extends DataPart {
+  /** Milliseconds since the Unix epoch. */
+  lastModifiedMs: number;
+}
+
+/** Shard files that exist (or may exist) on disk for a data item, for crash recovery and GC. */
+export interface DataRef {
+  dataId: string;
+  /** Shard ids in the shard store, e.g. [`${dataId}.0`]. */
+  shardIds: string[];
+}
+
+/** Conditions checked inside the commit transaction (AWS conditional writes). */
+export interface WriteConditions {
+  /** Commit only if the current ETag equals this (unquoted); '*' = any object exists. */
+  ifMatch?: string;
+  /** '*' = commit only if no object exists at the key. */
+  ifNoneMatch?: string;
+}
+
+/** Listing input (ListObjects v1/v2 semantics; the S3 layer maps marker/token/start-after). */
+export interface ListObjectsQuery {
+  prefix: string;
+  /** '' = no delimiter. */
+  delimiter: string;
+  /** List keys strictly greater than this ('' = from the start). */
+  startAfter: string;
+  /** 0..1000; 0 returns nothing but IsTruncated per AWS. */
+  maxKeys: number;
+}
+
+/** One page of a listing, in UTF-8 binary key order, objects and prefixes interleaved by order. */
+export interface ListObjectsPage {
+  objects: ObjectRecord[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** The last key or common prefix returned (use as next startAfter) when truncated. */
+  nextStartAfter?: string;
+}
+
+export interface ListUploadsQuery {
+  prefix: string;
+  delimiter: string;
+  keyMarker: string;
+  uploadIdMarker: string;
+  maxUploads: number;
+}
+
+export interface ListUploadsPage {
+  uploads: UploadRecord[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  nextKeyMarker?: string;
+  nextUploadIdMarker?: string;
+}
+
+export interface ListPartsPage {
+  parts: PartRecord[];
+  isTruncated: boolean;
+  nextPartNumberMarker?: number;
+}

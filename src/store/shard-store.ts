@@ -1,0 +1,35 @@
+// The shard store contract: named byte files ("shards") with atomic creation. The object layer
+// never asks whether a store is local or remote; the local filesystem implementation is
+// local-shard-store.ts, a remote one (over the transport) comes with the cluster.
+
+/** Streams one shard file into place. Nothing is visible under the shard id before commit(). */
+export interface ShardWriter {
+  /** Appends bytes; resolves when the OS accepted them (not yet durable). */
+  write(chunk: Uint8Array): Promise<void>;
+  /** fsyncs the temp file, renames it to its shard id and fsyncs the directory: durable after. */
+  commit(): Promise<void>;
+  /** Removes the temp file; safe to call after a failed write or twice. */
+  abort(): Promise<void>;
+  /** Bytes written so far. */
+  readonly sizeBytes: number;
+}
+
+/**
+ * Shard ids are `[A-Za-z0-9._-]+` (no path separators). Errors (TesseraError codes):
+ * ShardNotFound (no such shard), ShardTruncated (a read past its end), StorageIOError.
+ */
+export interface ShardStore {
+  /** Opens a temp file for a new shard; an existing shard with the id is replaced on commit. */
+  createWriter(shardId: string): Promise<ShardWriter>;
+  /** Reads exactly `lengthBytes` from `offsetBytes`; throws ShardNotFound or ShardTruncated. */
+  readRange(shardId: string, offsetBytes: number, lengthBytes: number): Promise<Buffer>;
+  /** Size of a committed shard, or undefined when absent. */
+  stat(shardId: string): Promise<{ sizeBytes: number } | undefined>;
+  /** Deletes a shard; no error when it is absent. */
+  delete(shardId: string): Promise<void>;
+  /** Every committed shard id, in no particular order. */
+  list(): AsyncIterable<string>;
+  /** Removes temp files left by writers that never committed (run at start-up); returns count. */
+  cleanTemp(): Promise<number>;
+  close(): Promise<void>;
+}

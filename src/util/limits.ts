@@ -1,0 +1,49 @@
+// Every limit Tessera enforces, in one place (TigerBeetle style). Units are in the names.
+// Sources: AWS S3 quotas (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html)
+// and the API reference pages named beside each limit.
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+/** Largest single PUT body (AWS: 5 GiB). */
+export const putObjectSizeMaxBytes = 5 * GiB;
+/** Largest object assembled by multipart upload (AWS: 5 TiB). */
+export const objectSizeMaxBytes = 5 * 1024 * GiB;
+/** Smallest part other than the last in CompleteMultipartUpload (AWS: 5 MiB). */
+export const partSizeMinBytes = 5 * MiB;
+/** Largest part (AWS: 5 GiB). */
+export const partSizeMaxBytes = 5 * GiB;
+/** Highest part number (AWS: 10,000). */
+export const partNumberMax = 10_000;
+/** Largest object key in UTF-8 bytes (AWS: 1,024). */
+export const keyLengthMaxBytes = 1024;
+/** Total size of x-amz-meta-* names and values in UTF-8 bytes (AWS: 2 KiB). */
+export const userMetadataMaxBytes = 2 * KiB;
+/** Keys in one DeleteObjects request (AWS: 1,000). */
+export const deleteObjectsKeysMax = 1000;
+/** Default and largest max-keys / max-uploads / max-parts in listings (AWS: 1,000). */
+export const listKeysMax = 1000;
+/** Largest XML request body we parse (CompleteMultipartUpload with 10,000 parts fits). */
+export const xmlBodyMaxBytes = 2 * MiB;
+/** Largest HTTP header section in bytes; larger gets 400 (Node's default is 16 KiB). */
+export const headerSectionMaxBytes = 16 * KiB;
+/** Allowed clock skew between client and server (AWS: 15 minutes). */
+export const clockSkewMaxMs = 15 * 60 * 1000;
+/** Longest presigned URL lifetime (AWS: 7 days = 604,800 s). */
+export const presignExpiresMaxSeconds = 604_800;
+/** Largest aws-chunked chunk we accept (bounds memory per request). */
+export const awsChunkSizeMaxBytes = 16 * MiB;
+/** Default stripe block size: each object is cut into blocks of this many bytes. */
+export const blockSizeDefaultBytes = 1 * MiB;
+/** Bounds for the configurable block size. */
+export const blockSizeMinBytes = 64 * KiB;
+export const blockSizeMaxBytes = 16 * MiB;
+/** Milliseconds a request may stay idle (no bytes in either direction) before it is dropped. */
+export const requestIdleTimeoutMs = 120_000;
+/** How long graceful shutdown waits for in-flight requests before closing them. */
+export const shutdownGraceMs = 30_000;
+/** Concurrent client requests served at once; more wait in the socket backlog. */
+export const concurrentRequestsMax = 256;
+/** Shard files deleted at once by the garbage collector. */
+export const gcConcurrencyMax = 8;
