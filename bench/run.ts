@@ -1,0 +1,273 @@
+// `make bench`: starts a fresh `s3d server` (or uses --endpoint), runs PUT then GET cells over object
+// sizes x concurrencies, prints a Markdown table and writes bench/results/<timestamp>.json.
+// Exits 1 when any cell failed, so a broken server never yields a plausible-looking table.
+
+import { Command, InvalidArgumentError } from 'commander';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BenchClient, LoadError, runCell, type CellSpec } from './load.js';
+import { markdownReport, machineInfo, sizeLabel, writeJsonReport, type BenchReport, type CellReport } from './report.js';
+import { ProcessWatcher, sampleProcess, startServer, type SpawnedServer } from './server-process.js';
+import type { SigV4Credentials } from './sigv4-sign.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Bucket the bench writes to (created if missing). */
+export const benchBucket = 'tessera-bench';
+/** Per-cell duration of the full run and of --quick, in ms. */
+export const cellDurationDefaultMs = 8_000;
+export const cellDurationQuickMs = 1_500;
+/** Objects at or above this size are bounded by count; their time cap is this many cell durations. */
+export const largeObjectMinBytes = 16 * MiB;
+export const largeObjectDurationFactor = 4;
+/** Large-object PUTs per worker in a cell, and the least per cell (GETs read as many): full run, then --quick. */
+export const largeObjectOpsPerWorker = 2;
+export const largeObjectOpsMin = 8;
+export const largeObjectOpsPerWorkerQuick = 1;
+export const largeObjectOpsMinQuick = 2;
+/** Upper bound on requests in one small-object cell; the duration normally ends it first. */
+export const smallObjectOpsMax = 1_000_000;
+/** Verify every byte of one GET in this many; length and per-object prefix are checked on all. */
+export const verifyContentEvery = 4;
+/** Unmeasured 4 KiB PUT+GET pairs before the first cell (TLS, JIT, server caches). */
+export const warmupOps = 32;
+
+interface Options {
+  quick: boolean;
+  durationMs: number | undefined;
+  sizes: number[];
+  concurrency: number[];
+  endpoint: string | undefined;
+  accessKey: string;
+  secretKey: string;
+  region: string;
+  ca: string | undefined;
+  serverPid: number | undefined;
+  dataDirParent: string | undefined;
+  keepData: boolean;
+  serverBin: string | undefined;
+  resultsDir: string | undefined;
+}
+
+/** Parses argv, runs the bench, returns the process exit code (0 ok, 1 some cell failed). */
+export async function main(argv: string[]): Promise<number> {
+  const options = parseOptions(argv);
+  const repoRoot = findRepoRoot();
+  const startedAt = new Date().toISOString();
+
+  let server: SpawnedServer | undefined;
+  const stopOnSignal = (): void => {
+    void (server?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+
+  if (options.endpoint === undefined) {
+    process.stderr.write('bench: starting s3d server...\n');
+    server = await startServer({
+      binPath: options.serverBin ?? join(repoRoot, 'bin', 's3d'),
+      accessKey: options.accessKey,
+      secretKey: options.secretKey,
+      dataDirParent: options.dataDirParent,
+    });
+    process.stderr.write(`bench: server pid ${server.pid} at ${server.endpoint.href}, data ${server.dataDir}, log ${server.logPath}\n`);
+  }
+  const endpoint = server?.endpoint ?? new URL(options.endpoint ?? '');
+  const ca = server?.ca ?? (options.ca === undefined ? undefined : readFileSync(options.ca));
+  const pid = server?.pid ?? options.serverPid;
+  const credentials: SigV4Credentials = { accessKey: options.accessKey, secretKey: options.secretKey, region: options.region };
+  const machine = machineInfo(repoRoot, server?.dataDir ?? options.dataDirParent);
+
+  let cells: CellReport[] = [];
+  let exit: string | undefined;
+  let totals: ReturnType<typeof sampleProcess>;
+  let failed = true;
+  try {
+    cells = await runCells(options, { endpoint, ca, credentials, pid });
+    failed = cells.some((cell) => cell.error !== undefined);
+  } finally {
+    totals = pid === undefined ? undefined : sampleProcess(pid);
+    if (server !== undefined) {
+      exit = await server.stop();
+      await cleanUp(server, options.keepData, failed);
+    }
+  }
+
+  const report: BenchReport = {
+    schemaVersion: 1,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine,
+    options: { ...options, secretKey: undefined },
+    server: {
+      mode: server === undefined ? 'external' : 'spawned',
+      endpoint: endpoint.href,
+      pid,
+      peakRssBytes: totals?.peakRssBytes,
+      cpuSeconds: totals?.cpuSeconds,
+      exit,
+    },
+    cells,
+  };
+  process.stdout.write(markdownReport(report));
+  const path = await writeJsonReport(options.resultsDir ?? join(repoRoot, 'bench', 'results'), report);
+  process.stdout.write(`\nJSON: ${path}\n`);
+  return failed ? 1 : 0;
+}
+
+// Objects can run to gigabytes, so the data dir goes unless --keep-data; the server log stays when something failed.
+async function cleanUp(server: SpawnedServer, keepData: boolean, failed: boolean): Promise<void> {
+  if (keepData) {
+    process.stderr.write(`bench: kept ${server.workDir}\n`);
+  } else if (failed) {
+    await rm(server.dataDir, { recursive: true, force: true });
+    process.stderr.write(`bench: server log kept at ${server.logPath}\n`);
+  } else {
+    await rm(server.workDir, { recursive: true, force: true });
+  }
+}
+
+interface Target {
+  endpoint: URL;
+  ca: Buffer | undefined;
+  credentials: SigV4Credentials;
+  pid: number | undefined;
+}
+
+// For each size and concurrency: a PUT cell, then a GET cell over the objects that PUT wrote.
+async function runCells(options: Options, target: Target): Promise<CellReport[]> {
+  await warmUp(target);
+  const runId = Date.now().toString(36);
+  const reports: CellReport[] = [];
+  for (const sizeBytes of options.sizes) {
+    const payload = randomBytes(sizeBytes);
+    for (const concurrency of options.concurrency) {
+      const keyOf = (index: number): string => `${runId}/${sizeLabel(sizeBytes).replace(' ', '')}-c${concurrency}/${index}`;
+      const limits = cellLimits(options, sizeBytes, concurrency);
+      const base = { bucket: benchBucket, sizeBytes, concurrency, keyOf, verifyContentEvery, ...limits };
+      const put = await measureCell(target, { ...base, op: 'PUT', keyCount: 0 }, payload);
+      reports.push(put);
+      if (put.ops === 0) continue;
+      reports.push(await measureCell(target, { ...base, op: 'GET', keyCount: put.ops }, payload));
+    }
+  }
+  return reports;
+}
+
+function cellLimits(options: Options, sizeBytes: number, concurrency: number): { durationMs: number; opsMax: number } {
+  const durationMs = options.durationMs ?? (options.quick ? cellDurationQuickMs : cellDurationDefaultMs);
+  if (sizeBytes < largeObjectMinBytes) return { durationMs, opsMax: smallObjectOpsMax };
+  const perWorker = options.quick ? largeObjectOpsPerWorkerQuick : largeObjectOpsPerWorker;
+  const opsMin = options.quick ? largeObjectOpsMinQuick : largeObjectOpsMin;
+  return { durationMs: durationMs * largeObjectDurationFactor, opsMax: Math.max(opsMin, concurrency * perWorker) };
+}
+
+async function measureCell(target: Target, spec: CellSpec, payload: Buffer): Promise<CellReport> {
+  const label = `${spec.op} ${sizeLabel(spec.sizeBytes)} c${spec.concurrency}`;
+  process.stderr.write(`bench: ${label}...`);
+  const client = new BenchClient({ endpoint: target.endpoint, credentials: target.credentials, ca: target.ca, maxSockets: spec.concurrency });
+  const watcher = target.pid === undefined ? undefined : new ProcessWatcher(target.pid);
+  const cpuBefore = process.cpuUsage();
+  watcher?.start();
+  const measurement = await runCell(client, spec, payload);
+  const server = watcher?.stop();
+  const cpu = process.cpuUsage(cpuBefore);
+  client.close();
+  process.stderr.write(
+    measurement.error === undefined
+      ? ` ${measurement.ops} ops, ${measurement.megabytesPerSecond.toFixed(1)} MB/s\n`
+      : ` FAILED after ${measurement.ops} ops: ${measurement.error.message}\n`,
+  );
+  return {
+    op: spec.op,
+    sizeBytes: spec.sizeBytes,
+    concurrency: spec.concurrency,
+    ...measurement,
+    serverCpuSeconds: server?.cpuSeconds,
+    serverPeakRssBytes: server?.peakRssBytes,
+    clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
+  };
+}
+
+async function warmUp(target: Target): Promise<void> {
+  const client = new BenchClient({ endpoint: target.endpoint, credentials: target.credentials, ca: target.ca, maxSockets: 1 });
+  try {
+    await client.createBucket(benchBucket);
+    const payload = randomBytes(4 * KiB);
+    const keyOf = (index: number): string => `warmup/${index}`;
+    const base = { bucket: benchBucket, sizeBytes: payload.length, concurrency: 1, keyOf, verifyContentEvery: 1, durationMs: 30_000, opsMax: warmupOps };
+    for (const op of ['PUT', 'GET'] as const) {
+      const result = await runCell(client, { ...base, op, keyCount: warmupOps }, payload);
+      if (result.error !== undefined) throw new LoadError(result.error.code, `warm-up ${op} failed: ${result.error.message}`);
+    }
+  } finally {
+    client.close();
+  }
+}
+
+function parseOptions(argv: string[]): Options {
+  const program = new Command('bench')
+    .description('PUT/GET throughput and latency of s3d; Markdown to stdout, JSON to bench/results/')
+    .option('--quick', 'short cells and few large objects (under a minute)', false)
+    .option('--duration-ms <ms>', `per-cell duration (default ${cellDurationDefaultMs}, --quick ${cellDurationQuickMs})`, positiveInteger)
+    .option('--sizes <list>', 'object sizes, e.g. 4KiB,1MiB,64MiB', sizeList, [4 * KiB, 1 * MiB, 64 * MiB])
+    .option('--concurrency <list>', 'concurrencies, e.g. 1,16', integerList, [1, 16])
+    .option('--endpoint <url>', 'use this running server (https://host:port) instead of starting one')
+    .option('--access-key <key>', 'access key (also S3D_ACCESS_KEY)', process.env['S3D_ACCESS_KEY'] ?? 'benchaccesskey')
+    .option('--secret-key <key>', 'secret key (also S3D_SECRET_KEY)', process.env['S3D_SECRET_KEY'] ?? 'benchsecretkey0123456789')
+    .option('--region <region>', 'SigV4 region', 'us-east-1')
+    .option('--ca <pem>', 'CA or certificate PEM to trust for --endpoint')
+    .option('--server-pid <pid>', 'pid of the --endpoint server, to sample its CPU and RSS', positiveInteger)
+    .option('--data-dir-parent <dir>', 'where the fresh data dir is made (default: the OS temp dir)')
+    .option('--keep-data', 'keep the spawned server data dir', false)
+    .option('--server-bin <path>', 'executable started as `<path> server ...` (default: bin/s3d; e.g. an older build)')
+    .option('--results-dir <dir>', 'where the JSON goes (default: bench/results)');
+  program.parse(argv);
+  return program.opts<Options>();
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function integerList(value: string): number[] {
+  return value.split(',').map(positiveInteger);
+}
+
+function sizeList(value: string): number[] {
+  return value.split(',').map((item) => {
+    const match = /^(\d+)\s*(B|KiB|MiB)?$/.exec(item.trim());
+    if (match === null) throw new InvalidArgumentError(`bad size "${item}" (e.g. 4KiB, 1MiB)`);
+    const unit = match[2] === 'MiB' ? MiB : match[2] === 'KiB' ? KiB : 1;
+    return Number(match[1]) * unit;
+  });
+}
+
+// The directory holding package.json above this module (dist/bench/run.js or bench/run.ts).
+function findRepoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = resolve(dir, '..');
+    if (parent === dir) throw new Error('bench: package.json not found above the bench module');
+    dir = parent;
+  }
+  return dir;
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      // A LoadError is the server misbehaving (its message says how); anything else is a bench bug, so show the stack.
+      const text = err instanceof LoadError ? `${err.code}: ${err.message}` : err instanceof Error ? (err.stack ?? err.message) : String(err);
+      process.stderr.write(`bench: ${text}\n`);
+      process.exit(2);
+    },
+  );
+}

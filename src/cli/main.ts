@@ -1,0 +1,141 @@
+// `s3d` command line (commander). `s3d server` with no arguments runs the single-node server:
+// HTTPS on 0.0.0.0:8443, data under ./data, self-signed certificate and credentials made on
+// first start. Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration or usage.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import { loadConfig, logLevels, type Config, type PartialConfig } from '../config/config.js';
+import { startNode, type RunningNode } from '../cluster/node.js';
+import { isTesseraError } from '../util/errors.js';
+
+function portArg(name: string): (value: string) => number {
+  return (value) => {
+    const port = Number(value);
+    if (!/^\d+$/.test(value) || port < 1 || port > 65535) throw new InvalidArgumentError(`${name} must be a port number 1-65535 (got "${value}")`);
+    return port;
+  };
+}
+
+function makeLogger(config: Config): Logger {
+  const options = { level: config.log.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
+  if (config.log.pretty) return pino(options, pretty({ colorize: true, sync: true }));
+  return pino(options, pino.destination({ sync: true }));
+}
+
+/** The credentials banner: printed to stderr so stdout stays one JSON log line per event. */
+function banner(node: RunningNode): string {
+  const endpoint = node.endpoints[0] ?? 'https://localhost:8443';
+  const lines = [
+    '',
+    '  Tessera S3 server',
+    `  endpoint:   ${node.endpoints.join('  ')}`,
+    `  access key: ${node.credentials.accessKey}`,
+  ];
+  if (node.credentials.source === 'generated') {
+    lines.push(`  secret key: ${node.credentials.secretKey}   (shown once; saved with mode 0600 in ${node.dataDir}/credentials.json)`);
+  } else {
+    lines.push(`  secret key: (from ${node.credentials.source === 'file' ? `${node.dataDir}/credentials.json` : 'configuration'})`);
+  }
+  lines.push(`  certificate: ${node.certFile}${node.certificateCreated ? ' (self-signed, created now)' : ''}`);
+  const secret = node.credentials.source === 'generated' ? node.credentials.secretKey : '<secret key>';
+  lines.push(
+    '',
+    '  Try it with the aws cli:',
+    `    export AWS_ACCESS_KEY_ID=${node.credentials.accessKey} AWS_SECRET_ACCESS_KEY='${secret}' AWS_DEFAULT_REGION=us-east-1`,
+    `    aws --endpoint-url ${endpoint} --ca-bundle ${node.certFile} s3 mb s3://my-bucket`,
+    `    aws --endpoint-url ${endpoint} --ca-bundle ${node.certFile} s3 cp ./some-file s3://my-bucket/`,
+    `    aws --endpoint-url ${endpoint} --ca-bundle ${node.certFile} s3 ls s3://my-bucket`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+interface ServerOptions {
+  dataDir?: string;
+  address?: string;
+  port?: number;
+  httpPort?: number;
+  config?: string;
+  cert?: string;
+  key?: string;
+  logLevel?: string;
+}
+
+async function runServer(options: ServerOptions): Promise<void> {
+  const overrides: PartialConfig = {
+    dataDir: options.dataDir,
+    address: options.address,
+    port: options.port,
+    httpPort: options.httpPort,
+    tls: options.cert !== undefined || options.key !== undefined ? { certFile: options.cert, keyFile: options.key } : undefined,
+    log: options.logLevel !== undefined ? { level: options.logLevel as Config['log']['level'] } : undefined,
+  };
+  const config = loadConfig({ ...(options.config !== undefined ? { file: options.config } : {}), overrides, env: process.env });
+  const log = makeLogger(config);
+  const node = await startNode(config, log);
+  process.stderr.write(`${banner(node)}\n`);
+  log.info({ endpoints: node.endpoints, dataDir: node.dataDir }, 's3d ready');
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing in-flight requests');
+    node.stop().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** Builds the `s3d` program. */
+export function buildProgram(): Command {
+  const program = new Command('s3d')
+    .description('Tessera: an erasure-coded, S3-compatible object store')
+    .showHelpAfterError()
+    .configureOutput({ outputError: (text, write) => write(`s3d: ${text.replace(/^error: /, '')}`) });
+
+  program
+    .command('server')
+    .description('run an S3 server (single node: HTTPS on 0.0.0.0:8443, data under ./data)')
+    .option('--data-dir <dir>', 'data directory: metadata, shards, TLS material, credentials (default ./data)')
+    .option('--address <addr>', 'address to listen on (default 0.0.0.0)')
+    .option('--port <port>', 'HTTPS port for the S3 API (default 8443)', portArg('--port'))
+    .option('--http-port <port>', 'also serve plain HTTP on this port (default: off)', portArg('--http-port'))
+    .option('--config <file>', 'YAML config file (see configs/single-node.yaml); command-line options win over it')
+    .option('--cert <file>', 'PEM certificate to serve instead of the generated self-signed one (needs --key)')
+    .option('--key <file>', 'PEM private key for --cert')
+    .addOption(new Option('--log-level <level>', 'minimum log level (default info)').choices([...logLevels]))
+    .addHelpText('after', `
+Environment:
+  S3D_ACCESS_KEY, S3D_SECRET_KEY   root credentials (else from the config, else generated on
+                                   first start and saved in DATA/credentials.json, mode 0600)
+Files under the data directory:
+  tls/cert.pem, tls/key.pem        the self-signed certificate made on first start
+  meta/                            LMDB metadata      drive-1/   shard files
+Logs: JSON lines on stdout (pretty on a terminal); one access line per request.
+SIGTERM or SIGINT stops gracefully: no new connections, in-flight requests finish.`)
+    .action(runServer);
+  return program;
+}
+
+/** Entry point used by bin/s3d. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (isTesseraError(err, 'InvalidConfig')) {
+      process.stderr.write(`s3d: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,90 @@
+// The composition root of one node: opens metadata (LMDB) and the shard store under the data
+// dir, recovers unfinished writes, starts the S3 gateway listeners, and stops them in order.
+import { createHash } from 'node:crypto';
+import { readFile, mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { initBitrot } from '../erasure/bitrot.js';
+import { openMetaStore } from '../meta/lmdb-meta-store.js';
+import { ObjectLayer } from '../object/object-layer.js';
+import { S3Gateway } from '../s3/server.js';
+import { LocalShardStore } from '../store/local-shard-store.js';
+import { ensureCredentials, type Credentials } from './credentials.js';
+import { ensureCertificate } from './tls-certificate.js';
+
+/** A running node. */
+export interface RunningNode {
+  /** e.g. ['https://127.0.0.1:8443']. */
+  endpoints: string[];
+  credentials: Credentials;
+  /** PEM file of the certificate in use. */
+  certFile: string;
+  /** True when this start generated the certificate. */
+  certificateCreated: boolean;
+  dataDir: string;
+  /** Graceful: stop accepting, finish in-flight requests, stop background work, close LMDB. */
+  stop(): Promise<void>;
+}
+
+function endpointHost(address: string): string {
+  if (address === '0.0.0.0' || address === '::') return 'localhost';
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+/** Starts a single-node server from `config`. Throws InvalidConfig and I/O errors. */
+export async function startNode(config: Config, log: Logger): Promise<RunningNode> {
+  const dataDir = resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await initBitrot();
+  const credentials = await ensureCredentials(dataDir, config.credentials);
+  const tls = config.tls.certFile && config.tls.keyFile
+    ? { certFile: resolve(config.tls.certFile), keyFile: resolve(config.tls.keyFile), created: false }
+    : await ensureCertificate(dataDir, config.address === '0.0.0.0' || config.address === '::' ? [] : [config.address]);
+  const [cert, key] = await Promise.all([readFile(tls.certFile), readFile(tls.keyFile)]);
+
+  const meta = await openMetaStore(join(dataDir, 'meta'));
+  const store = await LocalShardStore.open(join(dataDir, 'drive-1'));
+  const objects = new ObjectLayer({ meta, store, blockSizeBytes: config.blockSizeBytes, log: log.child({ component: 'objects' }) });
+  await objects.start();
+
+  const ownerId = createHash('sha256').update(credentials.accessKey).digest('hex');
+  const gateway = new S3Gateway({
+    objects,
+    settings: { region: config.region, owner: { id: ownerId, displayName: 'tessera' }, blockSizeBytes: config.blockSizeBytes },
+    domains: config.domains,
+    credentials: new Map([[credentials.accessKey, credentials.secretKey]]),
+    log: log.child({ component: 's3' }),
+  });
+  const endpoints: string[] = [];
+  const host = endpointHost(config.address);
+  try {
+    const httpsPort = await gateway.listen({ protocol: 'https', address: config.address, port: config.port, tls: { cert, key } });
+    endpoints.push(`https://${host}:${httpsPort}`);
+    if (config.httpPort !== undefined) {
+      const httpPort = await gateway.listen({ protocol: 'http', address: config.address, port: config.httpPort });
+      endpoints.push(`http://${host}:${httpPort}`);
+    }
+  } catch (err) {
+    await gateway.close();
+    await objects.stop();
+    await meta.close();
+    throw err;
+  }
+  log.debug({ hostname: hostname() }, 'node started');
+
+  return {
+    endpoints,
+    credentials,
+    certFile: tls.certFile,
+    certificateCreated: tls.created,
+    dataDir,
+    async stop() {
+      await gateway.close();
+      await objects.stop();
+      await store.close();
+      await meta.close();
+    },
+  };
+}

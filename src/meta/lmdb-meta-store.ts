@@ -1,0 +1,443 @@
+// MetaStore on one LMDB environment with named sub-databases and binary keys (see keys.ts).
+// Every mutation runs as one abortable child transaction whose checks and writes see the same
+// snapshot; its promise resolves only after the commit is synced to disk (overlappingSync off).
+import { mkdirSync } from 'node:fs';
+import { open } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { assert } from '../util/assert.js';
+import { TesseraError } from '../util/errors.js';
+import { keyLengthMaxBytes, listKeysMax, partNumberMax } from '../util/limits.js';
+import {
+  assertObjectKey, bucketKey, bucketScope, compareUtf8, dataKey, escapeBytes, objectKey, partKey,
+  prefixEnd, uploadIdKey, uploadKey, uploadKeyStart, utf8,
+} from './keys.js';
+import { listRollup } from './listing.js';
+import type { RollupSource, ScanEntry } from './listing.js';
+import type { MetaStore } from './meta-store.js';
+import type {
+  BucketRecord, DataLayout, DataPart, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage,
+  ListUploadsPage, ListUploadsQuery, ObjectRecord, PartRecord, UploadRecord, WriteConditions,
+} from './types.js';
+
+/** Where an upload's record lives in `uploads` (value of the `upload-ids` index). */
+interface UploadLocation {
+  bucket: string;
+  key: string;
+  initiatedMs: number;
+}
+
+/**
+ * LMDB page size in bytes. 8 KiB pages raise LMDB's key limit from 1,978 to 4,026 bytes, which
+ * an upload key needs in the worst case (bucket 63 + 1 + escaped key 2 * 1024 + 2 + 8 + uploadId).
+ */
+const pageSizeBytes = 8192;
+/** Named sub-databases in the environment (LMDB needs the count up front). */
+const subDatabasesMax = 12;
+
+/**
+ * Opens (creating `path` and the environment if needed) the metadata store at directory `path`.
+ *
+ * Durability: overlappingSync is off, so LMDB's commit writes the data pages, fsyncs, then
+ * writes and syncs the meta page before the commit is acknowledged; a mutation's promise
+ * therefore resolves only once it is durable, and no reader can observe a commit that is not yet
+ * on disk. (lmdb-js's default on Linux, overlappingSync on, resolves writes at commit and syncs
+ * afterwards; a crash in between loses acknowledged writes.) noSync/noMetaSync stay off.
+ * Concurrent mutations in one event turn share a commit (group commit); each is still atomic.
+ */
+export async function openMetaStore(path: string): Promise<MetaStore> {
+  mkdirSync(path, { recursive: true });
+  const root = open({
+    path,
+    pageSize: pageSizeBytes,
+    maxDbs: subDatabasesMax,
+    overlappingSync: false,
+    noSync: false,
+    noMetaSync: false,
+  });
+  return new LmdbMetaStore(root);
+}
+
+/** The MetaStore contract on LMDB; construct through openMetaStore. */
+export class LmdbMetaStore implements MetaStore {
+  private readonly buckets: Database<BucketRecord, Buffer>;
+  private readonly objects: Database<ObjectRecord, Buffer>;
+  private readonly uploads: Database<UploadRecord, Buffer>;
+  private readonly uploadIds: Database<UploadLocation, Buffer>;
+  private readonly parts: Database<PartRecord, Buffer>;
+  private readonly pending: Database<DataRef, Buffer>;
+  private readonly gc: Database<DataRef, Buffer>;
+
+  constructor(private readonly root: RootDatabase) {
+    const sub = <V>(name: string): Database<V, Buffer> => root.openDB<V, Buffer>({ name, keyEncoding: 'binary' });
+    this.buckets = sub('buckets');
+    this.objects = sub('objects');
+    this.uploads = sub('uploads');
+    this.uploadIds = sub('upload-ids');
+    this.parts = sub('parts');
+    this.pending = sub('pending');
+    this.gc = sub('gc');
+  }
+
+  async close(): Promise<void> {
+    await this.root.close();
+  }
+
+  // ---- buckets ----
+
+  getBucket(name: string): BucketRecord | undefined {
+    return this.buckets.get(bucketKey(name));
+  }
+
+  listBuckets(): BucketRecord[] {
+    return [...this.buckets.getRange().map(({ value }) => value)];
+  }
+
+  createBucket(record: BucketRecord): Promise<void> {
+    return this.write(() => {
+      if (this.buckets.doesExist(bucketKey(record.name))) {
+        throw new TesseraError('BucketAlreadyOwnedByYou', 'bucket already exists', { bucket: record.name });
+      }
+      this.buckets.putSync(bucketKey(record.name), record);
+    });
+  }
+
+  deleteBucket(name: string): Promise<void> {
+    return this.write(() => {
+      this.requireBucket(name);
+      const scope = bucketScope(name);
+      if ([...this.objects.getKeys({ start: scope, end: prefixEnd(scope), limit: 1 })].length > 0) {
+        throw new TesseraError('BucketNotEmpty', 'bucket is not empty', { bucket: name });
+      }
+      const uploads = [...this.uploads.getRange({ start: scope, end: prefixEnd(scope) }).map(({ value }) => value)];
+      for (const upload of uploads) this.removeUpload(upload, new Set());
+      this.buckets.removeSync(bucketKey(name));
+    });
+  }
+
+  // ---- objects ----
+
+  getObject(bucket: string, key: string): ObjectRecord | undefined {
+    return this.objects.get(objectKey(bucket, key));
+  }
+
+  putObject(record: ObjectRecord, conditions?: WriteConditions): Promise<ObjectRecord | undefined> {
+    assertObjectRecord(record);
+    return this.write(() => {
+      this.requireBucket(record.bucket);
+      return this.commitObject(record, conditions);
+    });
+  }
+
+  /** Also throws NoSuchBucket when the bucket does not exist (as S3 DeleteObject does). */
+  deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
+    return this.write(() => {
+      this.requireBucket(bucket);
+      const current = this.objects.get(objectKey(bucket, key));
+      if (current === undefined) return undefined;
+      this.objects.removeSync(objectKey(bucket, key));
+      this.collectParts(current.parts, current.layout, new Set());
+      return current;
+    });
+  }
+
+  /**
+   * One page of ListObjects (v1 marker / v2 start-after semantics, API reference "ListObjectsV2").
+   * maxKeys 0 returns an empty, non-truncated page, as AWS does. Throws NoSuchBucket.
+   */
+  listObjects(bucket: string, query: ListObjectsQuery): ListObjectsPage {
+    this.requireBucket(bucket);
+    assertPageSize(query.maxKeys);
+    const empty: ListObjectsPage = { objects: [], commonPrefixes: [], isTruncated: false };
+    if (query.maxKeys === 0 || Buffer.byteLength(query.prefix) > keyLengthMaxBytes) return empty;
+    const scope = bucketScope(bucket);
+    const after = positionAfter(scope, utf8(query.startAfter), (raw) => raw);
+    const prefixStart = objectKey(bucket, query.prefix);
+    const start = query.startAfter === '' || Buffer.compare(prefixStart, after.start) > 0 ? prefixStart : after.start;
+    const source: RollupSource<ObjectRecord> = {
+      scan: (from, end) => this.objects.getRange({ start: from, end }).map(({ value }) => ({ key: value.key, value })),
+      prefixEnd: (prefix) => prefixEnd(objectKey(bucket, prefix)),
+    };
+    const skip = after.overLong ? (e: ScanEntry<ObjectRecord>) => compareUtf8(e.key, query.startAfter) <= 0 : undefined;
+    const page = listRollup(source, { ...query, max: query.maxKeys, start, ...(skip ? { skip } : {}) });
+    const result: ListObjectsPage = { objects: [], commonPrefixes: [], isTruncated: page.isTruncated };
+    for (const item of page.items) {
+      if (item.kind === 'entry') result.objects.push(item.entry.value);
+      else result.commonPrefixes.push(item.prefix);
+    }
+    const last = page.items[page.items.length - 1];
+    if (page.isTruncated && last !== undefined) {
+      result.nextStartAfter = last.kind === 'entry' ? last.entry.key : last.prefix;
+    }
+    return result;
+  }
+
+  // ---- multipart uploads ----
+
+  createUpload(record: UploadRecord): Promise<void> {
+    assertObjectKey(record.key);
+    assert(record.uploadId.length > 0 && !record.uploadId.includes('\0'), 'upload ids are non-empty without NUL');
+    return this.write(() => {
+      this.requireBucket(record.bucket);
+      assert(!this.uploadIds.doesExist(uploadIdKey(record.uploadId)), 'upload ids are unique');
+      this.uploads.putSync(uploadKey(record.bucket, record.key, record.initiatedMs, record.uploadId), record);
+      const location: UploadLocation = { bucket: record.bucket, key: record.key, initiatedMs: record.initiatedMs };
+      this.uploadIds.putSync(uploadIdKey(record.uploadId), location);
+    });
+  }
+
+  getUpload(bucket: string, key: string, uploadId: string): UploadRecord | undefined {
+    const location = this.uploadIds.get(uploadIdKey(uploadId));
+    if (location === undefined || location.bucket !== bucket || location.key !== key) return undefined;
+    return this.uploads.get(uploadKey(bucket, key, location.initiatedMs, uploadId));
+  }
+
+  putPart(bucket: string, key: string, uploadId: string, part: PartRecord): Promise<void> {
+    assert(Number.isInteger(part.partNumber) && part.partNumber >= 1 && part.partNumber <= partNumberMax, 'part number in 1..partNumberMax');
+    return this.write(() => {
+      const upload = this.requireUpload(bucket, key, uploadId);
+      const replaced = this.parts.get(partKey(uploadId, part.partNumber));
+      this.parts.putSync(partKey(uploadId, part.partNumber), part);
+      this.pending.removeSync(dataKey(part.dataId));
+      if (replaced !== undefined) this.collectParts([replaced], upload.layout, new Set([part.dataId]));
+    });
+  }
+
+  /** Parts after partNumberMarker, at most maxParts (0..1000). Throws NoSuchUpload. */
+  listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): ListPartsPage {
+    this.requireUpload(bucket, key, uploadId);
+    assertPageSize(maxParts);
+    if (maxParts === 0) return { parts: [], isTruncated: false };
+    const first = Math.min(Math.max(0, Math.floor(partNumberMarker)) + 1, partNumberMax + 1);
+    const found = [...this.partRange(uploadId, first, maxParts + 1)];
+    const parts = found.slice(0, maxParts);
+    const last = parts[parts.length - 1];
+    const isTruncated = found.length > maxParts;
+    return isTruncated && last !== undefined ? { parts, isTruncated, nextPartNumberMarker: last.partNumber } : { parts, isTruncated };
+  }
+
+  getParts(bucket: string, key: string, uploadId: string): PartRecord[] {
+    this.requireUpload(bucket, key, uploadId);
+    return [...this.partRange(uploadId, 0)];
+  }
+
+  /**
+   * One page of ListMultipartUploads (API reference "ListMultipartUploads"): uploads with key >
+   * keyMarker, plus — when uploadIdMarker names an upload of keyMarker — those of keyMarker after
+   * it in (initiatedMs, uploadId) order. If that upload is gone, keyMarker's uploads with an id
+   * greater than uploadIdMarker follow (the API page's wording). uploadIdMarker without keyMarker
+   * is ignored. maxUploads 0 returns an empty, non-truncated page. Throws NoSuchBucket.
+   */
+  listUploads(bucket: string, query: ListUploadsQuery): ListUploadsPage {
+    this.requireBucket(bucket);
+    assertPageSize(query.maxUploads);
+    if (query.maxUploads === 0 || Buffer.byteLength(query.prefix) > keyLengthMaxBytes) {
+      return { uploads: [], commonPrefixes: [], isTruncated: false };
+    }
+    const marker = this.uploadMarkerPosition(bucket, query.keyMarker, query.uploadIdMarker);
+    const prefixStart = Buffer.concat([bucketScope(bucket), escapeBytes(utf8(query.prefix), false)]);
+    const start = marker === undefined || Buffer.compare(prefixStart, marker.start) > 0 ? prefixStart : marker.start;
+    const source: RollupSource<UploadRecord> = {
+      scan: (from, end) => this.uploads.getRange({ start: from, end }).map(({ value }) => ({ key: value.key, value })),
+      prefixEnd: (prefix) => prefixEnd(Buffer.concat([bucketScope(bucket), escapeBytes(utf8(prefix), false)])),
+    };
+    const skip = marker?.skip;
+    const page = listRollup(source, {
+      prefix: query.prefix, delimiter: query.delimiter, startAfter: query.keyMarker, max: query.maxUploads, start,
+      ...(skip ? { skip } : {}),
+    });
+    const result: ListUploadsPage = { uploads: [], commonPrefixes: [], isTruncated: page.isTruncated };
+    for (const item of page.items) {
+      if (item.kind === 'entry') result.uploads.push(item.entry.value);
+      else result.commonPrefixes.push(item.prefix);
+    }
+    const last = page.items[page.items.length - 1];
+    if (page.isTruncated && last !== undefined) {
+      result.nextKeyMarker = last.kind === 'entry' ? last.entry.key : last.prefix;
+      if (last.kind === 'entry') result.nextUploadIdMarker = last.entry.value.uploadId;
+    }
+    return result;
+  }
+
+  completeUpload(uploadId: string, record: ObjectRecord, conditions?: WriteConditions): Promise<ObjectRecord | undefined> {
+    assertObjectRecord(record);
+    return this.write(() => {
+      const upload = this.requireUpload(record.bucket, record.key, uploadId);
+      // commitObject checks the conditions after the upload is removed; a throw rolls that back.
+      const used = new Set(record.parts.map((part) => part.dataId));
+      this.removeUpload(upload, used);
+      return this.commitObject(record, conditions);
+    });
+  }
+
+  abortUpload(bucket: string, key: string, uploadId: string): Promise<void> {
+    return this.write(() => {
+      this.removeUpload(this.requireUpload(bucket, key, uploadId), new Set());
+    });
+  }
+
+  // ---- pending and gc queues ----
+
+  addPending(ref: DataRef): Promise<void> {
+    return this.write(() => {
+      this.pending.putSync(dataKey(ref.dataId), ref);
+    });
+  }
+
+  /** No-op when `dataId` is not pending. */
+  abandonPending(dataId: string): Promise<void> {
+    return this.write(() => {
+      const ref = this.pending.get(dataKey(dataId));
+      if (ref === undefined) return;
+      this.pending.removeSync(dataKey(dataId));
+      this.gc.putSync(dataKey(dataId), ref);
+    });
+  }
+
+  /** All pending items in dataId byte order. */
+  listPending(): DataRef[] {
+    return [...this.pending.getRange().map(({ value }) => value)];
+  }
+
+  /** At most `limit` (>= 0) gc items in dataId byte order. */
+  listGc(limit: number): DataRef[] {
+    assert(Number.isInteger(limit) && limit >= 0, 'listGc limit is a non-negative integer');
+    if (limit === 0) return [];
+    return [...this.gc.getRange({ limit }).map(({ value }) => value)];
+  }
+
+  removeGc(dataIds: string[]): Promise<void> {
+    return this.write(() => {
+      for (const dataId of dataIds) this.gc.removeSync(dataKey(dataId));
+    });
+  }
+
+  // ---- helpers (all run inside the caller's transaction or read snapshot) ----
+
+  /**
+   * Runs `action` as one abortable child transaction of the next batched write transaction: a
+   * throw rolls back its writes and rejects with the thrown error; otherwise resolves with its
+   * result once the commit is durable.
+   */
+  private write<T>(action: () => T): Promise<T> {
+    return this.root.childTransaction(action);
+  }
+
+  private requireBucket(bucket: string): void {
+    if (!this.buckets.doesExist(bucketKey(bucket))) {
+      throw new TesseraError('NoSuchBucket', 'bucket does not exist', { bucket });
+    }
+  }
+
+  private requireUpload(bucket: string, key: string, uploadId: string): UploadRecord {
+    const upload = this.getUpload(bucket, key, uploadId);
+    if (upload === undefined) throw new TesseraError('NoSuchUpload', 'upload does not exist', { bucket, key, uploadId });
+    return upload;
+  }
+
+  /** Checks conditions, stores `record`, clears its pending entries, gcs the replaced data. */
+  private commitObject(record: ObjectRecord, conditions: WriteConditions | undefined): ObjectRecord | undefined {
+    const key = objectKey(record.bucket, record.key);
+    const replaced = this.objects.get(key);
+    checkConditions(replaced, conditions, record);
+    this.objects.putSync(key, record);
+    const used = new Set(record.parts.map((part) => part.dataId));
+    for (const dataId of used) this.pending.removeSync(dataKey(dataId));
+    if (replaced !== undefined) this.collectParts(replaced.parts, replaced.layout, used);
+    return replaced;
+  }
+
+  /** Removes an upload, its index entry and its parts; parts whose dataId is not in `keep` go to gc. */
+  private removeUpload(upload: UploadRecord, keep: ReadonlySet<string>): void {
+    const parts = [...this.partRange(upload.uploadId, 0)];
+    for (const part of parts) this.parts.removeSync(partKey(upload.uploadId, part.partNumber));
+    this.collectParts(parts, upload.layout, keep);
+    this.uploads.removeSync(uploadKey(upload.bucket, upload.key, upload.initiatedMs, upload.uploadId));
+    this.uploadIds.removeSync(uploadIdKey(upload.uploadId));
+  }
+
+  /** Queues the data of `parts` not in `keep` for deletion (and drops any pending entry for it). */
+  private collectParts(parts: readonly DataPart[], layout: DataLayout, keep: ReadonlySet<string>): void {
+    for (const part of parts) {
+      if (keep.has(part.dataId)) continue;
+      this.pending.removeSync(dataKey(part.dataId));
+      this.gc.putSync(dataKey(part.dataId), dataRefOf(part.dataId, layout));
+    }
+  }
+
+  /** Parts of an upload with number >= first, ascending, at most `limit`. */
+  private partRange(uploadId: string, first: number, limit?: number): Iterable<PartRecord> {
+    const scope = Buffer.concat([uploadIdKey(uploadId), Buffer.of(0)]);
+    const options = { start: partKey(uploadId, first), end: prefixEnd(scope) };
+    return this.parts.getRange(limit === undefined ? options : { ...options, limit }).map(({ value }) => value);
+  }
+
+  /** Start position (and filter) for listUploads after (keyMarker, uploadIdMarker). */
+  private uploadMarkerPosition(bucket: string, keyMarker: string, uploadIdMarker: string): MarkerPosition<UploadRecord> | undefined {
+    if (keyMarker === '') return undefined;
+    const scope = bucketScope(bucket);
+    if (uploadIdMarker !== '' && Buffer.byteLength(keyMarker) <= keyLengthMaxBytes) {
+      const location = this.uploadIds.get(uploadIdKey(uploadIdMarker));
+      if (location !== undefined && location.bucket === bucket && location.key === keyMarker) {
+        const at = uploadKey(bucket, keyMarker, location.initiatedMs, uploadIdMarker);
+        return { start: Buffer.concat([at, Buffer.of(0)]), overLong: false };
+      }
+      return {
+        start: uploadKeyStart(bucket, keyMarker),
+        overLong: false,
+        skip: (e) => e.key === keyMarker && compareUtf8(e.value.uploadId, uploadIdMarker) <= 0,
+      };
+    }
+    const after = positionAfter(scope, utf8(keyMarker), (raw, terminate) => escapeBytes(raw, terminate));
+    return after.overLong ? { ...after, skip: (e) => compareUtf8(e.key, keyMarker) <= 0 } : after;
+  }
+}
+
+/** A listing start position; `skip` drops entries the position could not exclude. */
+interface MarkerPosition<T> {
+  start: Buffer;
+  overLong: boolean;
+  skip?: (entry: ScanEntry<T>) => boolean;
+}
+
+/**
+ * Position of the first key > `marker` (bytes): the encoding of marker + 0x00 (the next byte
+ * string). A marker longer than any stored key is cut to keyLengthMaxBytes (overLong: the caller
+ * filters keys <= marker), keeping the position within LMDB's key limit.
+ */
+function positionAfter(scope: Buffer, marker: Buffer, encode: (raw: Buffer, terminate: boolean) => Buffer): { start: Buffer; overLong: boolean } {
+  if (marker.length > keyLengthMaxBytes) {
+    return { start: Buffer.concat([scope, encode(marker.subarray(0, keyLengthMaxBytes), false)]), overLong: true };
+  }
+  return { start: Buffer.concat([scope, encode(Buffer.concat([marker, Buffer.of(0)]), true)]), overLong: false };
+}
+
+/**
+ * Throws PreconditionFailed unless `current` satisfies `conditions` (AWS conditional writes):
+ * ifMatch '*' needs an object, otherwise its ETag; ifNoneMatch '*' needs no object, otherwise a
+ * different ETag. ETags are compared unquoted.
+ */
+function checkConditions(current: ObjectRecord | undefined, conditions: WriteConditions | undefined, target: ObjectRecord): void {
+  if (conditions === undefined) return;
+  const { ifMatch, ifNoneMatch } = conditions;
+  const matchOk = ifMatch === undefined || (current !== undefined && (ifMatch === '*' || ifMatch === current.etag));
+  const noneMatchOk = ifNoneMatch === undefined || current === undefined || (ifNoneMatch !== '*' && ifNoneMatch !== current.etag);
+  if (!matchOk || !noneMatchOk) {
+    throw new TesseraError('PreconditionFailed', 'write condition not met', { bucket: target.bucket, key: target.key });
+  }
+}
+
+/** Shard ids of a data item: `${dataId}.${i}` for each data and parity shard (types.ts). */
+function dataRefOf(dataId: string, layout: DataLayout): DataRef {
+  const shards = layout.dataShards + layout.parityShards;
+  return { dataId, shardIds: Array.from({ length: shards }, (_, i) => `${dataId}.${i}`) };
+}
+
+function assertPageSize(max: number): void {
+  assert(Number.isInteger(max) && max >= 0 && max <= listKeysMax, 'page size is an integer in 0..listKeysMax');
+}
+
+function assertObjectRecord(record: ObjectRecord): void {
+  assertObjectKey(record.key);
+  const total = record.parts.reduce((sum, part) => sum + part.sizeBytes, 0);
+  assert(total === record.sizeBytes, 'object parts add up to sizeBytes');
+}

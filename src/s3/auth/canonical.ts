@@ -1,0 +1,311 @@
+// SigV4 building blocks shared by header auth (sigv4.ts), presigned URLs (presigned.ts) and
+// aws-chunked bodies: hashing, the signing-key cache, canonical request and signature checks.
+// Source: Amazon S3 API reference, "Authenticating Requests (AWS Signature Version 4)".
+
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { TesseraError } from '../../util/errors.js';
+import { percentDecode, uriEncode } from './uri-encode.js';
+
+/** Derived signing keys kept in memory; one per (secret, date, region, service). */
+export const signingKeyCacheEntriesMax = 1024;
+
+export const SIGV4_ALGORITHM = 'AWS4-HMAC-SHA256';
+/** Hex SHA-256 of zero bytes. */
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
+export const STREAMING_SIGNED_PAYLOAD = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD';
+export const STREAMING_SIGNED_PAYLOAD_TRAILER = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER';
+export const STREAMING_UNSIGNED_PAYLOAD_TRAILER = 'STREAMING-UNSIGNED-PAYLOAD-TRAILER';
+
+/** Header map as Node delivers it: lower-case names; `req.headersDistinct` also fits. */
+export type HeaderBag = Readonly<Record<string, string | string[] | undefined>>;
+
+/** The parts of an HTTP request that SigV4 covers. */
+export interface SigV4Request {
+  method: string;
+  /** Path exactly as on the request line, percent-encoded, without the query. */
+  rawPath: string;
+  /** Query after '?', as sent; '' if none. */
+  rawQuery: string;
+  /** Lower-case header names (Node's IncomingHttpHeaders or headersDistinct). */
+  headers: HeaderBag;
+}
+
+/** What a verified request proved; aws-chunked decoding continues from `signature`. */
+export interface AuthContext {
+  accessKeyId: string;
+  region: string;
+  service: string;
+  /** Request time, ISO 8601 basic: YYYYMMDDTHHMMSSZ. */
+  amzDate: string;
+  /** Credential scope: date/region/service/aws4_request. */
+  scope: string;
+  /** 32-byte derived signing key. */
+  signingKey: Buffer;
+  /** Seed signature: 64 lower-case hex characters. */
+  signature: string;
+  /** x-amz-content-sha256 value: hex SHA-256, UNSIGNED-PAYLOAD or a STREAMING-* value. */
+  payloadHash: string;
+  presigned: boolean;
+  /** SignedHeaders, lower-case, in the order signed. */
+  signedHeaders: string[];
+}
+
+/** Server-side expectations; all optional. */
+export interface AuthOptions {
+  /** Region the credential scope must name; any region when omitted. */
+  region?: string;
+  /** Service the scope must name (default 's3'; the generic AWS test suite uses 'service'). */
+  service?: string;
+  /** Payload hash to sign with when x-amz-content-sha256 is absent (non-S3 services only). */
+  payloadHashWhenAbsent?: string;
+}
+
+/** Hex SHA-256 (64 characters) of `data` (strings as UTF-8). */
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** HMAC-SHA256 of `data` under `key`; returns 32 bytes. */
+export function hmacSha256(key: string | Uint8Array, data: string | Uint8Array): Buffer {
+  return createHmac('sha256', key).update(data).digest();
+}
+
+const signingKeyCache = new Map<string, Buffer>();
+
+/**
+ * The SigV4 signing key: HMAC chain over "AWS4"+secret, date (YYYYMMDD), region, service and
+ * "aws4_request"; 32 bytes. Cached in a FIFO map bounded by signingKeyCacheEntriesMax.
+ */
+export function deriveSigningKey(secret: string, date: string, region: string, service: string): Buffer {
+  const cacheKey = `${date}\n${region}\n${service}\n${secret}`;
+  const cached = signingKeyCache.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const kDate = hmacSha256('AWS4' + secret, date);
+  const key = hmacSha256(hmacSha256(hmacSha256(kDate, region), service), 'aws4_request');
+  if (signingKeyCache.size >= signingKeyCacheEntriesMax) {
+    const oldest = signingKeyCache.keys().next().value;
+    if (oldest !== undefined) signingKeyCache.delete(oldest);
+  }
+  signingKeyCache.set(cacheKey, key);
+  return key;
+}
+
+/** One header's value as a string: repeated values joined with ',' as SigV4 wants. */
+export function headerString(headers: HeaderBag, name: string): string | undefined {
+  const value = headers[name];
+  if (value === undefined) return undefined;
+  return typeof value === 'string' ? value : value.join(',');
+}
+
+function trimAll(value: string): string {
+  return value.trim().replace(/\s+/g, ' ');
+}
+
+/** Canonical header block: `name:value\n` per signed header, values trimmed and spaces collapsed. */
+export function canonicalHeaders(headers: HeaderBag, signedHeaders: readonly string[]): string {
+  let out = '';
+  for (const name of signedHeaders) {
+    let value = headers[name];
+    if (value === undefined && name === 'host') value = headers[':authority'];
+    const text = value === undefined ? '' : typeof value === 'string' ? trimAll(value) : value.map(trimAll).join(',');
+    out += `${name}:${text}\n`;
+  }
+  return out;
+}
+
+/**
+ * Canonical URI for S3: each '/'-separated segment percent-decoded then UriEncoded, so the
+ * result is encoded exactly once ('%2F' inside a segment stays encoded). '' becomes '/'.
+ */
+export function canonicalUri(rawPath: string): string {
+  if (rawPath === '') return '/';
+  return rawPath
+    .split('/')
+    .map((segment) => uriEncode(percentDecode(segment), true))
+    .join('/');
+}
+
+/** A query parameter as sent (`raw*`) and percent-decoded. */
+export interface QueryParam {
+  rawName: string;
+  rawValue: string;
+  name: string;
+  value: string;
+}
+
+/** Splits a raw query on '&' and the first '='; empty segments are dropped. */
+export function parseQuery(rawQuery: string): QueryParam[] {
+  const params: QueryParam[] = [];
+  if (rawQuery === '') return params;
+  for (const part of rawQuery.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const rawName = eq === -1 ? part : part.slice(0, eq);
+    const rawValue = eq === -1 ? '' : part.slice(eq + 1);
+    params.push({ rawName, rawValue, name: percentDecode(rawName), value: percentDecode(rawValue) });
+  }
+  return params;
+}
+
+/**
+ * Canonical query string: names and values UriEncoded (including '/'), sorted by name then value,
+ * joined as `name=value` with '&'. `plusAsSpace` reads a raw '+' as a space (form encoding).
+ */
+export function canonicalQuery(params: readonly QueryParam[], plusAsSpace = false, omitName?: string): string {
+  const pairs: [string, string][] = [];
+  for (const p of params) {
+    if (omitName !== undefined && p.name === omitName) continue;
+    const name = plusAsSpace ? percentDecode(p.rawName, true) : p.name;
+    const value = plusAsSpace ? percentDecode(p.rawValue, true) : p.value;
+    pairs.push([uriEncode(name, true), uriEncode(value, true)]);
+  }
+  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  return pairs.map(([n, v]) => `${n}=${v}`).join('&');
+}
+
+/** The six-line canonical request (method, URI, query, headers, signed headers, payload hash). */
+export function buildCanonicalRequest(
+  method: string,
+  uri: string,
+  query: string,
+  headers: HeaderBag,
+  signedHeaders: readonly string[],
+  payloadHash: string,
+): string {
+  const block = canonicalHeaders(headers, signedHeaders);
+  return `${method}\n${uri}\n${query}\n${block}\n${signedHeaders.join(';')}\n${payloadHash}`;
+}
+
+/** String to sign: algorithm, amzDate, scope, hex SHA-256 of the canonical request. */
+export function buildStringToSign(amzDate: string, scope: string, canonicalRequest: string): string {
+  return `${SIGV4_ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
+}
+
+/** Hex HMAC-SHA256 (64 characters) of `stringToSign` under the 32-byte `signingKey`. */
+export function signString(signingKey: Uint8Array, stringToSign: string): string {
+  return createHmac('sha256', signingKey).update(stringToSign).digest('hex');
+}
+
+/** Constant-time comparison of two hex signatures (false when lengths differ). */
+export function signaturesEqual(expectedHex: string, providedHex: string): boolean {
+  if (expectedHex.length !== providedHex.length) return false;
+  return timingSafeEqual(Buffer.from(expectedHex, 'latin1'), Buffer.from(providedHex, 'latin1'));
+}
+
+const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+
+/** Milliseconds since the epoch for a YYYYMMDDTHHMMSSZ string, or undefined when malformed. */
+export function parseAmzDate(value: string): number | undefined {
+  const m = AMZ_DATE.exec(value);
+  if (m === null) return undefined;
+  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const ms = Date.UTC(y, mo - 1, d, h, mi, s);
+  const back = new Date(ms);
+  if (back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || s > 60) return undefined;
+  return ms;
+}
+
+/** YYYYMMDDTHHMMSSZ for an epoch time in milliseconds. */
+export function formatAmzDate(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}
+
+/** The credential `AKID/YYYYMMDD/region/service/aws4_request`, split from the right. */
+export interface Credential {
+  accessKeyId: string;
+  date: string;
+  region: string;
+  service: string;
+  terminal: string;
+}
+
+/** Splits a credential; undefined when it lacks the four scope parts or an access key. */
+export function parseCredential(value: string): Credential | undefined {
+  const parts = value.split('/');
+  if (parts.length < 5) return undefined;
+  const [date, region, service, terminal] = parts.slice(-4) as [string, string, string, string];
+  const accessKeyId = parts.slice(0, -4).join('/');
+  if (accessKeyId === '' || !/^\d{8}$/.test(date) || region === '' || service === '') return undefined;
+  return { accessKeyId, date, region, service, terminal };
+}
+
+/**
+ * Checks a credential scope against the request date and the server's options; returns
+ * `undefined` when fine or the AWS message explaining the mismatch.
+ */
+export function scopeProblem(cred: Credential, amzDate: string, options: AuthOptions): string | undefined {
+  const service = options.service ?? 's3';
+  if (cred.date !== amzDate.slice(0, 8)) return 'Invalid credential date. Date is not the same as X-Amz-Date.';
+  if (options.region !== undefined && cred.region !== options.region) {
+    return `the region '${cred.region}' is wrong; expecting '${options.region}'`;
+  }
+  if (cred.service !== service) return `incorrect service '${cred.service}'. This endpoint belongs to '${service}'.`;
+  if (cred.terminal !== 'aws4_request') return `incorrect terminal '${cred.terminal}'. This endpoint uses 'aws4_request'.`;
+  return undefined;
+}
+
+/** The secret for `accessKeyId`, or InvalidAccessKeyId. */
+export function secretFor(accessKeyId: string, lookupSecret: (accessKeyId: string) => string | undefined): string {
+  const secret = lookupSecret(accessKeyId);
+  if (secret === undefined) {
+    throw new TesseraError('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', {
+      AWSAccessKeyId: accessKeyId,
+    });
+  }
+  return secret;
+}
+
+/** Inputs to signature verification; every candidate URI x query is tried. */
+export interface VerifyInput {
+  method: string;
+  uris: readonly string[];
+  queries: readonly string[];
+  headers: HeaderBag;
+  signedHeaders: readonly string[];
+  payloadHash: string;
+  amzDate: string;
+  scope: string;
+  signingKey: Buffer;
+  provided: string;
+  accessKeyId: string;
+}
+
+/**
+ * Verifies `provided` against the canonical forms (normalised first, then as-sent) and throws
+ * SignatureDoesNotMatch, with the normalised string to sign and canonical request as details.
+ */
+export function verifySignature(input: VerifyInput): void {
+  let first: { canonicalRequest: string; stringToSign: string } | undefined;
+  for (const uri of input.uris) {
+    for (const query of input.queries) {
+      const canonicalRequest = buildCanonicalRequest(input.method, uri, query, input.headers, input.signedHeaders, input.payloadHash);
+      const stringToSign = buildStringToSign(input.amzDate, input.scope, canonicalRequest);
+      if (signaturesEqual(signString(input.signingKey, stringToSign), input.provided)) return;
+      first ??= { canonicalRequest, stringToSign };
+    }
+  }
+  throw new TesseraError(
+    'SignatureDoesNotMatch',
+    'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+    {
+      AWSAccessKeyId: input.accessKeyId,
+      SignatureProvided: input.provided,
+      StringToSign: first?.stringToSign ?? '',
+      CanonicalRequest: first?.canonicalRequest ?? '',
+    },
+  );
+}
+
+/** Candidate canonical URIs: the normalised form, then the raw path when it differs. */
+export function uriCandidates(rawPath: string): string[] {
+  const normalised = canonicalUri(rawPath);
+  return rawPath !== '' && rawPath !== normalised ? [normalised, rawPath] : [normalised];
+}
+
+/** Candidate canonical queries: '+' literal, then '+' as space when the raw query has one. */
+export function queryCandidates(params: readonly QueryParam[], rawQuery: string, omitName?: string): string[] {
+  const literal = canonicalQuery(params, false, omitName);
+  if (!rawQuery.includes('+')) return [literal];
+  return [literal, canonicalQuery(params, true, omitName)];
+}

@@ -1,0 +1,91 @@
+// Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation,
+// GetBucketVersioning, GetBucketAcl (AWS API reference pages of the same names).
+import { checkBucketName } from '../names.js';
+import { isoDate } from '../object-headers.js';
+import { parseXmlBody, xmlDocument, xmlText } from '../xml.js';
+import { readSmallBody } from '../payload.js';
+import type { Handler, RequestContext } from '../context.js';
+import { s3Error } from '../errors.js';
+
+function bucketOf(ctx: RequestContext): string {
+  if (!ctx.bucket) throw s3Error('InvalidRequest', 'A bucket is required');
+  return ctx.bucket;
+}
+
+export const listBuckets: Handler = async (ctx) => {
+  const buckets = ctx.objects.listBuckets();
+  return {
+    status: 200,
+    body: xmlDocument('ListAllMyBucketsResult', {
+      Owner: { ID: ctx.settings.owner.id, DisplayName: ctx.settings.owner.displayName },
+      Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdMs), BucketRegion: b.location || ctx.settings.region })) },
+    }),
+  };
+};
+
+export const createBucket: Handler = async (ctx) => {
+  const name = bucketOf(ctx);
+  checkBucketName(name);
+  const body = await readSmallBody(ctx);
+  let location = '';
+  if (body.trim() !== '') {
+    const config = parseXmlBody(body, 'CreateBucketConfiguration', []);
+    location = xmlText(config, 'LocationConstraint') ?? '';
+  }
+  await ctx.objects.createBucket(name, location === ctx.settings.region && location === 'us-east-1' ? '' : location);
+  return { status: 200, headers: { Location: `/${name}` } };
+};
+
+export const headBucket: Handler = async (ctx) => {
+  const bucket = ctx.objects.getBucket(bucketOf(ctx));
+  return { status: 200, headers: { 'x-amz-bucket-region': bucket.location || ctx.settings.region } };
+};
+
+export const deleteBucket: Handler = async (ctx) => {
+  await ctx.objects.deleteBucket(bucketOf(ctx));
+  return { status: 204 };
+};
+
+export const getBucketLocation: Handler = async (ctx) => {
+  const bucket = ctx.objects.getBucket(bucketOf(ctx));
+  // us-east-1 answers an empty LocationConstraint (GetBucketLocation API reference).
+  return { status: 200, body: xmlDocument('LocationConstraint', bucket.location) };
+};
+
+export const getBucketVersioning: Handler = async (ctx) => {
+  ctx.objects.getBucket(bucketOf(ctx));
+  return { status: 200, body: xmlDocument('VersioningConfiguration', {}) };
+};
+
+export const getBucketAcl: Handler = async (ctx) => {
+  ctx.objects.getBucket(bucketOf(ctx));
+  const owner = { ID: ctx.settings.owner.id, DisplayName: ctx.settings.owner.displayName };
+  return {
+    status: 200,
+    body: xmlDocument('AccessControlPolicy', {
+      Owner: owner,
+      AccessControlList: {
+        Grant: {
+          Grantee: { '@_xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', '@_xsi:type': 'CanonicalUser', ...owner },
+          Permission: 'FULL_CONTROL',
+        },
+      },
+    }),
+  };
+};
+
+/** Sub-resources Tessera does not store: GET answers the documented "no such configuration". */
+export const unsupportedBucketResource: Handler = async (ctx) => {
+  ctx.objects.getBucket(bucketOf(ctx));
+  if (ctx.method === 'GET') {
+    if (ctx.query.has('policy')) throw s3Error('NoSuchBucketPolicy');
+    if (ctx.query.has('lifecycle')) throw s3Error('NoSuchLifecycleConfiguration');
+    if (ctx.query.has('cors')) throw s3Error('NoSuchCORSConfiguration');
+    if (ctx.query.has('tagging')) throw s3Error('NoSuchTagSet');
+  }
+  throw s3Error('NotImplemented', 'This bucket sub-resource is not implemented by Tessera.');
+};
+
+export const unsupportedObjectResource: Handler = async () => {
+  throw s3Error('NotImplemented', 'This object sub-resource is not implemented by Tessera.');
+};

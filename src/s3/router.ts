@@ -1,0 +1,95 @@
+// Request -> (bucket, key, operation). Virtual-host-style when the Host header is
+// <bucket>.<one of the configured domains>, path-style otherwise (AWS "Virtual hosting of
+// buckets"). Operation names are the S3 API action names, used in logs.
+import { s3Error } from './errors.js';
+
+/** The addressed bucket and key (both undefined for service-level requests). */
+export interface Target {
+  bucket: string | undefined;
+  key: string | undefined;
+}
+
+function decodePath(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw s3Error('InvalidURI');
+  }
+}
+
+/**
+ * Resolves bucket and key from the Host header and raw (percent-encoded) path.
+ * Throws InvalidURI for bad percent-encoding.
+ */
+export function resolveTarget(host: string | undefined, rawPath: string, domains: readonly string[]): Target {
+  const hostName = (host ?? '').replace(/:\d+$/, '').toLowerCase();
+  for (const domain of domains) {
+    const suffix = `.${domain.toLowerCase()}`;
+    if (hostName.endsWith(suffix) && hostName.length > suffix.length) {
+      const bucket = hostName.slice(0, -suffix.length);
+      const key = rawPath.length > 1 ? decodePath(rawPath.slice(1)) : undefined;
+      return { bucket, key };
+    }
+  }
+  const path = rawPath.startsWith('/') ? rawPath.slice(1) : rawPath;
+  if (path === '') return { bucket: undefined, key: undefined };
+  const slash = path.indexOf('/');
+  if (slash < 0) return { bucket: decodePath(path), key: undefined };
+  const key = path.slice(slash + 1);
+  return { bucket: decodePath(path.slice(0, slash)), key: key === '' ? undefined : decodePath(key) };
+}
+
+/** Bucket sub-resources that exist in S3 but that Tessera does not implement. */
+const unsupportedBucketResources = [
+  'accelerate', 'analytics', 'cors', 'encryption', 'intelligent-tiering', 'inventory', 'lifecycle',
+  'logging', 'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy', 'policyStatus',
+  'publicAccessBlock', 'replication', 'requestPayment', 'tagging', 'website',
+];
+const unsupportedObjectResources = ['tagging', 'acl', 'retention', 'legal-hold', 'torrent', 'restore', 'select', 'attributes'];
+
+/** Names the S3 operation for a request. Throws MethodNotAllowed / NotImplemented. */
+export function operationOf(method: string, target: Target, query: URLSearchParams, headers: Record<string, string | string[] | undefined>): string {
+  const has = (name: string): boolean => query.has(name);
+  if (!target.bucket) {
+    if (method === 'GET') return 'ListBuckets';
+    throw s3Error('MethodNotAllowed');
+  }
+  if (target.key === undefined) {
+    switch (method) {
+      case 'GET':
+        if (has('location')) return 'GetBucketLocation';
+        if (has('versioning')) return 'GetBucketVersioning';
+        if (has('acl')) return 'GetBucketAcl';
+        if (has('uploads')) return 'ListMultipartUploads';
+        if (has('versions')) return 'ListObjectVersions';
+        if (unsupportedBucketResources.some(has)) return 'UnsupportedBucketResource';
+        if (query.get('list-type') === '2') return 'ListObjectsV2';
+        return 'ListObjects';
+      case 'HEAD': return 'HeadBucket';
+      case 'PUT':
+        if ([...unsupportedBucketResources, 'acl', 'versioning'].some(has)) return 'UnsupportedBucketResource';
+        return 'CreateBucket';
+      case 'DELETE':
+        if (unsupportedBucketResources.some(has)) return 'UnsupportedBucketResource';
+        return 'DeleteBucket';
+      case 'POST':
+        if (has('delete')) return 'DeleteObjects';
+        throw s3Error('MethodNotAllowed');
+      default: throw s3Error('MethodNotAllowed');
+    }
+  }
+  if (unsupportedObjectResources.some(has)) return 'UnsupportedObjectResource';
+  switch (method) {
+    case 'GET': return has('uploadId') ? 'ListParts' : 'GetObject';
+    case 'HEAD': return 'HeadObject';
+    case 'PUT':
+      if (has('partNumber') && has('uploadId')) return headers['x-amz-copy-source'] ? 'UploadPartCopy' : 'UploadPart';
+      return headers['x-amz-copy-source'] ? 'CopyObject' : 'PutObject';
+    case 'DELETE': return has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject';
+    case 'POST':
+      if (has('uploads')) return 'CreateMultipartUpload';
+      if (has('uploadId')) return 'CompleteMultipartUpload';
+      throw s3Error('MethodNotAllowed');
+    default: throw s3Error('MethodNotAllowed');
+  }
+}

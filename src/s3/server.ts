@@ -1,0 +1,224 @@
+// The S3 gateway: HTTP(S) listeners, per-request pipeline (route -> authenticate -> handler ->
+// response), S3 error XML, one access log line per request, bounded concurrency and graceful
+// shutdown. Only this file and ops/ speak HTTP; everything below is the object layer.
+import { randomBytes } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import { Readable, pipeline } from 'node:stream';
+import type { Logger } from 'pino';
+import type { ObjectLayer } from '../object/object-layer.js';
+import { concurrentRequestsMax, headerSectionMaxBytes, requestIdleTimeoutMs, shutdownGraceMs } from '../util/limits.js';
+import { authenticate } from './auth/sigv4.js';
+import type { GatewaySettings, RequestContext, S3Response } from './context.js';
+import { s3Error, toS3Error } from './errors.js';
+import { handlers } from './handlers.js';
+import { operationOf, resolveTarget } from './router.js';
+import { xmlPlain } from './xml.js';
+
+export interface GatewayOptions {
+  objects: ObjectLayer;
+  settings: GatewaySettings;
+  /** Host suffixes for virtual-host-style addressing. */
+  domains: readonly string[];
+  /** accessKeyId -> secretAccessKey. */
+  credentials: ReadonlyMap<string, string>;
+  log: Logger;
+}
+
+export interface Listener {
+  protocol: 'http' | 'https';
+  address: string;
+  port: number;
+  tls?: { cert: string | Buffer; key: string | Buffer };
+}
+
+function newRequestId(): string {
+  return randomBytes(8).toString('hex').toUpperCase();
+}
+
+function errorBody(code: string, message: string, resource: string, requestId: string, hostId: string, details: Record<string, string | number>): string {
+  const extra: Record<string, string | number> = {};
+  for (const [name, value] of Object.entries(details)) {
+    // Detail names that are already S3 XML element names go out as such; internal ones stay in logs.
+    if (/^[A-Z][A-Za-z]+$/.test(name)) extra[name] = value;
+  }
+  return xmlPlain('Error', { Code: code, Message: message, ...extra, Resource: resource, RequestId: requestId, HostId: hostId });
+}
+
+/** The S3 HTTP gateway. */
+export class S3Gateway {
+  private readonly servers: Array<http.Server | https.Server> = [];
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+  private readonly hostId = randomBytes(24).toString('base64');
+
+  constructor(private readonly options: GatewayOptions) {}
+
+  /** Starts a listener; resolves with the bound port (useful with port 0). */
+  async listen(listener: Listener): Promise<number> {
+    const serverOptions = { maxHeaderSize: headerSectionMaxBytes, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 };
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    const server = listener.protocol === 'https'
+      ? https.createServer({ ...serverOptions, ...listener.tls }, handler)
+      : http.createServer(serverOptions, handler);
+    server.timeout = requestIdleTimeoutMs;
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
+    server.on('tlsClientError', (err: Error) => this.options.log.debug({ err: err.message }, 'TLS handshake failed'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listener.port, listener.address, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.servers.push(server);
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : listener.port;
+  }
+
+  /** Stops accepting, waits for in-flight requests (up to shutdownGraceMs), then closes sockets. */
+  async close(): Promise<void> {
+    const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    for (const server of this.servers) server.closeIdleConnections();
+    if (this.inFlight > 0) {
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => setTimeout(resolve, shutdownGraceMs).unref()),
+      ]);
+    }
+    for (const server of this.servers) server.closeAllConnections();
+    await Promise.all(closed);
+  }
+
+  private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const requestId = newRequestId();
+    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'RequestHeaderSectionTooLarge' : 'BadRequest';
+    const message = code === 'BadRequest' ? 'The HTTP request could not be parsed.' : 'Your request header section exceeds the maximum allowed size.';
+    const body = errorBody(code, message, '', requestId, this.hostId, {});
+    this.options.log.info({ reqId: requestId, status: 400, code, err: err.message }, 'malformed HTTP request');
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `x-amz-request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startMs = performance.now();
+    const id = newRequestId();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const rawPath = q >= 0 ? url.slice(0, q) : url;
+    const rawQuery = q >= 0 ? url.slice(q + 1) : '';
+    let ctx: RequestContext | undefined;
+    let operation = 'Unknown';
+    let target: { bucket: string | undefined; key: string | undefined } = { bucket: undefined, key: undefined };
+    res.setHeader('x-amz-request-id', id);
+    res.setHeader('x-amz-id-2', this.hostId);
+    res.setHeader('Server', 'Tessera');
+    this.inFlight++;
+    res.once('close', () => {
+      this.inFlight--;
+      const ms = Math.round((performance.now() - startMs) * 10) / 10;
+      this.options.log.info({
+        reqId: id, op: operation, bucket: target.bucket, key: target.key, status: res.statusCode,
+        bytesIn: ctx?.bytesIn ?? 0, bytesOut, ms,
+        ...(res.writableFinished ? {} : { aborted: true }),
+      }, 'request');
+      if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    });
+    let bytesOut = 0;
+    try {
+      if (this.inFlight > concurrentRequestsMax) throw s3Error('SlowDown');
+      const query = new URLSearchParams(rawQuery);
+      target = resolveTarget(req.headers.host, rawPath, this.options.domains);
+      operation = operationOf(req.method ?? 'GET', target, query, req.headers);
+      const auth = authenticate(
+        { method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers },
+        (accessKeyId) => this.options.credentials.get(accessKeyId),
+        Date.now(),
+      );
+      ctx = {
+        id, req, method: req.method ?? 'GET', rawPath, query, bucket: target.bucket, key: target.key, operation, auth,
+        objects: this.options.objects, settings: this.options.settings, log: this.options.log.child({ reqId: id }), bytesIn: 0,
+      };
+      const handler = handlers[operation];
+      if (!handler) throw s3Error('NotImplemented', `${operation} is not implemented`);
+      const response = await handler(ctx);
+      bytesOut = await this.send(req, res, response);
+    } catch (err) {
+      this.sendError(req, res, err, rawPath, id);
+    }
+  }
+
+  /** Writes a handler's response; streams bodies with backpressure. Returns body bytes sent. */
+  private send(req: IncomingMessage, res: ServerResponse, response: S3Response): Promise<number> {
+    res.statusCode = response.status;
+    for (const [name, value] of Object.entries(response.headers ?? {})) res.setHeader(name, value);
+    if (!req.complete) res.setHeader('Connection', 'close');
+    const body = response.body;
+    const isHead = req.method === 'HEAD';
+    if (body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body) && isHead) void drain(body);
+    if (body === undefined || isHead || typeof body === 'string' || Buffer.isBuffer(body)) {
+      const fixed = isHead || body === undefined ? undefined : (body as string | Buffer);
+      if (typeof fixed === 'string') res.setHeader('Content-Type', 'application/xml');
+      const bytes = fixed === undefined ? 0 : Buffer.byteLength(fixed);
+      if (!res.hasHeader('Content-Length') && !isHead) res.setHeader('Content-Length', bytes);
+      res.end(fixed);
+      response.done?.();
+      return Promise.resolve(bytes);
+    }
+    return new Promise((resolve) => {
+      let sent = 0;
+      const source = Readable.from(body, { objectMode: false });
+      source.on('data', (chunk: Buffer) => { sent += chunk.length; });
+      pipeline(source, res, (err) => {
+        response.done?.();
+        if (err && !res.destroyed) {
+          // Headers are gone: the only honest signal left is a broken connection, never bad bytes.
+          this.options.log.error({ err }, 'response stream failed');
+          res.destroy(err);
+        }
+        resolve(sent);
+      });
+    });
+  }
+
+  private sendError(req: IncomingMessage, res: ServerResponse, err: unknown, rawPath: string, requestId: string): void {
+    const reply = toS3Error(err);
+    const log = this.options.log;
+    if (reply.internal) log.error({ err, reqId: requestId }, 'internal error');
+    else log.debug({ reqId: requestId, code: reply.code, err: (err as Error).message }, 'request failed');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.statusCode = reply.status;
+    if (!req.complete) res.setHeader('Connection', 'close');
+    if (reply.code === 'NotModified' || req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const body = errorBody(reply.code, reply.message, decodeSafe(rawPath), requestId, this.hostId, reply.details);
+    res.setHeader('Content-Type', 'application/xml');
+    res.setHeader('Content-Length', Buffer.byteLength(body));
+    res.end(body);
+  }
+}
+
+function decodeSafe(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
+async function drain(body: AsyncIterable<Buffer>): Promise<void> {
+  const iterator = body[Symbol.asyncIterator]();
+  await iterator.return?.();
+}

@@ -1,0 +1,173 @@
+// Real S3 clients pointed at a test server: aws cli v1, python3 + boto3 scripts, and
+// @aws-sdk/client-s3 v3 with an https agent that trusts the server's self-signed certificate.
+import { spawn, spawnSync } from 'node:child_process';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpsRequest } from 'node:https';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { makeTempDir, region, type S3dServer } from './server.js';
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const commandTimeoutMs = 300_000;
+
+/** Runs a command; never rejects on a non-zero exit (the caller asserts on `code`). */
+export async function run(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  opts: { input?: string; timeoutMs?: number; cwd?: string } = {},
+): Promise<RunResult> {
+  return await new Promise<RunResult>((resolveRun, reject) => {
+    const child = spawn(command, args, { env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      stderr += `\n[killed after ${opts.timeoutMs ?? commandTimeoutMs} ms]`;
+    }, opts.timeoutMs ?? commandTimeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolveRun({ code, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** `aws ARGS --endpoint-url ENDPOINT --ca-bundle CA` with the server's credentials and an isolated config. */
+export async function aws(args: string[], server: S3dServer, opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+  return await run('aws', [...args, '--endpoint-url', server.endpoint, '--ca-bundle', server.caFile], { ...server.env, ...opts.env }, opts);
+}
+
+/** Runs `aws` and throws with its output unless it exits 0; returns stdout. */
+export async function awsOk(args: string[], server: S3dServer, opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<string> {
+  const result = await aws(args, server, opts);
+  if (result.code !== 0) throw new Error(`aws ${args.join(' ')} exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  return result.stdout;
+}
+
+/** Runs `aws ... --output json` and parses stdout (empty stdout -> {}). */
+export async function awsJson(args: string[], server: S3dServer): Promise<Record<string, unknown>> {
+  const stdout = await awsOk([...args, '--output', 'json'], server);
+  return stdout.trim() === '' ? {} : (JSON.parse(stdout) as Record<string, unknown>);
+}
+
+let pythonCache: string | undefined;
+
+/** A python interpreter that can `import boto3`: $S3D_TEST_PYTHON, python3, /usr/bin/python3. */
+export function pythonWithBoto3(): string {
+  if (pythonCache !== undefined) return pythonCache;
+  const candidates = [process.env.S3D_TEST_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => !!c);
+  for (const candidate of candidates) {
+    const probe = spawnSync(candidate, ['-c', 'import boto3'], { encoding: 'utf8' });
+    if (probe.status === 0) {
+      pythonCache = candidate;
+      return candidate;
+    }
+  }
+  throw new Error(`no python with boto3 among ${candidates.join(', ')}`);
+}
+
+/** Preamble of every boto3 script: `s3` is a client with boto3's default config, `ENDPOINT`, `CA`. */
+export const boto3Preamble = `
+import base64, hashlib, json, os, sys, zlib
+import boto3, botocore
+from botocore.config import Config
+from botocore.exceptions import ClientError
+ENDPOINT = os.environ["S3_ENDPOINT"]
+CA = os.environ["S3_CA_FILE"]
+s3 = boto3.client("s3", endpoint_url=ENDPOINT, verify=CA, region_name="us-east-1")
+def out(value):
+    print("RESULT " + json.dumps(value), flush=True)
+`;
+
+/** Writes `script` (after the boto3 preamble) to a temp file and runs it with python3. */
+export async function python3(script: string, server: S3dServer, args: string[] = [], timeoutMs = commandTimeoutMs): Promise<RunResult> {
+  const dir = makeTempDir('py');
+  const file = join(dir, 'script.py');
+  writeFileSync(file, `${boto3Preamble}\n${script}\n`);
+  return await run(pythonWithBoto3(), [file, ...args], server.env, { timeoutMs });
+}
+
+/** Runs a boto3 script that must exit 0 and print one `RESULT <json>` line; returns the parsed JSON. */
+export async function python3Result<T = Record<string, unknown>>(script: string, server: S3dServer, args: string[] = []): Promise<T> {
+  const result = await python3(script, server, args);
+  const line = result.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  if (result.code !== 0 || line === undefined) {
+    throw new Error(`python exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  }
+  return JSON.parse(line.slice('RESULT '.length)) as T;
+}
+
+/** dns.lookup that maps *.localhost (virtual-host buckets) to 127.0.0.1; everything else as usual. */
+export function localhostLookup(
+  hostname: string,
+  options: { all?: boolean } | number | undefined,
+  callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+): void {
+  const all = typeof options === 'object' && options !== null && options.all === true;
+  if (hostname === 'localhost' || hostname.endsWith('.localhost')) {
+    if (all) callback(null, [{ address: '127.0.0.1', family: 4 }]);
+    else callback(null, '127.0.0.1', 4);
+    return;
+  }
+  dnsLookup(hostname, { all } as { all: true }, callback as never);
+}
+
+/**
+ * An https agent trusting the server's CA. `bucket.localhost` names are checked against the
+ * certificate as `localhost`, because the contract's certificate only names localhost and 127.0.0.1.
+ */
+export function trustingAgent(server: S3dServer, keepAlive = true): Agent {
+  return new Agent({
+    ca: readFileSync(server.caFile),
+    keepAlive,
+    lookup: localhostLookup as never,
+    checkServerIdentity: (host: string, cert: PeerCertificate) =>
+      checkServerIdentity(host.endsWith('.localhost') ? 'localhost' : host, cert),
+  });
+}
+
+/** @aws-sdk/client-s3 with defaults except endpoint, region, credentials, path style and the trusting agent. */
+export function s3Client(server: S3dServer, opts: { forcePathStyle?: boolean; endpoint?: string } = {}): S3Client {
+  return new S3Client({
+    endpoint: opts.endpoint ?? server.endpoint,
+    region,
+    forcePathStyle: opts.forcePathStyle ?? true,
+    credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
+    requestHandler: new NodeHttpHandler({ httpsAgent: trustingAgent(server) }),
+  });
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** Plain https request to a full URL (e.g. a presigned URL), trusting the server's CA. */
+export async function fetchUrl(url: string, server: S3dServer, opts: { method?: string; body?: Buffer; headers?: Record<string, string> } = {}): Promise<HttpResult> {
+  return await new Promise<HttpResult>((resolveFetch, reject) => {
+    const req = httpsRequest(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: trustingAgent(server, false) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolveFetch({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}

@@ -1,0 +1,241 @@
+// LmdbMetaStore against the MetaStore contract on a real LMDB environment in a temp directory.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openMetaStore } from '../../../src/meta/lmdb-meta-store.js';
+import type { MetaStore } from '../../../src/meta/meta-store.js';
+import type { ObjectRecord } from '../../../src/meta/types.js';
+import { newDataId, objectRecord, partRecord, tempStore, uploadRecord } from './helpers.js';
+
+const withCode = (code: string) => expect.objectContaining({ name: 'TesseraError', code });
+const bucket = (name: string) => ({ name, createdMs: 1_700_000_000_000, location: '' });
+const gcIds = (store: MetaStore) => store.listGc(1000).map((ref) => ref.dataId).sort();
+const pendingIds = (store: MetaStore) => store.listPending().map((ref) => ref.dataId).sort();
+
+let store: MetaStore;
+let dir: string;
+let cleanup: () => Promise<void>;
+beforeEach(async () => {
+  ({ store, dir, cleanup } = await tempStore());
+});
+afterEach(async () => {
+  await cleanup();
+});
+
+describe('buckets', () => {
+  it('creates, gets, lists in name order and deletes', async () => {
+    await store.createBucket(bucket('beta'));
+    await store.createBucket({ ...bucket('alpha'), location: 'eu-west-1' });
+    expect(store.getBucket('alpha')).toEqual({ ...bucket('alpha'), location: 'eu-west-1' });
+    expect(store.getBucket('gamma')).toBeUndefined();
+    expect(store.listBuckets().map((b) => b.name)).toEqual(['alpha', 'beta']);
+    await expect(store.createBucket(bucket('beta'))).rejects.toEqual(withCode('BucketAlreadyOwnedByYou'));
+    await store.deleteBucket('beta');
+    expect(store.listBuckets().map((b) => b.name)).toEqual(['alpha']);
+    await expect(store.deleteBucket('beta')).rejects.toEqual(withCode('NoSuchBucket'));
+  });
+
+  it('refuses to delete a bucket with objects, and aborts its uploads (parts to gc)', async () => {
+    await store.createBucket(bucket('b'));
+    await store.createBucket(bucket('b2'));
+    await store.putObject(objectRecord('b', 'k'));
+    await store.putObject(objectRecord('b2', 'other'));
+    await expect(store.deleteBucket('b')).rejects.toEqual(withCode('BucketNotEmpty'));
+    await store.deleteObject('b', 'k');
+    await store.createUpload(uploadRecord('b', 'up', 'u1'));
+    const part = partRecord(1);
+    await store.putPart('b', 'up', 'u1', part);
+    await store.createUpload(uploadRecord('b2', 'up', 'u2'));
+    await store.removeGc(gcIds(store));
+    await store.deleteBucket('b');
+    expect(store.getBucket('b')).toBeUndefined();
+    expect(store.getUpload('b', 'up', 'u1')).toBeUndefined();
+    expect(gcIds(store)).toEqual([part.dataId]);
+    expect(store.getUpload('b2', 'up', 'u2')).toBeDefined();
+    // A bucket of the same name starts empty.
+    await store.createBucket(bucket('b'));
+    expect(store.listUploads('b', { prefix: '', delimiter: '', keyMarker: '', uploadIdMarker: '', maxUploads: 10 }).uploads).toEqual([]);
+  });
+});
+
+describe('objects', () => {
+  beforeEach(async () => {
+    await store.createBucket(bucket('b'));
+  });
+
+  it('puts, gets, replaces (old data to gc) and deletes (data to gc)', async () => {
+    const first = objectRecord('b', 'dir/ключ😀', 'e1');
+    expect(await store.putObject(first)).toBeUndefined();
+    expect(store.getObject('b', 'dir/ключ😀')).toEqual(first);
+    expect(store.getObject('b', 'dir/other')).toBeUndefined();
+    const second = objectRecord('b', 'dir/ключ😀', 'e2');
+    expect(await store.putObject(second)).toEqual(first);
+    expect(store.getObject('b', 'dir/ключ😀')).toEqual(second);
+    expect(gcIds(store)).toEqual([first.parts[0]?.dataId]);
+    expect(store.listGc(1)[0]).toEqual({ dataId: first.parts[0]?.dataId, shardIds: [`${first.parts[0]?.dataId}.0`] });
+    expect(await store.deleteObject('b', 'dir/ключ😀')).toEqual(second);
+    expect(store.getObject('b', 'dir/ключ😀')).toBeUndefined();
+    expect(gcIds(store)).toEqual([first.parts[0]?.dataId, second.parts[0]?.dataId].sort());
+    expect(await store.deleteObject('b', 'dir/ключ😀')).toBeUndefined();
+  });
+
+  it('keeps data the replacing record still references (metadata-only replace)', async () => {
+    const first = objectRecord('b', 'k', 'e1');
+    await store.putObject(first);
+    await store.putObject({ ...first, contentType: 'text/plain' });
+    expect(gcIds(store)).toEqual([]);
+  });
+
+  it('throws NoSuchBucket for writes to a missing bucket', async () => {
+    await expect(store.putObject(objectRecord('nope', 'k'))).rejects.toEqual(withCode('NoSuchBucket'));
+    await expect(store.deleteObject('nope', 'k')).rejects.toEqual(withCode('NoSuchBucket'));
+  });
+
+  it('checks write conditions inside the transaction', async () => {
+    const put = (etag: string, conditions?: { ifMatch?: string; ifNoneMatch?: string }) =>
+      store.putObject(objectRecord('b', 'k', etag), conditions);
+    await expect(put('e1', { ifMatch: '*' })).rejects.toEqual(withCode('PreconditionFailed'));
+    await expect(put('e1', { ifMatch: 'e0' })).rejects.toEqual(withCode('PreconditionFailed'));
+    await put('e1', { ifNoneMatch: '*' });
+    await expect(put('e2', { ifNoneMatch: '*' })).rejects.toEqual(withCode('PreconditionFailed'));
+    await expect(put('e2', { ifMatch: 'wrong' })).rejects.toEqual(withCode('PreconditionFailed'));
+    await put('e2', { ifMatch: 'e1' });
+    await put('e3', { ifMatch: '*' });
+    await expect(put('e4', { ifNoneMatch: 'e3' })).rejects.toEqual(withCode('PreconditionFailed'));
+    await put('e4', { ifNoneMatch: 'e1' });
+    expect(store.getObject('b', 'k')?.etag).toBe('e4');
+  });
+
+  it('lets exactly one of many concurrent If-None-Match: * writers win, and rolls back the losers', async () => {
+    const records = Array.from({ length: 10 }, (_, i) => objectRecord('b', 'race', `e${i}`));
+    await Promise.all(records.map((r) => store.addPending({ dataId: r.parts[0]?.dataId ?? '', shardIds: [] })));
+    const results = await Promise.allSettled(records.map((r) => store.putObject(r, { ifNoneMatch: '*' })));
+    const won = results.filter((r) => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toEqual(withCode('PreconditionFailed'));
+    const winner = store.getObject('b', 'race') as ObjectRecord;
+    // Only the winner's pending entry was cleared; nothing went to gc.
+    expect(pendingIds(store)).toHaveLength(9);
+    expect(pendingIds(store)).not.toContain(winner.parts[0]?.dataId);
+    expect(gcIds(store)).toEqual([]);
+  });
+
+  it('putObject clears the pending entries of its data', async () => {
+    const record = objectRecord('b', 'k');
+    const dataId = record.parts[0]?.dataId ?? '';
+    await store.addPending({ dataId, shardIds: [`${dataId}.0`] });
+    await store.addPending({ dataId: 'other', shardIds: ['other.0'] });
+    expect(pendingIds(store)).toEqual([dataId, 'other'].sort());
+    await store.putObject(record);
+    expect(pendingIds(store)).toEqual(['other']);
+  });
+});
+
+describe('multipart uploads', () => {
+  beforeEach(async () => {
+    await store.createBucket(bucket('b'));
+  });
+
+  it('creates and gets uploads; missing bucket/upload and mismatched key give the right codes', async () => {
+    await expect(store.createUpload(uploadRecord('nope', 'k', 'u0'))).rejects.toEqual(withCode('NoSuchBucket'));
+    const upload = uploadRecord('b', 'k', 'u1');
+    await store.createUpload(upload);
+    expect(store.getUpload('b', 'k', 'u1')).toEqual(upload);
+    expect(store.getUpload('b', 'other', 'u1')).toBeUndefined();
+    expect(store.getUpload('b', 'k', 'u2')).toBeUndefined();
+    await expect(store.putPart('b', 'other', 'u1', partRecord(1))).rejects.toEqual(withCode('NoSuchUpload'));
+    expect(() => store.listParts('b', 'k', 'u2', 0, 10)).toThrow(withCode('NoSuchUpload'));
+    expect(() => store.getParts('b', 'k', 'u2')).toThrow(withCode('NoSuchUpload'));
+    await expect(store.abortUpload('b', 'k', 'u2')).rejects.toEqual(withCode('NoSuchUpload'));
+    await expect(store.completeUpload('u2', objectRecord('b', 'k'))).rejects.toEqual(withCode('NoSuchUpload'));
+  });
+
+  it('stores parts, replaces a part (old data to gc, pending cleared) and pages through them', async () => {
+    await store.createUpload(uploadRecord('b', 'k', 'u1'));
+    const parts = [3, 1, 2, 10].map((n) => partRecord(n));
+    for (const part of parts) await store.addPending({ dataId: part.dataId, shardIds: [`${part.dataId}.0`] });
+    for (const part of parts) await store.putPart('b', 'k', 'u1', part);
+    expect(pendingIds(store)).toEqual([]);
+    const replacement = partRecord(2);
+    await store.putPart('b', 'k', 'u1', replacement);
+    expect(gcIds(store)).toEqual([parts[2]?.dataId]);
+    expect(store.getParts('b', 'k', 'u1').map((p) => p.partNumber)).toEqual([1, 2, 3, 10]);
+    expect(store.getParts('b', 'k', 'u1')[1]).toEqual(replacement);
+    const page1 = store.listParts('b', 'k', 'u1', 0, 2);
+    expect(page1.parts.map((p) => p.partNumber)).toEqual([1, 2]);
+    expect(page1).toMatchObject({ isTruncated: true, nextPartNumberMarker: 2 });
+    const page2 = store.listParts('b', 'k', 'u1', 2, 2);
+    expect(page2.parts.map((p) => p.partNumber)).toEqual([3, 10]);
+    expect(page2.isTruncated).toBe(false);
+    expect(store.listParts('b', 'k', 'u1', 10, 2)).toEqual({ parts: [], isTruncated: false });
+    expect(store.listParts('b', 'k', 'u1', 0, 0)).toEqual({ parts: [], isTruncated: false });
+  });
+
+  it('completeUpload stores the object, gcs unused parts and the replaced object, removes the upload', async () => {
+    const old = objectRecord('b', 'k', 'old');
+    await store.putObject(old);
+    await store.createUpload(uploadRecord('b', 'k', 'u1'));
+    const parts = [1, 2, 3].map((n) => partRecord(n));
+    for (const part of parts) await store.putPart('b', 'k', 'u1', part);
+    const used = [parts[0], parts[2]].map((p, i) => ({ partNumber: i + 1, sizeBytes: 5, etag: p?.etag ?? '', dataId: p?.dataId ?? '' }));
+    const record: ObjectRecord = { ...objectRecord('b', 'k', 'abc-2'), sizeBytes: 10, parts: used, multipart: true };
+    await expect(store.completeUpload('u1', record, { ifMatch: 'nope' })).rejects.toEqual(withCode('PreconditionFailed'));
+    expect(store.getParts('b', 'k', 'u1')).toHaveLength(3);
+    expect(await store.completeUpload('u1', record, { ifMatch: 'old' })).toEqual(old);
+    expect(store.getObject('b', 'k')).toEqual(record);
+    expect(store.getUpload('b', 'k', 'u1')).toBeUndefined();
+    expect(() => store.getParts('b', 'k', 'u1')).toThrow(withCode('NoSuchUpload'));
+    expect(gcIds(store)).toEqual([old.parts[0]?.dataId, parts[1]?.dataId].sort());
+    await expect(store.completeUpload('u1', record)).rejects.toEqual(withCode('NoSuchUpload'));
+  });
+
+  it('abortUpload moves all parts to gc and removes the upload', async () => {
+    await store.createUpload(uploadRecord('b', 'k', 'u1'));
+    const parts = [1, 2].map((n) => partRecord(n));
+    for (const part of parts) await store.putPart('b', 'k', 'u1', part);
+    await store.abortUpload('b', 'k', 'u1');
+    expect(store.getUpload('b', 'k', 'u1')).toBeUndefined();
+    expect(gcIds(store)).toEqual(parts.map((p) => p.dataId).sort());
+  });
+});
+
+describe('pending and gc queues', () => {
+  it('abandons pending items to gc, lists gc with a limit and removes entries', async () => {
+    const ids = [newDataId(), newDataId(), newDataId()];
+    for (const id of ids) await store.addPending({ dataId: id, shardIds: [`${id}.0`, `${id}.1`] });
+    expect(store.listPending()).toEqual(ids.map((id) => ({ dataId: id, shardIds: [`${id}.0`, `${id}.1`] })));
+    await store.abandonPending(ids[0] ?? '');
+    await store.abandonPending(ids[1] ?? '');
+    await store.abandonPending('not-pending');
+    expect(pendingIds(store)).toEqual([ids[2]]);
+    expect(store.listGc(1)).toEqual([{ dataId: ids[0], shardIds: [`${ids[0]}.0`, `${ids[0]}.1`] }]);
+    expect(store.listGc(0)).toEqual([]);
+    expect(gcIds(store)).toEqual([ids[0], ids[1]]);
+    await store.removeGc([ids[0] ?? '', 'unknown']);
+    expect(gcIds(store)).toEqual([ids[1]]);
+  });
+});
+
+describe('persistence', () => {
+  it('keeps everything across close and reopen', async () => {
+    await store.createBucket(bucket('b'));
+    const record = objectRecord('b', 'a/b/c');
+    await store.putObject(record);
+    await store.putObject(objectRecord('b', 'a/b/c'));
+    const upload = uploadRecord('b', 'mp', 'u1');
+    await store.createUpload(upload);
+    const part = partRecord(1);
+    await store.putPart('b', 'mp', 'u1', part);
+    await store.addPending({ dataId: 'p1', shardIds: ['p1.0'] });
+    const before = {
+      buckets: store.listBuckets(), object: store.getObject('b', 'a/b/c'), upload: store.getUpload('b', 'mp', 'u1'),
+      parts: store.getParts('b', 'mp', 'u1'), pending: store.listPending(), gc: store.listGc(10),
+    };
+    expect(before.gc).toHaveLength(1);
+    await store.close();
+    store = await openMetaStore(dir);
+    expect({
+      buckets: store.listBuckets(), object: store.getObject('b', 'a/b/c'), upload: store.getUpload('b', 'mp', 'u1'),
+      parts: store.getParts('b', 'mp', 'u1'), pending: store.listPending(), gc: store.listGc(10),
+    }).toEqual(before);
+    expect(store.listObjects('b', { prefix: '', delimiter: '/', startAfter: '', maxKeys: 10 }).commonPrefixes).toEqual(['a/']);
+  });
+});
