@@ -33,6 +33,13 @@ function endpointHost(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
 
+/** Extra SANs: the bind address when specific, and *.<domain> for virtual-host-style buckets. */
+function certificateNames(config: Config): string[] {
+  const names = config.domains.map((domain) => `*.${domain}`);
+  if (config.address !== '0.0.0.0' && config.address !== '::') names.push(config.address);
+  return names;
+}
+
 /** Starts a single-node server from `config`. Throws InvalidConfig and I/O errors. */
 export async function startNode(config: Config, log: Logger): Promise<RunningNode> {
   const dataDir = resolve(config.dataDir);
@@ -41,7 +48,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   const credentials = await ensureCredentials(dataDir, config.credentials);
   const tls = config.tls.certFile && config.tls.keyFile
     ? { certFile: resolve(config.tls.certFile), keyFile: resolve(config.tls.keyFile), created: false }
-    : await ensureCertificate(dataDir, config.address === '0.0.0.0' || config.address === '::' ? [] : [config.address]);
+    : await ensureCertificate(dataDir, certificateNames(config));
   const [cert, key] = await Promise.all([readFile(tls.certFile), readFile(tls.keyFile)]);
 
   const meta = await openMetaStore(join(dataDir, 'meta'));

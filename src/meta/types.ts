@@ -45,7 +45,7 @@ export interface ObjectHeaders {
   cacheControl?: string;
   /** Raw Expires header value as sent. */
   expires?: string;
-  /** x-amz-meta-* without the prefix; names lower-case, values UTF-8. */
+  /** x-amz-meta-* without the prefix; names lower-case; values are the header bytes as received, as a latin1 string. */
   userMetadata: Record<string, string>;
 }
 

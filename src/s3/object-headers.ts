@@ -1,7 +1,8 @@
 // Object headers in and out: the standard headers S3 stores (Content-Type, -Encoding,
-// -Disposition, -Language, Cache-Control, Expires) and x-amz-meta-* user metadata. Node
-// decodes header bytes as latin1, so UTF-8 metadata is re-decoded here and written back as
-// its UTF-8 bytes: clients get exactly the bytes they sent.
+// -Disposition, -Language, Cache-Control, Expires) and x-amz-meta-* user metadata. Node hands
+// header bytes over as latin1 strings and writes latin1 strings back as the same bytes, so
+// values are stored exactly as received: UTF-8 (boto3, curl) and latin1 (Node's http client)
+// metadata both come back byte for byte. Sizes are counted in those bytes.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ObjectHeaders, ObjectRecord } from '../meta/types.js';
 import { userMetadataMaxBytes } from '../util/limits.js';
@@ -15,26 +16,16 @@ function single(headers: IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-/** latin1-decoded header value -> the UTF-8 text the client sent. */
-export function headerToUtf8(value: string): string {
-  return /[^\x00-\x7f]/.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value;
-}
-
-/** UTF-8 text -> a string whose latin1 bytes are its UTF-8 encoding (for setHeader). */
-export function utf8ToHeader(value: string): string {
-  return /[^\x00-\x7f]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
-}
-
 /** Reads the storable headers of a PUT / CreateMultipartUpload / CopyObject(REPLACE). Throws MetadataTooLarge. */
 export function objectHeadersFrom(headers: IncomingHttpHeaders): ObjectHeaders {
   const userMetadata: Record<string, string> = {};
   let metaBytes = 0;
   for (const [name, raw] of Object.entries(headers)) {
     if (!name.startsWith(metaPrefix) || raw === undefined) continue;
-    const value = headerToUtf8(Array.isArray(raw) ? raw.join(',') : raw);
+    const value = Array.isArray(raw) ? raw.join(',') : raw;
     const shortName = name.slice(metaPrefix.length);
     userMetadata[shortName] = value;
-    metaBytes += Buffer.byteLength(shortName) + Buffer.byteLength(value);
+    metaBytes += Buffer.byteLength(shortName, 'latin1') + Buffer.byteLength(value, 'latin1');
   }
   if (metaBytes > userMetadataMaxBytes) {
     throw s3Error('MetadataTooLarge', `Your metadata headers exceed the maximum allowed metadata size (${userMetadataMaxBytes} bytes).`);
@@ -42,7 +33,7 @@ export function objectHeadersFrom(headers: IncomingHttpHeaders): ObjectHeaders {
   const out: ObjectHeaders = { userMetadata };
   const set = (field: keyof Omit<ObjectHeaders, 'userMetadata'>, header: string): void => {
     const value = single(headers, header);
-    if (value !== undefined) out[field] = headerToUtf8(value);
+    if (value !== undefined) out[field] = value;
   };
   set('contentType', 'content-type');
   set('contentEncoding', 'content-encoding');
@@ -75,14 +66,14 @@ export function objectResponseHeaders(record: ObjectRecord, withChecksum: boolea
     'ETag': `"${record.etag}"`,
     'Last-Modified': httpDate(record.lastModifiedMs),
     'Accept-Ranges': 'bytes',
-    'Content-Type': utf8ToHeader(record.contentType ?? 'binary/octet-stream'),
+    'Content-Type': record.contentType ?? 'binary/octet-stream',
   };
-  if (record.contentEncoding) headers['Content-Encoding'] = utf8ToHeader(record.contentEncoding);
-  if (record.contentDisposition) headers['Content-Disposition'] = utf8ToHeader(record.contentDisposition);
-  if (record.contentLanguage) headers['Content-Language'] = utf8ToHeader(record.contentLanguage);
-  if (record.cacheControl) headers['Cache-Control'] = utf8ToHeader(record.cacheControl);
-  if (record.expires) headers['Expires'] = utf8ToHeader(record.expires);
-  for (const [name, value] of Object.entries(record.userMetadata)) headers[`x-amz-meta-${name}`] = utf8ToHeader(value);
+  if (record.contentEncoding) headers['Content-Encoding'] = record.contentEncoding;
+  if (record.contentDisposition) headers['Content-Disposition'] = record.contentDisposition;
+  if (record.contentLanguage) headers['Content-Language'] = record.contentLanguage;
+  if (record.cacheControl) headers['Cache-Control'] = record.cacheControl;
+  if (record.expires) headers['Expires'] = record.expires;
+  for (const [name, value] of Object.entries(record.userMetadata)) headers[`x-amz-meta-${name}`] = value;
   if (withChecksum && record.checksum) {
     headers[checksumHeaderName(record.checksum.algorithm)] = record.checksum.value;
     headers['x-amz-checksum-type'] = record.checksum.type;

@@ -7,6 +7,8 @@ import { s3Error } from './errors.js';
 export interface Target {
   bucket: string | undefined;
   key: string | undefined;
+  /** True when the bucket came from the Host header. */
+  virtualHost: boolean;
 }
 
 function decodePath(raw: string): string {
@@ -28,15 +30,15 @@ export function resolveTarget(host: string | undefined, rawPath: string, domains
     if (hostName.endsWith(suffix) && hostName.length > suffix.length) {
       const bucket = hostName.slice(0, -suffix.length);
       const key = rawPath.length > 1 ? decodePath(rawPath.slice(1)) : undefined;
-      return { bucket, key };
+      return { bucket, key, virtualHost: true };
     }
   }
   const path = rawPath.startsWith('/') ? rawPath.slice(1) : rawPath;
-  if (path === '') return { bucket: undefined, key: undefined };
+  if (path === '') return { bucket: undefined, key: undefined, virtualHost: false };
   const slash = path.indexOf('/');
-  if (slash < 0) return { bucket: decodePath(path), key: undefined };
+  if (slash < 0) return { bucket: decodePath(path), key: undefined, virtualHost: false };
   const key = path.slice(slash + 1);
-  return { bucket: decodePath(path.slice(0, slash)), key: key === '' ? undefined : decodePath(key) };
+  return { bucket: decodePath(path.slice(0, slash)), key: key === '' ? undefined : decodePath(key), virtualHost: false };
 }
 
 /** Bucket sub-resources that exist in S3 but that Tessera does not implement. */

@@ -13,7 +13,7 @@ import { authenticate } from './auth/sigv4.js';
 import type { GatewaySettings, RequestContext, S3Response } from './context.js';
 import { s3Error, toS3Error } from './errors.js';
 import { handlers } from './handlers.js';
-import { operationOf, resolveTarget } from './router.js';
+import { operationOf, resolveTarget, type Target } from './router.js';
 import { xmlPlain } from './xml.js';
 
 export interface GatewayOptions {
@@ -116,7 +116,7 @@ export class S3Gateway {
     const rawQuery = q >= 0 ? url.slice(q + 1) : '';
     let ctx: RequestContext | undefined;
     let operation = 'Unknown';
-    let target: { bucket: string | undefined; key: string | undefined } = { bucket: undefined, key: undefined };
+    let target: Target = { bucket: undefined, key: undefined, virtualHost: false };
     res.setHeader('x-amz-request-id', id);
     res.setHeader('x-amz-id-2', this.hostId);
     res.setHeader('Server', 'Tessera');
@@ -141,6 +141,7 @@ export class S3Gateway {
         { method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers },
         (accessKeyId) => this.options.credentials.get(accessKeyId),
         Date.now(),
+        target.virtualHost && target.bucket ? { virtualHostBucket: target.bucket } : {},
       );
       ctx = {
         id, req, method: req.method ?? 'GET', rawPath, query, bucket: target.bucket, key: target.key, operation, auth,

@@ -59,6 +59,8 @@ export interface AuthOptions {
   service?: string;
   /** Payload hash to sign with when x-amz-content-sha256 is absent (non-S3 services only). */
   payloadHashWhenAbsent?: string;
+  /** Bucket named by the Host header (virtual-host style); SigV2's canonical resource needs it. */
+  virtualHostBucket?: string;
 }
 
 /** Hex SHA-256 (64 characters) of `data` (strings as UTF-8). */

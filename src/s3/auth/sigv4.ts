@@ -30,6 +30,7 @@ import { authenticatePresigned } from './presigned.js';
 
 export * from './canonical.js';
 export { authenticatePresigned } from './presigned.js';
+import { authenticateV2Header, authenticateV2Query } from './sigv2.js';
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 const PAYLOAD_HASH_VALUES: ReadonlySet<string> = new Set([
@@ -48,7 +49,8 @@ const PAYLOAD_HASH_VALUES: ReadonlySet<string> = new Set([
  * Throws TesseraError with code:
  * - AccessDenied: no credentials (anonymous), missing/invalid date, presigned URL expired or not yet valid
  * - InvalidArgument: both header and query auth, or an unsupported Authorization type
- * - InvalidRequest: SigV2 ("AWS ...") auth, or x-amz-content-sha256 missing on a header-signed request
+ * - InvalidRequest: x-amz-content-sha256 missing on a SigV4 header-signed request
+ * SigV2 (Authorization "AWS id:sig" or AWSAccessKeyId/Signature/Expires query) goes to sigv2.ts.
  * - AuthorizationHeaderMalformed: header lacks Credential/SignedHeaders/Signature, or scope mismatch
  * - AuthorizationQueryParametersError: presigned parameters missing or malformed, X-Amz-Expires outside 1..604800
  * - InvalidAccessKeyId: `lookupSecret` does not know the key
@@ -73,8 +75,13 @@ export function authenticate(
   }
   if (hasQueryAuth) return authenticatePresigned(req, params, lookupSecret, nowMs, options);
   if (authorization === undefined) {
-    if (params.some((p) => p.name === 'Signature') && params.some((p) => p.name === 'AWSAccessKeyId')) throw sigV2Unsupported();
+    if (params.some((p) => p.name === 'Signature') && params.some((p) => p.name === 'AWSAccessKeyId')) {
+      return authenticateV2Query(req, params, lookupSecret, nowMs, options.virtualHostBucket);
+    }
     throw new TesseraError('AccessDenied', 'Access Denied (anonymous requests are not allowed)');
+  }
+  if (authorization.trim().startsWith('AWS ')) {
+    return authenticateV2Header(req, authorization, params, lookupSecret, nowMs, options.virtualHostBucket);
   }
   return authenticateHeader(req, authorization, params, lookupSecret, nowMs, options);
 }
