@@ -68,6 +68,11 @@ export interface CellReport extends CellMeasurement {
   serverPeakRssBytes: number | undefined;
   /** This (client) process's user + system CPU during the cell, in seconds. */
   clientCpuSeconds: number;
+  /**
+   * Machine-wide busy CPU during the cell not used by the server or this client, in seconds (other
+   * processes, steal; includes the server when its pid is unknown). High values mean a noisy cell.
+   */
+  otherCpuSeconds: number | undefined;
 }
 
 /** The whole run, as written to bench/results/<timestamp>.json. */
@@ -109,18 +114,19 @@ export function markdownReport(report: BenchReport): string {
       `commit ${m.gitCommit}${m.gitDirty ? ' (dirty)' : ''}, data dir on ${m.dataDirFilesystem}, ` +
       `server ${report.server.mode} at ${report.server.endpoint}`,
     '',
-    '| op | size | conc | ops | MB/s | ops/s | p50 ms | p99 ms | server CPU s | server RSS peak MiB | client CPU s |',
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| op | size | conc | ops | MB/s | ops/s | p50 ms | p99 ms | server CPU s | server RSS peak MiB | client CPU s | other CPU s |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ];
   for (const c of report.cells) {
     lines.push(
       `| ${c.op} | ${sizeLabel(c.sizeBytes)} | ${c.concurrency} | ${c.ops}${c.error === undefined ? '' : ' (failed)'} | ` +
         `${fixed(c.megabytesPerSecond, 1)} | ${fixed(c.opsPerSecond, c.opsPerSecond < 100 ? 1 : 0)} | ` +
         `${fixed(c.p50Ms, 2)} | ${fixed(c.p99Ms, 2)} | ${optional(c.serverCpuSeconds, 1)} | ` +
-        `${optional(c.serverPeakRssBytes === undefined ? undefined : c.serverPeakRssBytes / MiB, 0)} | ${fixed(c.clientCpuSeconds, 1)} |`,
+        `${optional(c.serverPeakRssBytes === undefined ? undefined : c.serverPeakRssBytes / MiB, 0)} | ${fixed(c.clientCpuSeconds, 1)} | ${optional(c.otherCpuSeconds, 1)} |`,
     );
   }
   lines.push('', 'MB/s is 10^6 bytes per second of object data; latency is send to last response byte.');
+  lines.push(sharedMachineLine(report));
   const s = report.server;
   if (s.peakRssBytes !== undefined || s.cpuSeconds !== undefined) {
     lines.push(`Server totals: peak RSS (VmHWM) ${optional(s.peakRssBytes === undefined ? undefined : s.peakRssBytes / MiB, 0)} MiB, CPU ${optional(s.cpuSeconds, 1)} s.`);
@@ -130,6 +136,20 @@ export function markdownReport(report: BenchReport): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+// Other processes' CPU as a share of the machine's capacity over the cells: the run's noise level.
+function sharedMachineLine(report: BenchReport): string {
+  const cells = report.cells.filter((c) => c.otherCpuSeconds !== undefined);
+  const other = cells.reduce((sum, c) => sum + (c.otherCpuSeconds ?? 0), 0);
+  const capacity = (cells.reduce((sum, c) => sum + c.elapsedMs, 0) / 1000) * report.machine.cores;
+  if (capacity === 0) return 'Other load: unknown.';
+  const share = (100 * other) / capacity;
+  const verdict = share > otherLoadNoisyPercent ? ' NOISY: the machine was shared; treat these numbers as indicative only.' : '';
+  return `Other load: ${other.toFixed(1)} CPU s by other processes during the cells (${share.toFixed(0)}% of ${report.machine.cores} cores).${verdict}`;
+}
+
+/** Above this share of machine CPU used by other processes during the cells, the run is flagged NOISY. */
+export const otherLoadNoisyPercent = 10;
 
 function fixed(value: number, digits: number): string {
   return value.toFixed(digits);

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchClient, LoadError, runCell, type CellSpec } from './load.js';
 import { markdownReport, machineInfo, sizeLabel, writeJsonReport, type BenchReport, type CellReport } from './report.js';
-import { ProcessWatcher, sampleProcess, startServer, type SpawnedServer } from './server-process.js';
+import { machineBusyCpuSeconds, ProcessWatcher, sampleProcess, startServer, type SpawnedServer } from './server-process.js';
 import type { SigV4Credentials } from './sigv4-sign.js';
 
 const KiB = 1024;
@@ -172,10 +172,13 @@ async function measureCell(target: Target, spec: CellSpec, payload: Buffer): Pro
   const client = new BenchClient({ endpoint: target.endpoint, credentials: target.credentials, ca: target.ca, maxSockets: spec.concurrency });
   const watcher = target.pid === undefined ? undefined : new ProcessWatcher(target.pid);
   const cpuBefore = process.cpuUsage();
+  const machineBefore = machineBusyCpuSeconds();
   watcher?.start();
   const measurement = await runCell(client, spec, payload);
   const server = watcher?.stop();
   const cpu = process.cpuUsage(cpuBefore);
+  const machineAfter = machineBusyCpuSeconds();
+  const clientCpuSeconds = (cpu.user + cpu.system) / 1e6;
   client.close();
   process.stderr.write(
     measurement.error === undefined
@@ -189,7 +192,11 @@ async function measureCell(target: Target, spec: CellSpec, payload: Buffer): Pro
     ...measurement,
     serverCpuSeconds: server?.cpuSeconds,
     serverPeakRssBytes: server?.peakRssBytes,
-    clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    clientCpuSeconds,
+    otherCpuSeconds:
+      machineBefore === undefined || machineAfter === undefined
+        ? undefined
+        : Math.max(0, machineAfter - machineBefore - clientCpuSeconds - (server?.cpuSeconds ?? 0)),
   };
 }
 

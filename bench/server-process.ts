@@ -180,6 +180,23 @@ function statusKiB(status: string, field: string): number {
   return match?.[1] === undefined ? 0 : Number(match[1]);
 }
 
+/**
+ * CPU seconds the whole machine has been busy since boot, over all cores (user + nice + system + irq +
+ * softirq + steal from /proc/stat). Deltas of this minus server and client CPU show other load on a
+ * shared machine. Undefined when /proc/stat is unreadable.
+ */
+export function machineBusyCpuSeconds(): number | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    // "cpu  user nice system idle iowait irq softirq steal ..."
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+    const ticks = [user, nice, system, irq, softirq, steal].reduce<number>((sum, value) => sum + (value ?? 0), 0);
+    return ticks / clockTicksPerSecond;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Polls VmRSS of `pid` between start() and stop(), reporting the peak and the CPU seconds used in between. */
 export class ProcessWatcher {
   private timer: NodeJS.Timeout | undefined;
