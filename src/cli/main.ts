@@ -1,6 +1,7 @@
 // `s3d` command line (commander). `s3d server` with no arguments runs the single-node server:
 // HTTPS on 0.0.0.0:8443, data under ./data, self-signed certificate and credentials made on
-// first start. Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration or usage.
+// first start. Exit codes: 0 clean stop, 1 runtime failure or bad option, 2 bad configuration,
+// data directory in use, or listen address unavailable.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
@@ -132,7 +133,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    if (isTesseraError(err, 'InvalidConfig')) {
+    if (isTesseraError(err, 'InvalidConfig', 'DataDirLocked', 'ListenFailed')) {
       process.stderr.write(`s3d: ${err.message}\n`);
       process.exit(2);
     }

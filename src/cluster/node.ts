@@ -11,7 +11,9 @@ import { openMetaStore } from '../meta/lmdb-meta-store.js';
 import { ObjectLayer } from '../object/object-layer.js';
 import { S3Gateway } from '../s3/server.js';
 import { LocalShardStore } from '../store/local-shard-store.js';
+import { TesseraError } from '../util/errors.js';
 import { ensureCredentials, type Credentials } from './credentials.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { ensureCertificate } from './tls-certificate.js';
 
 /** A running node. */
@@ -44,6 +46,16 @@ function certificateNames(config: Config): string[] {
 export async function startNode(config: Config, log: Logger): Promise<RunningNode> {
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const unlock = await lockDataDir(dataDir);
+  try {
+    return await startLocked(config, log, dataDir, unlock);
+  } catch (err) {
+    await unlock();
+    throw err;
+  }
+}
+
+async function startLocked(config: Config, log: Logger, dataDir: string, unlock: () => Promise<void>): Promise<RunningNode> {
   await initBitrot();
   const credentials = await ensureCredentials(dataDir, config.credentials);
   const tls = config.tls.certFile && config.tls.keyFile
@@ -77,6 +89,10 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     await gateway.close();
     await objects.stop();
     await meta.close();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' || (err as NodeJS.ErrnoException).code === 'EACCES') {
+      const { address, port } = err as { address?: string; port?: number };
+      throw new TesseraError('ListenFailed', `cannot listen on ${address ?? config.address}:${port ?? config.port}: ${(err as Error).message}`);
+    }
     throw err;
   }
   log.debug({ hostname: hostname() }, 'node started');
@@ -92,6 +108,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
       await objects.stop();
       await store.close();
       await meta.close();
+      await unlock();
     },
   };
 }

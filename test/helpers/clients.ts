@@ -4,7 +4,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -128,17 +127,11 @@ export function localhostLookup(
 }
 
 /**
- * An https agent trusting the server's CA. `bucket.localhost` names are checked against the
- * certificate as `localhost`, because the contract's certificate only names localhost and 127.0.0.1.
+ * An https agent trusting the server's CA, with full hostname verification: the certificate names
+ * localhost, 127.0.0.1 and *.localhost, so virtual-host buckets (bucket.localhost) verify too.
  */
 export function trustingAgent(server: S3dServer, keepAlive = true): Agent {
-  return new Agent({
-    ca: readFileSync(server.caFile),
-    keepAlive,
-    lookup: localhostLookup as never,
-    checkServerIdentity: (host: string, cert: PeerCertificate) =>
-      checkServerIdentity(host.endsWith('.localhost') ? 'localhost' : host, cert),
-  });
+  return new Agent({ ca: readFileSync(server.caFile), keepAlive, lookup: localhostLookup as never });
 }
 
 /** @aws-sdk/client-s3 with defaults except endpoint, region, credentials, path style and the trusting agent. */
