@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchClient, LoadError, runCell, type CellSpec } from './load.js';
 import { markdownReport, machineInfo, sizeLabel, writeJsonReport, type BenchReport, type CellReport } from './report.js';
-import { machineBusyCpuSeconds, ProcessWatcher, sampleProcess, startServer, type SpawnedServer } from './server-process.js';
+import { machineBusyCpuSeconds, processCommandLine, ProcessWatcher, sampleProcess, startServer, type SpawnedServer } from './server-process.js';
 import type { SigV4Credentials } from './sigv4-sign.js';
 
 const KiB = 1024;
@@ -79,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
   const endpoint = server?.endpoint ?? new URL(options.endpoint ?? '');
   const ca = server?.ca ?? (options.ca === undefined ? undefined : readFileSync(options.ca));
   const pid = server?.pid ?? options.serverPid;
+  if (server === undefined && pid !== undefined) warnIfNotServer(pid);
   const credentials: SigV4Credentials = { accessKey: options.accessKey, secretKey: options.secretKey, region: options.region };
   const machine = machineInfo(repoRoot, server?.dataDir ?? options.dataDirParent);
 
@@ -128,6 +129,14 @@ async function cleanUp(server: SpawnedServer, keepData: boolean, failed: boolean
     process.stderr.write(`bench: server log kept at ${server.logPath}\n`);
   } else {
     await rm(server.workDir, { recursive: true, force: true });
+  }
+}
+
+// A wrong --server-pid (e.g. a wrapper shell's) would silently report that process's CPU and RSS.
+function warnIfNotServer(pid: number): void {
+  const commandLine = processCommandLine(pid);
+  if (commandLine === undefined || !/\bserver\b/.test(commandLine)) {
+    process.stderr.write(`bench: warning: --server-pid ${pid} is "${commandLine ?? 'not readable'}", not an s3d server; its CPU and RSS are reported\n`);
   }
 }
 

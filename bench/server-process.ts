@@ -135,6 +135,15 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The command line of `pid` with arguments joined by spaces; undefined when unreadable. */
+export function processCommandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return undefined;
+  }
+}
+
 /** One reading of a process's resource use. */
 export interface ProcessSample {
   /** utime + stime in seconds since the process started. */
