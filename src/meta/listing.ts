@@ -2,6 +2,7 @@
 // scan. After a common prefix is emitted (or skipped) the scan seeks past every key under it,
 // so the cost of a page depends on what it returns, never on how many keys a prefix hides.
 import { compareUtf8 } from './keys.js';
+import { keyLengthMaxBytes } from '../util/limits.js';
 
 /** An entry of an ordered scan: its S3 object key and the stored value. */
 export interface ScanEntry<T> {
@@ -79,4 +80,23 @@ export function listRollup<T>(source: RollupSource<T>, query: RollupQuery<T>): R
     }
   }
   return { items, isTruncated: false };
+}
+
+/** A listing start position; `skip` drops entries the position could not exclude. */
+export interface MarkerPosition<T> {
+  start: Buffer;
+  overLong: boolean;
+  skip?: (entry: ScanEntry<T>) => boolean;
+}
+
+/**
+ * Position of the first key > `marker` (bytes): the encoding of marker + 0x00 (the next byte
+ * string). A marker longer than any stored key is cut to keyLengthMaxBytes (overLong: the caller
+ * filters keys <= marker), keeping the position within LMDB's key limit.
+ */
+export function positionAfter(scope: Buffer, marker: Buffer, encode: (raw: Buffer, terminate: boolean) => Buffer): { start: Buffer; overLong: boolean } {
+  if (marker.length > keyLengthMaxBytes) {
+    return { start: Buffer.concat([scope, encode(marker.subarray(0, keyLengthMaxBytes), false)]), overLong: true };
+  }
+  return { start: Buffer.concat([scope, encode(Buffer.concat([marker, Buffer.of(0)]), true)]), overLong: false };
 }

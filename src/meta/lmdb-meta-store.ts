@@ -6,13 +6,14 @@ import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
 import { assert } from '../util/assert.js';
 import { TesseraError } from '../util/errors.js';
-import { keyLengthMaxBytes, listKeysMax, partNumberMax } from '../util/limits.js';
+import { keyLengthMaxBytes, partNumberMax } from '../util/limits.js';
 import {
   assertObjectKey, bucketKey, bucketScope, compareUtf8, dataKey, escapeBytes, objectKey, partKey,
   prefixEnd, uploadIdKey, uploadKey, uploadKeyStart, utf8,
 } from './keys.js';
-import { listRollup } from './listing.js';
-import type { RollupSource, ScanEntry } from './listing.js';
+import { listRollup, positionAfter } from './listing.js';
+import type { MarkerPosition, RollupSource, ScanEntry } from './listing.js';
+import { assertObjectRecord, assertPageSize, checkConditions, dataRefOf } from './write-rules.js';
 import type { MetaStore } from './meta-store.js';
 import type {
   BucketRecord, DataLayout, DataPart, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage,
@@ -39,9 +40,10 @@ const subDatabasesMax = 12;
  *
  * Durability: overlappingSync is off, so LMDB's commit writes the data pages, fsyncs, then
  * writes and syncs the meta page before the commit is acknowledged; a mutation's promise
- * therefore resolves only once it is durable, and no reader can observe a commit that is not yet
- * on disk. (lmdb-js's default on Linux, overlappingSync on, resolves writes at commit and syncs
- * afterwards; a crash in between loses acknowledged writes.) noSync/noMetaSync stay off.
+ * therefore resolves only once it is durable, and this process's readers see a commit only then.
+ * (lmdb-js's default on Linux, overlappingSync on, resolves writes at commit and syncs afterwards,
+ * so a crash in between loses writes already acknowledged and read.) noSync/noMetaSync stay off.
+ * Verified with strace: fdatasync(data.mdb), then the meta page via an O_DSYNC fd, then resolve.
  * Concurrent mutations in one event turn share a commit (group commit); each is still atomic.
  */
 export async function openMetaStore(path: string): Promise<MetaStore> {
@@ -390,54 +392,4 @@ export class LmdbMetaStore implements MetaStore {
     const after = positionAfter(scope, utf8(keyMarker), (raw, terminate) => escapeBytes(raw, terminate));
     return after.overLong ? { ...after, skip: (e) => compareUtf8(e.key, keyMarker) <= 0 } : after;
   }
-}
-
-/** A listing start position; `skip` drops entries the position could not exclude. */
-interface MarkerPosition<T> {
-  start: Buffer;
-  overLong: boolean;
-  skip?: (entry: ScanEntry<T>) => boolean;
-}
-
-/**
- * Position of the first key > `marker` (bytes): the encoding of marker + 0x00 (the next byte
- * string). A marker longer than any stored key is cut to keyLengthMaxBytes (overLong: the caller
- * filters keys <= marker), keeping the position within LMDB's key limit.
- */
-function positionAfter(scope: Buffer, marker: Buffer, encode: (raw: Buffer, terminate: boolean) => Buffer): { start: Buffer; overLong: boolean } {
-  if (marker.length > keyLengthMaxBytes) {
-    return { start: Buffer.concat([scope, encode(marker.subarray(0, keyLengthMaxBytes), false)]), overLong: true };
-  }
-  return { start: Buffer.concat([scope, encode(Buffer.concat([marker, Buffer.of(0)]), true)]), overLong: false };
-}
-
-/**
- * Throws PreconditionFailed unless `current` satisfies `conditions` (AWS conditional writes):
- * ifMatch '*' needs an object, otherwise its ETag; ifNoneMatch '*' needs no object, otherwise a
- * different ETag. ETags are compared unquoted.
- */
-function checkConditions(current: ObjectRecord | undefined, conditions: WriteConditions | undefined, target: ObjectRecord): void {
-  if (conditions === undefined) return;
-  const { ifMatch, ifNoneMatch } = conditions;
-  const matchOk = ifMatch === undefined || (current !== undefined && (ifMatch === '*' || ifMatch === current.etag));
-  const noneMatchOk = ifNoneMatch === undefined || current === undefined || (ifNoneMatch !== '*' && ifNoneMatch !== current.etag);
-  if (!matchOk || !noneMatchOk) {
-    throw new TesseraError('PreconditionFailed', 'write condition not met', { bucket: target.bucket, key: target.key });
-  }
-}
-
-/** Shard ids of a data item: `${dataId}.${i}` for each data and parity shard (types.ts). */
-function dataRefOf(dataId: string, layout: DataLayout): DataRef {
-  const shards = layout.dataShards + layout.parityShards;
-  return { dataId, shardIds: Array.from({ length: shards }, (_, i) => `${dataId}.${i}`) };
-}
-
-function assertPageSize(max: number): void {
-  assert(Number.isInteger(max) && max >= 0 && max <= listKeysMax, 'page size is an integer in 0..listKeysMax');
-}
-
-function assertObjectRecord(record: ObjectRecord): void {
-  assertObjectKey(record.key);
-  const total = record.parts.reduce((sum, part) => sum + part.sizeBytes, 0);
-  assert(total === record.sizeBytes, 'object parts add up to sizeBytes');
 }

@@ -10,7 +10,7 @@ import type {
   BucketRecord, DataLayout, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
   ListUploadsQuery, ObjectHeaders, ObjectRecord, PartRecord, StoredChecksum, UploadRecord, WriteConditions,
 } from '../meta/types.js';
-import type { ShardStore } from '../store/shard-store.js';
+import type { ShardStore, ShardWriter } from '../store/shard-store.js';
 import { TesseraError } from '../util/errors.js';
 import { DataPins, GarbageCollector } from './garbage-collector.js';
 import { dataRefOf, newDataId, shardIdOf, singleShardLayout } from './layout.js';
@@ -272,22 +272,26 @@ export class ObjectLayer {
     }
   }
 
-  /** Steps 1 and 2 of the write protocol. On failure nothing is left behind but a gc entry. */
+  /**
+   * Steps 1 and 2 of the write protocol. The pending record's commit runs while the body streams
+   * and must be durable before the rename (ShardWriter.commit waits for it), so no shard file
+   * can exist under its final name without a pending or committed record naming it.
+   * On failure nothing is left behind but a gc entry.
+   */
   private async writeDataItem(input: DataInput): Promise<{ dataId: string; written: WrittenData; checksum: StoredChecksum | undefined }> {
     const dataId = newDataId();
-    await this.meta.addPending(dataRefOf(dataId, this.layout));
-    const writer = await this.store.createWriter(shardIdOf(dataId, 0)).catch(async (err: unknown) => {
-      await this.meta.abandonPending(dataId);
-      throw err;
-    });
+    const pending = this.meta.addPending(dataRefOf(dataId, this.layout));
+    pending.catch(() => undefined); // awaited by commit(); failure surfaces there
+    let writer: ShardWriter | undefined;
     try {
+      writer = await this.store.createWriter(shardIdOf(dataId, 0));
       const written = await writeData(input.body, writer, this.layout, input.sizeMaxBytes);
       const checksum = await input.finish?.(written);
-      await writer.commit();
+      await writer.commit(pending);
       return { dataId, written, checksum };
     } catch (err) {
-      await writer.abort();
-      await this.meta.abandonPending(dataId);
+      await writer?.abort();
+      await pending.then(() => this.meta.abandonPending(dataId), () => undefined);
       this.gc.kick();
       throw err;
     }

@@ -69,12 +69,23 @@ class LocalShardWriter implements ShardWriter {
     this.sizeBytes += total;
   }
 
-  async commit(): Promise<void> {
+  async commit(beforeRename?: Promise<unknown>): Promise<void> {
     if (this.done) throw new TesseraError('ShardWriterClosed', 'shard writer already finished');
     this.done = true;
     try {
       await this.handle.sync();
       await this.handle.close();
+    } catch (err) {
+      await rm(this.tempPath, { force: true }).catch(() => undefined);
+      throw ioError(err, `sync shard ${this.finalPath}`);
+    }
+    try {
+      await beforeRename;
+    } catch (err) {
+      await rm(this.tempPath, { force: true }).catch(() => undefined);
+      throw err;
+    }
+    try {
       await this.ensureDir(this.finalDir);
       await rename(this.tempPath, this.finalPath);
       await fsyncDirectory(this.finalDir);

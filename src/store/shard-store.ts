@@ -6,8 +6,11 @@
 export interface ShardWriter {
   /** Appends bytes; resolves when the OS accepted them (not yet durable). */
   write(chunk: Uint8Array): Promise<void>;
-  /** fsyncs the temp file, renames it to its shard id and fsyncs the directory: durable after. */
-  commit(): Promise<void>;
+  /**
+   * fsyncs the temp file, waits for `beforeRename` (if given), renames the file to its shard id
+   * and fsyncs the directory: durable after. A rejected `beforeRename` aborts the writer.
+   */
+  commit(beforeRename?: Promise<unknown>): Promise<void>;
   /** Removes the temp file; safe to call after a failed write or twice. */
   abort(): Promise<void>;
   /** Bytes written so far. */
