@@ -19,6 +19,7 @@ run: build
 
 ## Every test: unit, integration and end-to-end against real s3d processes.
 test: build
+	npx tsc -p tsconfig.test.json
 	npx vitest run
 
 test-unit: build

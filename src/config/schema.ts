@@ -109,12 +109,14 @@ export const configSchema = z
       .describe('region name; default us-east-1'),
     /**
      * Host suffixes for virtual-host-style requests: a request to `<bucket>.<domain>` addresses
-     * `<bucket>`; other hosts use path style. Default ['localhost'].
+     * `<bucket>`; other hosts use path style. Default ['localhost', 's3.localhost']: TLS clients
+     * refuse a wildcard right above a single label (*.localhost), so over HTTPS virtual-host
+     * buckets are `<bucket>.s3.localhost`, matched by the certificate's *.s3.localhost.
      */
     domains: z
       .array(z.string().toLowerCase().regex(hostNamePattern, 'must be a DNS host name such as s3.example.com'))
-      .default(['localhost'])
-      .describe('virtual-host-style domain suffixes; default [localhost]'),
+      .default(['localhost', 's3.localhost'])
+      .describe('virtual-host-style domain suffixes; default [localhost, s3.localhost]'),
     /** Stripe block size in bytes: multiple of 4096 within 64 KiB..16 MiB. Default 1 MiB (1048576). */
     blockSizeBytes: z
       .number()

@@ -25,7 +25,8 @@ function decodePath(raw: string): string {
  */
 export function resolveTarget(host: string | undefined, rawPath: string, domains: readonly string[]): Target {
   const hostName = (host ?? '').replace(/:\d+$/, '').toLowerCase();
-  for (const domain of domains) {
+  // Longest suffix first: with domains [localhost, s3.localhost], b.s3.localhost is bucket b.
+  for (const domain of [...domains].sort((a, b) => b.length - a.length)) {
     const suffix = `.${domain.toLowerCase()}`;
     if (hostName.endsWith(suffix) && hostName.length > suffix.length) {
       const bucket = hostName.slice(0, -suffix.length);

@@ -50,7 +50,8 @@ export function parseXmlBody(text: string, root: string, arrays: string[]): XmlT
     ignoreAttributes: true,
     removeNSPrefix: true,
     parseTagValue: false,
-    trimValues: true,
+    // Keys may begin or end with spaces: text is kept exactly; callers trim numbers and flags.
+    trimValues: false,
     isArray: (name) => arrays.includes(name),
   });
   const doc = parser.parse(text) as XmlTree;
@@ -64,6 +65,7 @@ export function xmlText(tree: XmlTree, name: string): string | undefined {
   const value = tree[name];
   if (value === undefined) return undefined;
   if (typeof value === 'string') return value;
+  if (isTree(value) && Object.keys(value).every((k) => k === '#text') && typeof value['#text'] === 'string') return value['#text'];
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (isTree(value) && Object.keys(value).length === 0) return '';
   throw s3Error('MalformedXML');
@@ -74,5 +76,10 @@ export function xmlChildren(tree: XmlTree, name: string): XmlTree[] {
   const value = tree[name];
   if (value === undefined) return [];
   const list = Array.isArray(value) ? value : [value];
-  return list.map((v) => (isTree(v) ? v : (() => { throw s3Error('MalformedXML'); })()));
+  return list.map((v) => {
+    if (isTree(v)) return v;
+    // An element with only whitespace inside (e.g. <Object> </Object>) has no children.
+    if (typeof v === 'string' && v.trim() === '') return {};
+    throw s3Error('MalformedXML');
+  });
 }

@@ -1,15 +1,18 @@
 // aws cli v1 (`aws s3` and `aws s3api`) against a real s3d: real files of this machine round-trip
 // byte-exact, sync of a directory tree, multipart, presigned URLs, listing, copy, delete.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { aws, awsJson, awsOk, fetchUrl } from '../helpers/clients.js';
 import { MiB, listFilesRecursive, sha256File, sha256Hex, writeRandomFile } from '../helpers/files.js';
 import { expectS3Error, objectPath, rawRequest } from '../helpers/raw-request.js';
-import { makeTempDir, startServer, type S3dServer } from '../helpers/server.js';
+import { makeTempDir, removeTempDir, startServer, type S3dServer } from '../helpers/server.js';
 
 const bucket = 'awscli-e2e';
+const awsVersion = spawnSync('aws', ['--version'], { encoding: 'utf8' });
+const awsCliV1 = `${awsVersion.stdout}${awsVersion.stderr}`.trim().startsWith('aws-cli/1.');
 const bigTimeoutMs = 400_000;
 
 /** Candidate trees for `aws s3 sync`: nested dirs, a few hundred+ files, bounded below. */
@@ -70,6 +73,7 @@ describe('aws cli v1', () => {
   });
   afterAll(async () => {
     await server?.dispose();
+    if (work !== undefined) removeTempDir(work);
   });
 
   it('aws s3 mb creates a bucket that aws s3 ls lists', async () => {
@@ -153,9 +157,12 @@ describe('aws cli v1', () => {
     expect(again).not.toMatch(/upload:/);
   }, bigTimeoutMs);
 
+  let random100Sha256 = '';
+
   it('multipart cp of a 100 MiB random file and back, sha256 equal, ETag of 13 parts', async () => {
     const local = join(work, 'random-100m');
     const expected = await writeRandomFile(local, 100 * MiB);
+    random100Sha256 = expected;
     await awsOk(['s3', 'cp', local, `s3://${bucket}/big/random-100m`], server, { timeoutMs: bigTimeoutMs });
     const head = await awsJson(['s3api', 'head-object', '--bucket', bucket, '--key', 'big/random-100m'], server);
     expect(head.ContentLength).toBe(100 * MiB);
@@ -163,6 +170,30 @@ describe('aws cli v1', () => {
     const back = join(work, 'random-100m.back');
     await awsOk(['s3', 'cp', `s3://${bucket}/big/random-100m`, back], server, { timeoutMs: bigTimeoutMs });
     expect(await sha256File(back)).toBe(expected);
+    // A range across the boundary of parts 1 and 2 (8 MiB parts) is stitched exactly.
+    const start = 8 * MiB - 1000;
+    const range = await rawRequest(server, { method: 'GET', path: objectPath(bucket, 'big/random-100m'), headers: { range: `bytes=${start}-${start + 2999}` } });
+    expect(range.status).toBe(206);
+    const localBytes = readFileSync(local);
+    expect(range.body.equals(localBytes.subarray(start, start + 3000))).toBe(true);
+  }, bigTimeoutMs);
+
+  it('server-side aws s3 cp (UploadPartCopy for 100 MiB, CopyObject for small) and aws s3 mv', async () => {
+    expect(random100Sha256, 'depends on the 100 MiB test').not.toBe('');
+    await awsOk(['s3', 'cp', `s3://${bucket}/big/random-100m`, `s3://${bucket}/copies/random-100m`], server, { timeoutMs: bigTimeoutMs });
+    const head = await awsJson(['s3api', 'head-object', '--bucket', bucket, '--key', 'copies/random-100m'], server);
+    expect(head.ETag, 'aws cli should have copied in parts (UploadPartCopy)').toMatch(/-\d+"$/);
+    const back = join(work, 'copy-100m.back');
+    await awsOk(['s3', 'cp', `s3://${bucket}/copies/random-100m`, back], server, { timeoutMs: bigTimeoutMs });
+    expect(await sha256File(back)).toBe(random100Sha256);
+
+    await awsOk(['s3', 'cp', `s3://${bucket}/files/etc/passwd`, `s3://${bucket}/copies/passwd`], server);
+    await awsOk(['s3', 'mv', `s3://${bucket}/copies/passwd`, `s3://${bucket}/copies/passwd-moved`], server);
+    const gone = await aws(['s3api', 'head-object', '--bucket', bucket, '--key', 'copies/passwd'], server);
+    expect(gone.code).not.toBe(0);
+    const moved = join(work, 'passwd-moved');
+    await awsOk(['s3', 'cp', `s3://${bucket}/copies/passwd-moved`, moved], server);
+    expect(readFileSync(moved).equals(readFileSync('/etc/passwd'))).toBe(true);
   }, bigTimeoutMs);
 
   describe('aws s3 presign', () => {
@@ -172,8 +203,8 @@ describe('aws cli v1', () => {
       return { AWS_CONFIG_FILE: file };
     };
     const variants: Array<{ name: string; env: () => Record<string, string>; marker: RegExp }> = [
-      // aws cli v1's default for s3 presign is SigV2 query auth (AWSAccessKeyId, Signature, Expires).
-      { name: 'default (SigV2 query auth)', env: () => ({}), marker: /[?&]Signature=/ },
+      // aws cli v1's default for s3 presign is SigV2 query auth (AWSAccessKeyId, Signature, Expires); v2's is SigV4.
+      { name: `default (${awsCliV1 ? 'SigV2' : 'SigV4'} query auth)`, env: () => ({}), marker: awsCliV1 ? /[?&]Signature=/ : /[?&]X-Amz-Signature=/ },
       { name: 's3v4 (SigV4 query auth)', env: v4ConfigEnv, marker: /[?&]X-Amz-Signature=/ },
     ];
     for (const v of variants) {

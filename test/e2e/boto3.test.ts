@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
 import { python3, python3Result } from '../helpers/clients.js';
 import { MiB, sha256File, writeRandomFile } from '../helpers/files.js';
-import { makeTempDir, startServer, type S3dServer } from '../helpers/server.js';
+import { makeTempDir, removeTempDir, startServer, type S3dServer } from '../helpers/server.js';
 
 const bucket = 'boto3-e2e';
 
@@ -60,6 +60,7 @@ describe('boto3 (default config)', () => {
   });
   afterAll(async () => {
     await server?.dispose();
+    if (work !== undefined) removeTempDir(work);
   });
 
   it('put_object of bytes (CRC32 trailer), head_object, get_object with ChecksumMode returns the CRC32', async () => {
@@ -186,7 +187,7 @@ out({"local": local, "put": put.get(member), "get": get.get(member), "bad": bad,
     });
   }
 
-  it('list_objects_v2 paginator over 2,500 keys: pages of 1000, every key once, in order', async () => {
+  it('list_objects_v2 (and v1 list_objects) paginator over 2,500 keys: pages of 1000, every key once, in order', async () => {
     const r = await python3Result<Record<string, unknown>>(
       `
 from concurrent.futures import ThreadPoolExecutor
@@ -198,9 +199,12 @@ pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=
 listed = [o["Key"] for p in pages for o in p.get("Contents", [])]
 expected = sorted(keys, key=lambda k: k.encode())
 first_diff = next((i for i, (a, b) in enumerate(zip(listed, expected)) if a != b), None)
+v1_pages = list(s3.get_paginator("list_objects").paginate(Bucket=bucket, Prefix="many/"))
+v1_listed = [o["Key"] for p in v1_pages for o in p.get("Contents", [])]
 out({"pageSizes": [len(p.get("Contents", [])) for p in pages], "keyCounts": [p.get("KeyCount") for p in pages],
      "truncated": [p.get("IsTruncated") for p in pages], "count": len(listed), "unique": len(set(listed)),
-     "equal": listed == expected, "firstDiff": first_diff})`,
+     "equal": listed == expected, "firstDiff": first_diff,
+     "v1PageSizes": [len(p.get("Contents", [])) for p in v1_pages], "v1Equal": v1_listed == expected})`,
       server,
       [bucket],
     );
@@ -211,6 +215,9 @@ out({"pageSizes": [len(p.get("Contents", [])) for p in pages], "keyCounts": [p.g
     expect(r.unique).toBe(2500);
     expect(r.firstDiff).toBeNull();
     expect(r.equal).toBe(true);
+    // ListObjects (v1) with Marker paging, which older clients still use.
+    expect(r.v1PageSizes).toEqual([1000, 1000, 500]);
+    expect(r.v1Equal).toBe(true);
   }, 300_000);
 
   it('delete_objects with Quiet reports nothing; the keys are gone', async () => {

@@ -2,7 +2,7 @@
 // either absent or whole (never partial), acknowledged writes survive, temp files are cleaned.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { s3Client } from '../helpers/clients.js';
 import { MiB, describeTree, listFilesRecursive, sha256Hex } from '../helpers/files.js';
-import { objectPath, rawRequest, signRequest, type SignedRequest } from '../helpers/raw-request.js';
+import { expectS3Error, objectPath, rawRequest, signRequest, type SignedRequest } from '../helpers/raw-request.js';
 import { startServer, type S3dServer } from '../helpers/server.js';
 
 const bucket = 'crash';
@@ -165,6 +165,26 @@ describe('crash safety (kill -9 and restart)', () => {
     expect(tempAfterRestart, `temp files left ${tempSettleMs} ms after restart`).toEqual([]);
   }, 300_000);
 
+  it('kill -9 during an overwrite: the previous version is still whole after restart', async () => {
+    const previous = randomBytes(8 * MiB);
+    expect((await rawRequest(server, { method: 'PUT', path: objectPath(bucket, 'overwritten'), body: previous })).status).toBe(200);
+    const totalBytes = 64 * MiB;
+    const signed = await signRequest(server, {
+      method: 'PUT',
+      path: objectPath(bucket, 'overwritten'),
+      payloadHash: 'UNSIGNED-PAYLOAD',
+      headers: { 'content-length': String(totalBytes) },
+    });
+    const { req, outcome } = openRequest(server, 'PUT', signed);
+    for (let sent = 0; sent < 24 * MiB; sent += MiB) {
+      if (!req.write(randomBytes(MiB))) await Promise.race([once(req, 'drain'), outcome]);
+    }
+    await server.kill9();
+    expect(await outcome).toMatch(/^error /);
+    await restartAfterKill();
+    expect(await expectAbsentOrWhole('overwritten', previous.length, sha256Hex(previous)), 'the previous version was lost').toBe('whole');
+  }, 300_000);
+
   it('kill -9 right after a 64 MiB PUT body was sent (before the response): absent or whole', async () => {
     const data = randomBytes(64 * MiB);
     const signed = await signRequest(server, {
@@ -184,6 +204,38 @@ describe('crash safety (kill -9 and restart)', () => {
     if (result === 'response 200') expect(state, 'a PUT acknowledged with 200 was lost').toBe('whole');
     console.log(`[crash] PUT outcome ${result}; after restart the object is ${state}`);
   }, 300_000);
+
+  it('a flipped byte in a stored shard file is detected: GET never returns wrong bytes', async () => {
+    const data = randomBytes(MiB + 3);
+    const before = new Set(listFilesRecursive(server.dataDir));
+    expect((await rawRequest(server, { method: 'PUT', path: objectPath(bucket, 'bitrot'), body: data })).status).toBe(200);
+    // The object's shard files: new files at least a few KiB large (metadata files only change).
+    const shards = listFilesRecursive(server.dataDir).filter((rel) => !before.has(rel) && statSync(join(server.dataDir, rel)).size >= 4096);
+    expect(shards.length, `no new shard file found under ${server.dataDir}:\n${describeTree(server.dataDir, 80)}`).toBeGreaterThan(0);
+    for (const rel of shards) {
+      const path = join(server.dataDir, rel);
+      const bytes = readFileSync(path);
+      const at = Math.floor(bytes.length / 2);
+      bytes[at] = bytes[at]! ^ 0x5a;
+      writeFileSync(path, bytes);
+    }
+    let outcome: string;
+    try {
+      const got = await rawRequest(server, { method: 'GET', path: objectPath(bucket, 'bitrot') });
+      if (got.status === 200 && got.body.length === data.length) {
+        expect(sha256Hex(got.body), 'GET returned corrupted bytes with 200').toBe(sha256Hex(data));
+        outcome = 'healed (200, correct bytes)';
+      } else {
+        expect(got.status === 200 ? 'truncated 200' : got.status >= 500 ? 'error' : `unexpected ${got.status}`).not.toMatch(/unexpected/);
+        if (got.status >= 500) expectS3Error(got, got.status);
+        outcome = `${got.status}, ${got.body.length} bytes`;
+      }
+    } catch (err) {
+      outcome = `connection aborted: ${(err as Error).message}`;
+    }
+    console.log(`[crash] GET of a bitrotten object: ${outcome}`);
+    expect(server.running(), 'the server died on a corrupt shard').toBe(true);
+  });
 
   for (const delayMs of [0, 25, 150]) {
     it(`kill -9 ${delayMs} ms after sending CompleteMultipartUpload: absent (upload still completable) or whole`, async () => {

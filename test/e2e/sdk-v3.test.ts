@@ -11,9 +11,13 @@ import {
   CreateMultipartUploadCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetBucketLocationCommand,
   GetObjectCommand,
+  ListBucketsCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
   type S3Client,
@@ -79,6 +83,26 @@ describe('@aws-sdk/client-s3 v3 (defaults)', () => {
   afterAll(async () => {
     client?.destroy();
     await server?.dispose();
+  });
+
+  it('the ready log line names the endpoint', () => {
+    expect(server.readyLine.endpoints).toContain(server.endpoint);
+  });
+
+  it('concurrent overwrites of one key: every GET returns exactly one of the written bodies', async () => {
+    const bodies = Array.from({ length: 6 }, () => randomBytes(2 * MiB));
+    const hashes = new Set(bodies.map((b) => sha256Hex(b)));
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'contended', Body: bodies[0] }));
+    const reads: Array<Promise<Buffer>> = [];
+    const writes = bodies.map(async (body, i) => {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'contended', Body: body }));
+      if (i % 2 === 0) reads.push(bodyBytes(client, 'contended'));
+    });
+    for (let i = 0; i < 4; i++) reads.push(bodyBytes(client, 'contended'));
+    await Promise.all(writes);
+    const seen = await Promise.all(reads);
+    seen.push(await bodyBytes(client, 'contended'));
+    for (const body of seen) expect(hashes.has(sha256Hex(body)), `a GET returned ${body.length} bytes matching no written body`).toBe(true);
   });
 
   it('PutObject of a string, GetObject returns it', async () => {
@@ -147,6 +171,28 @@ describe('@aws-sdk/client-s3 v3 (defaults)', () => {
     expect(top.Contents?.find((o) => o.Key === 'buffer.bin')?.Size).toBe(3 * MiB + 11);
   });
 
+  it('keys with characters SigV4 and XML must escape round-trip through Put, List, Get, Copy and DeleteObjects', async () => {
+    const keys = [
+      'special/a+b c', 'special/100%', 'special/100%25', 'special/amp&lt;', `special/quote"'`, 'special/tab\tkey', 'special/emoji 🎉',
+      'special/star*', 'special/back\\slash', 'special/~tilde', 'special/question?mark', 'special/hash#tag', 'special/semi;colon:eq=x,comma',
+      'special/(paren)[bracket]{brace}', 'special/dollar$at@caret^', 'special/ünïcödé/日本', 'special/trailing-space ', 'special//double-slash',
+      'special/dot/./seg', 'special/<tag>',
+    ];
+    for (const key of keys) await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `body of ${key}` }));
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'special/' }));
+    const sorted = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    expect(listed.Contents?.map((o) => o.Key)).toEqual(sorted);
+    for (const key of keys) expect((await bodyBytes(client, key)).toString(), key).toBe(`body of ${key}`);
+    const source = 'special/question?mark';
+    await client.send(new CopyObjectCommand({ Bucket: bucket, Key: 'special-copy/a+b & c', CopySource: `${bucket}/${encodeURIComponent(source)}` }));
+    expect((await bodyBytes(client, 'special-copy/a+b & c')).toString()).toBe(`body of ${source}`);
+    const deleted = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [...keys, 'special-copy/a+b & c'].map((Key) => ({ Key })) } }));
+    expect(deleted.Errors ?? []).toEqual([]);
+    expect(deleted.Deleted?.map((d) => d.Key).sort()).toEqual([...keys, 'special-copy/a+b & c'].sort());
+    const after = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'special' }));
+    expect(after.KeyCount).toBe(0);
+  });
+
   it('multipart upload with CRC32 checksums: part checksums, composite object checksum, GetObject with ChecksumMode', async () => {
     const key = 'mpu-crc32.bin';
     const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(MiB + 7)];
@@ -176,6 +222,44 @@ describe('@aws-sdk/client-s3 v3 (defaults)', () => {
     expect(head.ChecksumCRC32).toBe(composite);
   });
 
+  it('multipart edge cases: a re-uploaded part wins, parts may be skipped, the upload is gone after Complete', async () => {
+    const key = 'mpu-edges.bin';
+    const create = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+    const uploadId = create.UploadId as string;
+    const upload = async (partNumber: number, body: Buffer) =>
+      (await client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body }))).ETag as string;
+    const first = randomBytes(5 * MiB);
+    await upload(1, randomBytes(5 * MiB));
+    const etag1 = await upload(1, first); // a retried part replaces the earlier one
+    await upload(2, randomBytes(5 * MiB)); // left out of Complete
+    const third = randomBytes(1234);
+    const etag3 = await upload(3, third);
+    await client.send(
+      new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: etag1 }, { PartNumber: 3, ETag: etag3 }] } }),
+    );
+    expect(sha256Hex(await bodyBytes(client, key))).toBe(sha256Hex(Buffer.concat([first, third])));
+    const parts = await client.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).then(
+      () => 'listed',
+      (e: { name?: string }) => e.name,
+    );
+    expect(parts).toBe('NoSuchUpload');
+  });
+
+  it('CopyObject onto itself: 400 InvalidRequest without REPLACE; with REPLACE metadata changes and the body survives', async () => {
+    const data = randomBytes(1_500_000);
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'self.bin', Body: data, Metadata: { v: '1' } }));
+    const plain = await client.send(new CopyObjectCommand({ Bucket: bucket, Key: 'self.bin', CopySource: `${bucket}/self.bin` })).then(
+      () => undefined,
+      (e: { name?: string; $metadata?: { httpStatusCode?: number } }) => e,
+    );
+    expect(plain?.$metadata?.httpStatusCode).toBe(400);
+    expect(plain?.name).toBe('InvalidRequest');
+    await client.send(new CopyObjectCommand({ Bucket: bucket, Key: 'self.bin', CopySource: `${bucket}/self.bin`, MetadataDirective: 'REPLACE', Metadata: { v: '2' } }));
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'self.bin' }));
+    expect(head.Metadata).toEqual({ v: '2' });
+    expect(sha256Hex(await bodyBytes(client, 'self.bin'))).toBe(sha256Hex(data));
+  });
+
   it('GetObject with ChecksumMode ENABLED returns the CRC32 the SDK sent on PutObject', async () => {
     const data = randomBytes(777_777);
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'crc.bin', Body: data }));
@@ -183,6 +267,60 @@ describe('@aws-sdk/client-s3 v3 (defaults)', () => {
     const body = Buffer.from(await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
     expect(got.ChecksumCRC32).toBe(crc32Base64(data));
     expect(body.equals(data)).toBe(true);
+  });
+
+  it('standard headers are stored and returned; response-* overrides apply to GetObject', async () => {
+    const expires = new Date('2031-02-03T04:05:06Z');
+    await client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'headers.txt',
+        Body: 'headers',
+        ContentType: 'text/plain; charset=utf-8',
+        CacheControl: 'max-age=60, public',
+        ContentDisposition: 'attachment; filename="x y.txt"',
+        ContentEncoding: 'identity',
+        ContentLanguage: 'de-CH',
+        Expires: expires,
+        Metadata: { 'mixed-case': 'Value With Spaces' },
+      }),
+    );
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'headers.txt' }));
+    expect(head.ContentType).toBe('text/plain; charset=utf-8');
+    expect(head.CacheControl).toBe('max-age=60, public');
+    expect(head.ContentDisposition).toBe('attachment; filename="x y.txt"');
+    expect(head.ContentEncoding).toBe('identity');
+    expect(head.ContentLanguage).toBe('de-CH');
+    expect(head.ExpiresString ?? head.Expires?.toUTCString()).toBe(expires.toUTCString());
+    expect(head.Metadata).toEqual({ 'mixed-case': 'Value With Spaces' });
+    const got = await client.send(
+      new GetObjectCommand({ Bucket: bucket, Key: 'headers.txt', ResponseContentType: 'application/x-override', ResponseCacheControl: 'no-store', ResponseContentDisposition: 'inline' }),
+    );
+    await got.Body?.transformToByteArray();
+    expect(got.ContentType).toBe('application/x-override');
+    expect(got.CacheControl).toBe('no-store');
+    expect(got.ContentDisposition).toBe('inline');
+  });
+
+  it('ListObjectsV2 StartAfter; ListBuckets and GetBucketLocation (us-east-1 is empty)', async () => {
+    const after = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'tree/', StartAfter: 'tree/x/1' }));
+    expect(after.Contents?.map((o) => o.Key)).toEqual(['tree/x/2', 'tree/y/1']);
+    const buckets = await client.send(new ListBucketsCommand({}));
+    const mine = buckets.Buckets?.find((b) => b.Name === bucket);
+    expect(mine?.CreationDate).toBeInstanceOf(Date);
+    const location = await client.send(new GetBucketLocationCommand({ Bucket: bucket }));
+    expect(location.LocationConstraint ?? '').toBe('');
+  });
+
+  it('conditional PutObject: If-None-Match * on an existing key -> 412, on a new key -> 200', async () => {
+    const err = await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'buffer.bin', Body: 'must not overwrite', IfNoneMatch: '*' })).then(
+      () => undefined,
+      (e: { name?: string; $metadata?: { httpStatusCode?: number } }) => e,
+    );
+    expect(err?.$metadata?.httpStatusCode).toBe(412);
+    expect((await bodyBytes(client, 'buffer.bin')).length).toBe(3 * MiB + 11);
+    const ok = await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'created-once', Body: 'first', IfNoneMatch: '*' }));
+    expect(ok.$metadata.httpStatusCode).toBe(200);
   });
 
   it('HeadObject returns length, ETag and LastModified; DeleteObject makes it 404', async () => {
@@ -210,10 +348,26 @@ describe('@aws-sdk/client-s3 v3 (defaults)', () => {
     let vsent: ReturnType<typeof recordRequests>;
 
     beforeAll(() => {
-      vclient = s3Client(server, { forcePathStyle: false, endpoint: `https://localhost:${server.port}` });
+      // Addressing is what this block tests; the certificate name check is the separate test below.
+      vclient = s3Client(server, { forcePathStyle: false, endpoint: `https://localhost:${server.port}`, bucketHostAsLocalhost: true });
       vsent = recordRequests(vclient);
     });
     afterAll(() => vclient?.destroy());
+
+    it('the TLS certificate verifies for bucket.s3.localhost with standard hostname checks', async () => {
+      // *.localhost can never verify (a wildcard right above a single label), so the default
+      // domains include s3.localhost and the generated certificate covers *.s3.localhost.
+      const strict = s3Client(server, { forcePathStyle: false, endpoint: `https://s3.localhost:${server.port}` });
+      try {
+        const outcome = await strict.send(new ListObjectsV2Command({ Bucket: 'any-bucket' })).then(
+          () => 'ok',
+          (e: Error & { code?: string; $metadata?: { httpStatusCode?: number } }) => (e.$metadata?.httpStatusCode !== undefined ? 'http answer' : `${e.code ?? ''} ${e.message}`),
+        );
+        expect(outcome).toMatch(/^(ok|http answer)$/);
+      } finally {
+        strict.destroy();
+      }
+    });
 
     it('CreateBucket, PutObject, GetObject, ListObjectsV2, DeleteObject, DeleteBucket through bucket.localhost', async () => {
       await vclient.send(new CreateBucketCommand({ Bucket: vhostBucket }));

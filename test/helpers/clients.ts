@@ -4,10 +4,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { makeTempDir, region, type S3dServer } from './server.js';
+import { makeTempDir, region, removeTempDir, type S3dServer } from './server.js';
 
 export interface RunResult {
   code: number | null;
@@ -96,9 +97,13 @@ def out(value):
 /** Writes `script` (after the boto3 preamble) to a temp file and runs it with python3. */
 export async function python3(script: string, server: S3dServer, args: string[] = [], timeoutMs = commandTimeoutMs): Promise<RunResult> {
   const dir = makeTempDir('py');
-  const file = join(dir, 'script.py');
-  writeFileSync(file, `${boto3Preamble}\n${script}\n`);
-  return await run(pythonWithBoto3(), [file, ...args], server.env, { timeoutMs });
+  try {
+    const file = join(dir, 'script.py');
+    writeFileSync(file, `${boto3Preamble}\n${script}\n`);
+    return await run(pythonWithBoto3(), [file, ...args], server.env, { timeoutMs });
+  } finally {
+    removeTempDir(dir);
+  }
 }
 
 /** Runs a boto3 script that must exit 0 and print one `RESULT <json>` line; returns the parsed JSON. */
@@ -127,21 +132,29 @@ export function localhostLookup(
 }
 
 /**
- * An https agent trusting the server's CA, with full hostname verification: the certificate names
- * localhost, 127.0.0.1 and *.localhost, so virtual-host buckets (bucket.localhost) verify too.
+ * An https agent trusting the server's CA, with standard hostname verification unless
+ * `bucketHostAsLocalhost`: then `bucket.localhost` is checked as `localhost`, because no TLS stack
+ * (Node, OpenSSL, curl) accepts a `*.localhost` wildcard (a wildcard right above a single label).
  */
-export function trustingAgent(server: S3dServer, keepAlive = true): Agent {
-  return new Agent({ ca: readFileSync(server.caFile), keepAlive, lookup: localhostLookup as never });
+export function trustingAgent(server: S3dServer, keepAlive = true, bucketHostAsLocalhost = false): Agent {
+  return new Agent({
+    ca: readFileSync(server.caFile),
+    keepAlive,
+    lookup: localhostLookup as never,
+    ...(bucketHostAsLocalhost
+      ? { checkServerIdentity: (host: string, cert: PeerCertificate) => checkServerIdentity(host.endsWith('.localhost') ? 'localhost' : host, cert) }
+      : {}),
+  });
 }
 
 /** @aws-sdk/client-s3 with defaults except endpoint, region, credentials, path style and the trusting agent. */
-export function s3Client(server: S3dServer, opts: { forcePathStyle?: boolean; endpoint?: string } = {}): S3Client {
+export function s3Client(server: S3dServer, opts: { forcePathStyle?: boolean; endpoint?: string; bucketHostAsLocalhost?: boolean } = {}): S3Client {
   return new S3Client({
     endpoint: opts.endpoint ?? server.endpoint,
     region,
     forcePathStyle: opts.forcePathStyle ?? true,
     credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
-    requestHandler: new NodeHttpHandler({ httpsAgent: trustingAgent(server) }),
+    requestHandler: new NodeHttpHandler({ httpsAgent: trustingAgent(server, true, opts.bucketHostAsLocalhost ?? false) }),
   });
 }
 

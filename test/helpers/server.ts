@@ -1,5 +1,6 @@
 // Spawns the real `bin/s3d server` on 127.0.0.1 with a free port and a fresh temp data dir, for
-// end-to-end tests. Every started server is killed (and its temp dir removed) when the test process exits.
+// end-to-end tests. Callers dispose() in afterAll; a process 'exit' hook is only a best-effort net
+// (vitest may end a worker with a signal, which skips it).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';

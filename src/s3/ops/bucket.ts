@@ -30,7 +30,7 @@ export const createBucket: Handler = async (ctx) => {
   let location = '';
   if (body.trim() !== '') {
     const config = parseXmlBody(body, 'CreateBucketConfiguration', []);
-    location = xmlText(config, 'LocationConstraint') ?? '';
+    location = xmlText(config, 'LocationConstraint')?.trim() ?? '';
   }
   await ctx.objects.createBucket(name, location === ctx.settings.region && location === 'us-east-1' ? '' : location);
   return { status: 200, headers: { Location: `/${name}` } };

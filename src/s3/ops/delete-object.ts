@@ -14,7 +14,7 @@ export const deleteObject: Handler = async (ctx) => {
 export const deleteObjects: Handler = async (ctx) => {
   ctx.objects.getBucket(ctx.bucket!);
   const request = parseXmlBody(await readSmallBody(ctx), 'Delete', ['Object']);
-  const quiet = xmlText(request, 'Quiet')?.toLowerCase() === 'true';
+  const quiet = xmlText(request, 'Quiet')?.trim().toLowerCase() === 'true';
   const objects = xmlChildren(request, 'Object');
   if (objects.length === 0 || objects.length > deleteObjectsKeysMax) throw s3Error('MalformedXML');
   const deleted: XmlTree[] = [];

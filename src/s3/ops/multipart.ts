@@ -128,13 +128,13 @@ interface RequestedPart extends CompletePart {
 function parseCompleteBody(text: string): RequestedPart[] {
   const body = parseXmlBody(text, 'CompleteMultipartUpload', ['Part']);
   const parts = xmlChildren(body, 'Part').map((part) => {
-    const numberText = xmlText(part, 'PartNumber') ?? '';
+    const numberText = xmlText(part, 'PartNumber')?.trim() ?? '';
     const etag = xmlText(part, 'ETag');
     if (!/^\d+$/.test(numberText) || etag === undefined) throw s3Error('MalformedXML');
     const checksum = new Map<string, string>();
     for (const element of Object.values(checksumElements)) {
       const value = xmlText(part, element);
-      if (value !== undefined) checksum.set(element, value);
+      if (value !== undefined) checksum.set(element, value.trim());
     }
     return { partNumber: Number(numberText), etag, checksum };
   });

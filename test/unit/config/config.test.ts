@@ -39,7 +39,7 @@ const defaults: Config = {
   tls: {},
   credentials: {},
   region: 'us-east-1',
-  domains: ['localhost'],
+  domains: ['localhost', 's3.localhost'],
   blockSizeBytes: blockSizeDefaultBytes,
   log: { level: 'info', pretty: false },
 };
