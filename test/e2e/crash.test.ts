@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { s3Client } from '../helpers/clients.js';
 import { MiB, describeTree, listFilesRecursive, sha256Hex } from '../helpers/files.js';
-import { expectS3Error, objectPath, rawRequest, signRequest, type SignedRequest } from '../helpers/raw-request.js';
+import { expectS3Error, objectPath, rawRequest, signRequest, signedRequestOptions, type SignedRequest } from '../helpers/raw-request.js';
 import { startServer, type S3dServer } from '../helpers/server.js';
 
 const bucket = 'crash';
@@ -39,16 +39,7 @@ function bytesUnder(dataDir: string): number {
 
 /** Sends a signed request and writes the body through `writeBody`; resolves with the outcome, never rejects. */
 function openRequest(server: S3dServer, method: string, signed: SignedRequest) {
-  const req = httpsRequest({
-    host: '127.0.0.1',
-    port: server.port,
-    method,
-    path: signed.path,
-    headers: signed.headers,
-    ca: readFileSync(server.caFile),
-    servername: 'localhost',
-    agent: false,
-  });
+  const req = httpsRequest(signedRequestOptions(server, method, signed));
   const outcome = new Promise<string>((resolveOutcome) => {
     req.on('response', (res) => {
       res.resume();

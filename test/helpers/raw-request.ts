@@ -1,7 +1,7 @@
 // Raw HTTPS requests to a test server, SigV4-signed with @smithy/signature-v4 (or not at all), for
 // cases real clients refuse to produce: wrong keys, clock skew, broken bodies, odd paths.
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { request as httpsRequest } from 'node:https';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -109,20 +109,25 @@ export async function rawRequest(server: S3dServer, req: RawRequest): Promise<Ht
   return await sendRequest(server, req.method, signed, body);
 }
 
+/** node:https options for a signed request to `server` over a fresh TLS connection that trusts its CA. */
+export function signedRequestOptions(server: S3dServer, method: string, signed: SignedRequest): RequestOptions {
+  return {
+    host: '127.0.0.1',
+    port: server.port,
+    method,
+    path: signed.path,
+    headers: signed.headers,
+    ca: readFileSync(server.caFile),
+    servername: 'localhost',
+    agent: false,
+  };
+}
+
 /** Sends an already signed request (see signRequest) with `body`. */
 export async function sendRequest(server: S3dServer, method: string, signed: SignedRequest, body?: Buffer): Promise<HttpResult> {
   return await new Promise<HttpResult>((resolveRequest, reject) => {
     const r = httpsRequest(
-      {
-        host: '127.0.0.1',
-        port: server.port,
-        method,
-        path: signed.path,
-        headers: signed.headers,
-        ca: readFileSync(server.caFile),
-        servername: 'localhost',
-        agent: false,
-      },
+      signedRequestOptions(server, method, signed),
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));

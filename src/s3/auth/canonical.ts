@@ -271,19 +271,23 @@ export interface VerifyInput {
   signingKey: Buffer;
   provided: string;
   accessKeyId: string;
+  region: string;
+  service: string;
+  presigned: boolean;
 }
 
 /**
- * Verifies `provided` against the canonical forms (normalised first, then as-sent) and throws
- * SignatureDoesNotMatch, with the normalised string to sign and canonical request as details.
+ * Verifies `provided` against the canonical forms (normalised first, then as-sent) and returns
+ * what the request proved. Throws SignatureDoesNotMatch, with the normalised string to sign and
+ * canonical request as details.
  */
-export function verifySignature(input: VerifyInput): void {
+export function verifySignature(input: VerifyInput): AuthContext {
   let first: { canonicalRequest: string; stringToSign: string } | undefined;
   for (const uri of input.uris) {
     for (const query of input.queries) {
       const canonicalRequest = buildCanonicalRequest(input.method, uri, query, input.headers, input.signedHeaders, input.payloadHash);
       const stringToSign = buildStringToSign(input.amzDate, input.scope, canonicalRequest);
-      if (signaturesEqual(signString(input.signingKey, stringToSign), input.provided)) return;
+      if (signaturesEqual(signString(input.signingKey, stringToSign), input.provided)) return authContextOf(input);
       first ??= { canonicalRequest, stringToSign };
     }
   }
@@ -297,6 +301,21 @@ export function verifySignature(input: VerifyInput): void {
       CanonicalRequest: first?.canonicalRequest ?? '',
     },
   );
+}
+
+function authContextOf(input: VerifyInput): AuthContext {
+  return {
+    accessKeyId: input.accessKeyId,
+    region: input.region,
+    service: input.service,
+    amzDate: input.amzDate,
+    scope: input.scope,
+    signingKey: input.signingKey,
+    signature: input.provided,
+    payloadHash: input.payloadHash,
+    presigned: input.presigned,
+    signedHeaders: [...input.signedHeaders],
+  };
 }
 
 /** Candidate canonical URIs: the normalised form, then the raw path when it differs. */

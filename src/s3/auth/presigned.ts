@@ -119,7 +119,7 @@ export function authenticatePresigned(
   const payloadHash = presignedPayloadHash(req, params, signedHeaders);
   const signingKey = deriveSigningKey(secret, cred.date, cred.region, cred.service);
   const scope = `${cred.date}/${cred.region}/${cred.service}/${cred.terminal}`;
-  verifySignature({
+  return verifySignature({
     method: req.method,
     uris: uriCandidates(req.rawPath),
     queries: queryCandidates(params, req.rawQuery, 'X-Amz-Signature'),
@@ -131,17 +131,8 @@ export function authenticatePresigned(
     signingKey,
     provided: q['X-Amz-Signature'],
     accessKeyId: cred.accessKeyId,
-  });
-  return {
-    accessKeyId: cred.accessKeyId,
     region: cred.region,
     service: cred.service,
-    amzDate,
-    scope,
-    signingKey,
-    signature: q['X-Amz-Signature'],
-    payloadHash,
     presigned: true,
-    signedHeaders,
-  };
+  });
 }

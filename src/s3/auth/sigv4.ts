@@ -190,7 +190,7 @@ function authenticateHeader(
   const secret = secretFor(cred.accessKeyId, lookupSecret);
   const signingKey = deriveSigningKey(secret, cred.date, cred.region, cred.service);
   const scope = `${cred.date}/${cred.region}/${cred.service}/${cred.terminal}`;
-  verifySignature({
+  return verifySignature({
     method: req.method,
     uris: uriCandidates(req.rawPath),
     queries: queryCandidates(params, req.rawQuery),
@@ -202,17 +202,8 @@ function authenticateHeader(
     signingKey,
     provided: auth.signature,
     accessKeyId: cred.accessKeyId,
-  });
-  return {
-    accessKeyId: cred.accessKeyId,
     region: cred.region,
     service: cred.service,
-    amzDate,
-    scope,
-    signingKey,
-    signature: auth.signature,
-    payloadHash,
     presigned: false,
-    signedHeaders: auth.signedHeaders,
-  };
+  });
 }
