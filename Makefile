@@ -10,7 +10,13 @@ $(NODE_MODULES_STAMP): package.json package-lock.json
 
 install: $(NODE_MODULES_STAMP)
 
-build: install
+## The erasure kernel: native/gf256-simd.ts (AssemblyScript, from npm) -> dist/native/gf256-simd.wasm.
+KERNEL_WASM := dist/native/gf256-simd.wasm
+$(KERNEL_WASM): native/gf256-simd.ts native/asconfig.json $(NODE_MODULES_STAMP)
+	@mkdir -p $(dir $@)
+	npx asc native/gf256-simd.ts --config native/asconfig.json --target release -o $@
+
+build: install $(KERNEL_WASM)
 	npx tsc -p tsconfig.json
 
 ## Start a single-node server with its defaults: HTTPS on :8443, data under ./data.

@@ -47,3 +47,18 @@ export const shutdownGraceMs = 30_000;
 export const concurrentRequestsMax = 256;
 /** Shard files deleted at once by the garbage collector. */
 export const gcConcurrencyMax = 8;
+
+// ---- erasure codec ----
+
+/** Most shards (data + parity) in one erasure set: GF(2^8) has 256 distinct Vandermonde rows. */
+export const erasureShardsMax = 256;
+/** Decode plans (inverted matrix + nibble tables) cached per codec, keyed by erasure pattern; LRU. */
+export const decodePlanCacheEntriesMax = 256;
+/** Largest linear memory the SIMD kernel may grow to (shard buffers, tables, scratch); wasm32 caps it at 4 GiB. */
+export const kernelMemoryMaxBytes = 4 * GiB;
+/** Linear memory the SIMD kernel starts with; it grows on demand up to kernelMemoryMaxBytes. */
+export const kernelMemoryInitialBytes = 1024 * KiB;
+/** Smallest step by which kernel memory grows, so a run of small allocations grows it rarely. */
+export const kernelMemoryGrowMinBytes = 16 * 1024 * KiB;
+/** Alignment of every kernel memory allocation: a cache line, so 64-byte SIMD blocks never straddle two. */
+export const kernelAllocationAlignBytes = 64;
