@@ -60,6 +60,8 @@ interface ServerOptions {
   cert?: string;
   key?: string;
   logLevel?: string;
+  drives?: string[];
+  parity?: number;
 }
 
 async function runServer(options: ServerOptions): Promise<void> {
@@ -70,6 +72,8 @@ async function runServer(options: ServerOptions): Promise<void> {
     httpPort: options.httpPort,
     tls: options.cert !== undefined || options.key !== undefined ? { certFile: options.cert, keyFile: options.key } : undefined,
     log: options.logLevel !== undefined ? { level: options.logLevel as Config['log']['level'] } : undefined,
+    drives: options.drives,
+    parityShards: options.parity,
   };
   const config = loadConfig({ ...(options.config !== undefined ? { file: options.config } : {}), overrides, env: process.env });
   const log = makeLogger(config);
@@ -112,6 +116,11 @@ export function buildProgram(): Command {
     .option('--port <port>', 'HTTPS port for the S3 API (default 8443)', portArg('--port'))
     .option('--http-port <port>', 'also serve plain HTTP on this port (default: off)', portArg('--http-port'))
     .option('--config <file>', 'YAML config file (see configs/single-node.yaml); command-line options win over it')
+    .option('--drives <dirs>', 'comma-separated drive directories to erasure-code across (default: one drive, DATA/drive-1)', (v: string) => v.split(',').map((d) => d.trim()).filter((d) => d !== ''))
+    .option('--parity <m>', 'parity shards per stripe, fixed at first start (default by drive count: 1 drive 0, 2-3: 1, 4-5: 2, 6-7: 3, 8+: 4)', (v: string) => {
+      if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`--parity must be a whole number (got "${v}")`);
+      return Number(v);
+    })
     .option('--cert <file>', 'PEM certificate to serve instead of the generated self-signed one (needs --key)')
     .option('--key <file>', 'PEM private key for --cert')
     .addOption(new Option('--log-level <level>', 'minimum log level (default info)').choices([...logLevels]))
@@ -121,7 +130,8 @@ Environment:
                                    first start and saved in DATA/credentials.json, mode 0600)
 Files under the data directory:
   tls/cert.pem, tls/key.pem        the self-signed certificate made on first start
-  meta/                            LMDB metadata      drive-1/   shard files
+  meta/                            LMDB metadata      format.json   the drive set (ids, k, m)
+  drive-1/                         shard files when --drives is not given
 Logs: JSON lines on stdout (pretty on a terminal); one access line per request.
 SIGTERM or SIGINT stops gracefully: no new connections, in-flight requests finish.`)
     .action(runServer);

@@ -10,7 +10,7 @@ import { initBitrot } from '../erasure/bitrot.js';
 import { openMetaStore } from '../meta/lmdb-meta-store.js';
 import { ObjectLayer } from '../object/object-layer.js';
 import { S3Gateway } from '../s3/server.js';
-import { LocalShardStore } from '../store/local-shard-store.js';
+import { DriveSet } from '../store/drive-set.js';
 import { TesseraError } from '../util/errors.js';
 import { ensureCredentials, type Credentials } from './credentials.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -64,8 +64,12 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
   const [cert, key] = await Promise.all([readFile(tls.certFile), readFile(tls.keyFile)]);
 
   const meta = await openMetaStore(join(dataDir, 'meta'));
-  const store = await LocalShardStore.open(join(dataDir, 'drive-1'));
-  const objects = new ObjectLayer({ meta, store, blockSizeBytes: config.blockSizeBytes, log: log.child({ component: 'objects' }) });
+  const drives = await DriveSet.open(dataDir, config.drives ?? [join(dataDir, 'drive-1')], config.parityShards, log.child({ component: 'drives' }))
+    .catch(async (err: unknown) => {
+      await meta.close();
+      throw err;
+    });
+  const objects = new ObjectLayer({ meta, drives, blockSizeBytes: config.blockSizeBytes, log: log.child({ component: 'objects' }) });
   await objects.start();
 
   const ownerId = createHash('sha256').update(credentials.accessKey).digest('hex');
@@ -95,7 +99,8 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     }
     throw err;
   }
-  log.debug({ hostname: hostname() }, 'node started');
+  const { dataShards, parityShards } = drives.format;
+  log.info({ hostname: hostname(), dataShards, parityShards, drives: drives.drives().map((d) => ({ id: d.driveId, path: d.path ?? 'offline' })) }, 'node started');
 
   return {
     endpoints,
@@ -106,7 +111,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     async stop() {
       await gateway.close();
       await objects.stop();
-      await store.close();
+      await drives.close();
       await meta.close();
       await unlock();
     },

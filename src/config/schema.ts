@@ -3,7 +3,7 @@
 // are rejected at every level (strict objects) so a typo never silently falls back to a default.
 
 import { z } from 'zod';
-import { blockSizeDefaultBytes, blockSizeMaxBytes, blockSizeMinBytes } from '../util/limits.js';
+import { blockSizeDefaultBytes, blockSizeMaxBytes, blockSizeMinBytes, drivesMax } from '../util/limits.js';
 
 /** Lowest and highest TCP port numbers accepted for listeners. */
 export const portMin = 1;
@@ -126,6 +126,22 @@ export const configSchema = z
       .multipleOf(blockSizeAlignmentBytes, blockSizeMessage)
       .default(blockSizeDefaultBytes)
       .describe('stripe block size in bytes; default 1048576'),
+    /**
+     * Drive directories of this node's erasure set (k + m = number of drives). Default: one
+     * drive at DATA/drive-1 (no erasure coding). Order does not matter after the first start:
+     * drives are recognised by DRIVE/drive.json.
+     */
+    drives: z
+      .array(z.string().min(1, 'must not be empty'))
+      .min(1, 'must list at least one drive')
+      .max(drivesMax, `must list at most ${drivesMax} drives`)
+      .optional()
+      .describe('drive directories; default [DATA/drive-1]'),
+    /**
+     * Parity shards per stripe (m), fixed when the drives are first formatted. Default by drive
+     * count: 1 drive 0; 2-3 drives 1; 4-5 drives 2; 6-7 drives 3; 8 or more 4.
+     */
+    parityShards: z.number().int('must be an integer').min(0, 'must be 0 or more').optional().describe('parity shards; default by drive count'),
     /** Logging. */
     log: logSchema.prefault({}).describe('logging'),
   })

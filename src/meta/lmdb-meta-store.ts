@@ -17,8 +17,15 @@ import { assertObjectRecord, assertPageSize, checkConditions, dataRefOf } from '
 import type { MetaStore } from './meta-store.js';
 import type {
   BucketRecord, DataLayout, DataPart, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage,
-  ListUploadsPage, ListUploadsQuery, ObjectRecord, PartRecord, UploadRecord, WriteConditions,
+  ListUploadsPage, ListUploadsQuery, ObjectRecord, PartRecord, RepairEntry, UploadRecord, WriteConditions,
 } from './types.js';
+
+/** Key in `repair`: dataId bytes, 0x00, shard index as 2 big-endian bytes. */
+function repairKey(dataId: string, shardIndex: number): Buffer {
+  const index = Buffer.alloc(2);
+  index.writeUInt16BE(shardIndex);
+  return Buffer.concat([dataKey(dataId), Buffer.of(0), index]);
+}
 
 /** Where an upload's record lives in `uploads` (value of the `upload-ids` index). */
 interface UploadLocation {
@@ -68,6 +75,7 @@ export class LmdbMetaStore implements MetaStore {
   private readonly parts: Database<PartRecord, Buffer>;
   private readonly pending: Database<DataRef, Buffer>;
   private readonly gc: Database<DataRef, Buffer>;
+  private readonly repair: Database<RepairEntry, Buffer>;
 
   constructor(private readonly root: RootDatabase) {
     const sub = <V>(name: string): Database<V, Buffer> => root.openDB<V, Buffer>({ name, keyEncoding: 'binary' });
@@ -78,6 +86,7 @@ export class LmdbMetaStore implements MetaStore {
     this.parts = sub('parts');
     this.pending = sub('pending');
     this.gc = sub('gc');
+    this.repair = sub('repair');
   }
 
   async close(): Promise<void> {
@@ -137,7 +146,7 @@ export class LmdbMetaStore implements MetaStore {
       const current = this.objects.get(objectKey(bucket, key));
       if (current === undefined) return undefined;
       this.objects.removeSync(objectKey(bucket, key));
-      this.collectParts(current.parts, current.layout, new Set());
+      this.collectParts(current.parts, new Set());
       return current;
     });
   }
@@ -200,7 +209,7 @@ export class LmdbMetaStore implements MetaStore {
       const replaced = this.parts.get(partKey(uploadId, part.partNumber));
       this.parts.putSync(partKey(uploadId, part.partNumber), part);
       this.pending.removeSync(dataKey(part.dataId));
-      if (replaced !== undefined) this.collectParts([replaced], upload.layout, new Set([part.dataId]));
+      if (replaced !== undefined) this.collectParts([replaced], new Set([part.dataId]));
     });
   }
 
@@ -313,6 +322,31 @@ export class LmdbMetaStore implements MetaStore {
     });
   }
 
+  // ---- repair queue ----
+
+  /** Keeps the first entry per (dataId, shardIndex): deduplicated. */
+  addRepairs(entries: readonly RepairEntry[]): Promise<void> {
+    return this.write(() => {
+      for (const entry of entries) {
+        const key = repairKey(entry.dataId, entry.shardIndex);
+        if (!this.repair.doesExist(key)) this.repair.putSync(key, entry);
+      }
+    });
+  }
+
+  /** At most `limit` (>= 0) entries in (dataId, shardIndex) order. */
+  listRepairs(limit: number): RepairEntry[] {
+    assert(Number.isInteger(limit) && limit >= 0, 'listRepairs limit is a non-negative integer');
+    if (limit === 0) return [];
+    return [...this.repair.getRange({ limit }).map(({ value }) => value)];
+  }
+
+  removeRepairs(entries: readonly Pick<RepairEntry, 'dataId' | 'shardIndex'>[]): Promise<void> {
+    return this.write(() => {
+      for (const entry of entries) this.repair.removeSync(repairKey(entry.dataId, entry.shardIndex));
+    });
+  }
+
   // ---- helpers (all run inside the caller's transaction or read snapshot) ----
 
   /**
@@ -344,7 +378,7 @@ export class LmdbMetaStore implements MetaStore {
     this.objects.putSync(key, record);
     const used = new Set(record.parts.map((part) => part.dataId));
     for (const dataId of used) this.pending.removeSync(dataKey(dataId));
-    if (replaced !== undefined) this.collectParts(replaced.parts, replaced.layout, used);
+    if (replaced !== undefined) this.collectParts(replaced.parts, used);
     return replaced;
   }
 
@@ -352,17 +386,17 @@ export class LmdbMetaStore implements MetaStore {
   private removeUpload(upload: UploadRecord, keep: ReadonlySet<string>): void {
     const parts = [...this.partRange(upload.uploadId, 0)];
     for (const part of parts) this.parts.removeSync(partKey(upload.uploadId, part.partNumber));
-    this.collectParts(parts, upload.layout, keep);
+    this.collectParts(parts, keep);
     this.uploads.removeSync(uploadKey(upload.bucket, upload.key, upload.initiatedMs, upload.uploadId));
     this.uploadIds.removeSync(uploadIdKey(upload.uploadId));
   }
 
   /** Queues the data of `parts` not in `keep` for deletion (and drops any pending entry for it). */
-  private collectParts(parts: readonly DataPart[], layout: DataLayout, keep: ReadonlySet<string>): void {
+  private collectParts(parts: readonly DataPart[], keep: ReadonlySet<string>): void {
     for (const part of parts) {
       if (keep.has(part.dataId)) continue;
       this.pending.removeSync(dataKey(part.dataId));
-      this.gc.putSync(dataKey(part.dataId), dataRefOf(part.dataId, layout));
+      this.gc.putSync(dataKey(part.dataId), dataRefOf(part));
     }
   }
 

@@ -3,7 +3,7 @@
 // commit is the point at which a write becomes visible and acknowledged.
 import type {
   BucketRecord, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
-  ListUploadsQuery, ObjectRecord, PartRecord, UploadRecord, WriteConditions,
+  ListUploadsQuery, ObjectRecord, PartRecord, RepairEntry, UploadRecord, WriteConditions,
 } from './types.js';
 
 /**
@@ -74,4 +74,11 @@ export interface MetaStore {
   listGc(limit: number): DataRef[];
   /** Removes gc entries after their shard files are deleted. */
   removeGc(dataIds: string[]): Promise<void>;
+
+  /** Queues shards to rebuild (reads that met a bad shard, writes that missed a drive); deduplicated. */
+  addRepairs(entries: readonly RepairEntry[]): Promise<void>;
+  /** Queued repairs, at most `limit`. */
+  listRepairs(limit: number): RepairEntry[];
+  /** Removes repairs once their shards are rebuilt. */
+  removeRepairs(entries: readonly Pick<RepairEntry, 'dataId' | 'shardIndex'>[]): Promise<void>;
 }

@@ -14,9 +14,14 @@ export interface StoredChecksum {
   value: string;
 }
 
-/** How an object's bytes are cut and protected. Issue 2: dataShards 1, parityShards 0. */
+/**
+ * How an object's bytes are cut and protected: each stripe of up to blockSizeBytes of data is
+ * split into dataShards shard blocks of ceil(blockSizeBytes / dataShards) bytes (the last stripe
+ * smaller) plus parityShards Reed-Solomon parity blocks; shard i of every stripe goes to shard
+ * file i. Single drive: 1 + 0.
+ */
 export interface DataLayout {
-  /** Stripe block size in bytes (the unit of bitrot checks and, later, erasure coding). */
+  /** Object bytes per stripe (the unit of bitrot checks and erasure coding). */
   blockSizeBytes: number;
   dataShards: number;
   parityShards: number;
@@ -30,8 +35,14 @@ export interface DataPart {
   sizeBytes: number;
   /** Hex MD5 of this part's bytes, without quotes. */
   etag: string;
-  /** Names the shard files holding this part. */
+  /** Names the shard files holding this part: shard i is `${dataId}.${i}`. */
   dataId: string;
+  /** Drive id holding shard i, length dataShards + parityShards; empty when inline. */
+  drives: string[];
+  /** The bytes themselves when small enough to live in the metadata (no shard files). */
+  inline?: Uint8Array;
+  /** XXH3-64 of `inline` (8 bytes), checked on every read. */
+  inlineHash?: Uint8Array;
   /** The part's own flexible checksum when the client sent one (base64). */
   checksum?: StoredChecksum;
 }
@@ -98,6 +109,24 @@ export interface DataRef {
   dataId: string;
   /** Shard ids in the shard store, e.g. [`${dataId}.0`]. */
   shardIds: string[];
+  /** Drive id holding shardIds[i] (same length). */
+  drives: string[];
+}
+
+/** Why a shard needs rebuilding. */
+export type RepairReason = 'missing' | 'corrupt' | 'write-failed';
+
+/** A shard the reconstructor must rebuild (durable repair queue, deduplicated per shard). */
+export interface RepairEntry {
+  dataId: string;
+  shardIndex: number;
+  /** Drive the shard belongs on. */
+  driveId: string;
+  reason: RepairReason;
+  bucket: string;
+  key: string;
+  /** Milliseconds since the Unix epoch when first recorded. */
+  recordedMs: number;
 }
 
 /** Conditions checked inside the commit transaction (AWS conditional writes). */

@@ -4,7 +4,7 @@ import { assert } from '../util/assert.js';
 import { TesseraError } from '../util/errors.js';
 import { listKeysMax } from '../util/limits.js';
 import { assertObjectKey } from './keys.js';
-import type { DataLayout, DataRef, ObjectRecord, WriteConditions } from './types.js';
+import type { DataPart, DataRef, ObjectRecord, WriteConditions } from './types.js';
 
 /**
  * Throws PreconditionFailed unless `current` satisfies `conditions` (AWS conditional writes):
@@ -21,10 +21,10 @@ export function checkConditions(current: ObjectRecord | undefined, conditions: W
   }
 }
 
-/** Shard ids of a data item: `${dataId}.${i}` for each data and parity shard (types.ts). */
-export function dataRefOf(dataId: string, layout: DataLayout): DataRef {
-  const shards = layout.dataShards + layout.parityShards;
-  return { dataId, shardIds: Array.from({ length: shards }, (_, i) => `${dataId}.${i}`) };
+/** Shard files of a data part: `${dataId}.${i}` on drives[i]; none when the part is inline. */
+export function dataRefOf(part: DataPart): DataRef {
+  if (part.inline !== undefined) return { dataId: part.dataId, shardIds: [], drives: [] };
+  return { dataId: part.dataId, shardIds: part.drives.map((_, i) => `${part.dataId}.${i}`), drives: [...part.drives] };
 }
 
 /** Asserts a max-keys / max-uploads / max-parts value in 0..listKeysMax (the S3 layer clamps). */

@@ -3,7 +3,7 @@
 // recovery) and after every write that replaced or dropped data.
 import type { Logger } from 'pino';
 import type { MetaStore } from '../meta/meta-store.js';
-import type { ShardStore } from '../store/shard-store.js';
+import type { DriveSet } from '../store/drive-set.js';
 import { gcConcurrencyMax } from '../util/limits.js';
 
 /** gc entries fetched per pass. */
@@ -43,7 +43,7 @@ export class GarbageCollector {
 
   constructor(
     private readonly meta: MetaStore,
-    private readonly store: ShardStore,
+    private readonly drives: DriveSet,
     private readonly pins: DataPins,
     private readonly log: Logger,
   ) {}
@@ -71,12 +71,13 @@ export class GarbageCollector {
         const batch = queued.filter((ref) => !this.pins.has(ref.dataId));
         skipped = queued.length - batch.length;
         if (batch.length === 0) break;
-        const shardIds = batch.flatMap((ref) => ref.shardIds);
-        for (let i = 0; i < shardIds.length; i += gcConcurrencyMax) {
-          await Promise.all(shardIds.slice(i, i + gcConcurrencyMax).map((id) => this.store.delete(id)));
+        // Shards on an offline drive stay behind as orphans; a scan of that drive finds them later.
+        const deletions = batch.flatMap((ref) => ref.shardIds.map((id, i) => ({ id, store: this.drives.store(ref.drives[i] ?? '') })));
+        for (let i = 0; i < deletions.length; i += gcConcurrencyMax) {
+          await Promise.all(deletions.slice(i, i + gcConcurrencyMax).map(({ id, store }) => store?.delete(id).catch(() => undefined)));
         }
         await this.meta.removeGc(batch.map((ref) => ref.dataId));
-        this.log.debug({ dataItems: batch.length, shards: shardIds.length }, 'gc deleted shards');
+        this.log.debug({ dataItems: batch.length, shards: deletions.length }, 'gc deleted shards');
         if (queued.length < gcBatchMax) break;
       }
     } catch (err) {

@@ -1,5 +1,5 @@
-// How data items map to shards: shard i of data item D is the shard file `${D}.${i}`.
-// Issue 2 stores one shard per data item (k=1, m=0); erasure coding widens this.
+// How data items map to shards: shard i of data item D is the shard file `${D}.${i}` on the
+// drive the item's placement names for i.
 import { randomBytes } from 'node:crypto';
 import type { DataLayout, DataRef } from '../meta/types.js';
 
@@ -8,22 +8,25 @@ export function shardIdOf(dataId: string, shardIndex: number): string {
   return `${dataId}.${shardIndex}`;
 }
 
-/** A data item's reference for the pending and gc queues: every shard id of the layout. */
-export function dataRefOf(dataId: string, layout: DataLayout): DataRef {
-  const shardIds: string[] = [];
-  for (let i = 0; i < layout.dataShards + layout.parityShards; i++) shardIds.push(shardIdOf(dataId, i));
-  return { dataId, shardIds };
+/** A data item's reference for the pending and gc queues: every shard id with its drive. */
+export function dataRefOf(dataId: string, drives: readonly string[]): DataRef {
+  return { dataId, shardIds: drives.map((_, i) => shardIdOf(dataId, i)), drives: [...drives] };
 }
 
 /**
- * New data id: 12 hex chars of milliseconds then 20 random hex chars (32 chars). Time first
- * spreads files over the 2-char fan-out directories only slowly, so the random part leads.
+ * New data id: 20 random hex chars then 12 hex chars of milliseconds (32 chars). The random
+ * part leads, so ids spread over the 2-char fan-out directories and the drive rotation.
  */
 export function newDataId(nowMs = Date.now()): string {
   return `${randomBytes(10).toString('hex')}${nowMs.toString(16).padStart(12, '0')}`;
 }
 
-/** The single-copy layout (k=1, m=0) with the given block size. */
-export function singleShardLayout(blockSizeBytes: number): DataLayout {
-  return { blockSizeBytes, dataShards: 1, parityShards: 0, bitrot: 'xxh3-64' };
+/** The layout of new data: `dataShards` + `parityShards` over stripes of `blockSizeBytes`. */
+export function erasureLayout(blockSizeBytes: number, dataShards: number, parityShards: number): DataLayout {
+  return { blockSizeBytes, dataShards, parityShards, bitrot: 'xxh3-64' };
+}
+
+/** Fewest durable shards for a write: k, or k + 1 when k = m (so two writes cannot both win half). */
+export function writeQuorumOf(layout: DataLayout): number {
+  return layout.dataShards + (layout.dataShards === layout.parityShards ? 1 : 0);
 }

@@ -1,21 +1,31 @@
-// The object layer: buckets, objects and multipart uploads over a MetaStore (LMDB) and a
-// ShardStore. Write protocol, so a crash at any instant leaves the old object or the new one:
-//   1. record the data id as pending (LMDB, durable)
-//   2. stream shard blocks into a temp file, fsync, rename (ShardWriter.commit)
-//   3. one LMDB transaction stores the record, clears pending and queues replaced data for gc.
+// The object layer: buckets, objects and multipart uploads over a MetaStore (LMDB) and the
+// node's drives. Each data item is erasure-coded into k + m shard files on k + m drives (small
+// ones live inline in their record). Write protocol, so a crash at any instant leaves the old
+// object or the new one:
+//   1. record the data id as pending (LMDB, durable before any shard file gets its name)
+//   2. stream stripes into temp files, fsync, rename (ShardWriter.commit) on >= write quorum drives
+//   3. one LMDB transaction stores the record, clears pending and queues replaced data for gc;
+//      shards that missed their drive go to the repair queue.
 // At start-up every still-pending data item is garbage; temp files are removed.
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { MetaStore } from '../meta/meta-store.js';
 import type {
   BucketRecord, DataLayout, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
   ListUploadsQuery, ObjectHeaders, ObjectRecord, PartRecord, StoredChecksum, UploadRecord, WriteConditions,
 } from '../meta/types.js';
-import type { ShardStore, ShardWriter } from '../store/shard-store.js';
+import type { DataPart, RepairReason } from '../meta/types.js';
+import type { DriveSet } from '../store/drive-set.js';
+import type { ShardWriter } from '../store/shard-store.js';
 import { TesseraError } from '../util/errors.js';
+import { inlineObjectMaxBytes } from '../util/limits.js';
+import { bitrotHash } from '../erasure/bitrot.js';
+import { createCodec } from '../erasure/create-codec.js';
+import type { ErasureCodec } from '../erasure/erasure-codec.js';
 import { DataPins, GarbageCollector } from './garbage-collector.js';
-import { dataRefOf, newDataId, shardIdOf, singleShardLayout } from './layout.js';
-import { writeData, type WrittenData } from './data-writer.js';
-import { readData } from './data-reader.js';
+import { dataRefOf, erasureLayout, newDataId, shardIdOf, writeQuorumOf } from './layout.js';
+import { checkWriteQuorum, writeStriped, type ShardSink, type WrittenData } from './stripe-writer.js';
+import { readPart, type StripeSource } from './stripe-reader.js';
 import { checkCompleteParts, multipartEtag, type CompletePart } from './multipart-rules.js';
 
 /** What a PUT or UploadPart streams in. */
@@ -48,31 +58,68 @@ export interface OpenedObject {
 
 export interface ObjectLayerOptions {
   meta: MetaStore;
-  store: ShardStore;
+  drives: DriveSet;
   blockSizeBytes: number;
   log: Logger;
+}
+
+/** A written data item, before its metadata commit. */
+interface StoredData {
+  /** The part's data fields (sizes, ETag, placement or inline bytes). */
+  part: Omit<DataPart, 'partNumber'>;
+  written: WrittenData;
+  checksum: StoredChecksum | undefined;
+  /** Shard indices that missed their drive (to repair after the commit). */
+  missedShards: number[];
+}
+
+/** Where a write's bytes are stored and for which object (repair entries name it). */
+interface WriteTarget {
+  bucket: string;
+  key: string;
 }
 
 /** Buckets, objects and multipart uploads. Errors are TesseraError codes named per method. */
 export class ObjectLayer {
   private readonly meta: MetaStore;
-  private readonly store: ShardStore;
+  private readonly drives: DriveSet;
   private readonly layout: DataLayout;
   private readonly log: Logger;
   private readonly pins = new DataPins();
   private readonly gc: GarbageCollector;
+  private readonly codecs = new Map<string, Promise<ErasureCodec>>();
+  private readonly source: StripeSource;
 
   constructor(options: ObjectLayerOptions) {
     this.meta = options.meta;
-    this.store = options.store;
-    this.layout = singleShardLayout(options.blockSizeBytes);
+    this.drives = options.drives;
+    const { dataShards, parityShards } = options.drives.format;
+    this.layout = erasureLayout(options.blockSizeBytes, dataShards, parityShards);
     this.log = options.log;
-    this.gc = new GarbageCollector(this.meta, this.store, this.pins, this.log);
+    this.gc = new GarbageCollector(this.meta, this.drives, this.pins, this.log);
+    this.source = {
+      store: (driveId) => this.drives.store(driveId),
+      codec: (layout) => this.codec(layout),
+      onBadShard: (part, shardIndex, reason) => this.queueRepair(part, shardIndex, reason),
+    };
+  }
+
+  /** The codec for `layout`'s k + m, created once. */
+  private codec(layout: DataLayout): Promise<ErasureCodec> {
+    const name = `${layout.dataShards}+${layout.parityShards}`;
+    let codec = this.codecs.get(name);
+    if (!codec) {
+      codec = createCodec(layout.dataShards, layout.parityShards);
+      this.codecs.set(name, codec);
+    }
+    return codec;
   }
 
   /** Crash recovery: drops pending data items and temp files, then collects garbage. */
   async start(): Promise<void> {
-    const temps = await this.store.cleanTemp();
+    await this.codec(this.layout);
+    let temps = 0;
+    for (const drive of this.drives.drives()) temps += (await drive.store?.cleanTemp()) ?? 0;
     const pending = this.meta.listPending();
     for (const ref of pending) await this.meta.abandonPending(ref.dataId);
     if (temps > 0 || pending.length > 0) {
@@ -118,7 +165,8 @@ export class ObjectLayer {
   async putObject(input: PutObjectInput): Promise<ObjectRecord> {
     this.getBucket(input.bucket);
     this.checkConditions(input.bucket, input.key, input.conditions);
-    const { dataId, written, checksum } = await this.writeDataItem(input);
+    const stored = await this.writeDataItem(input, input);
+    const { written, checksum } = stored;
     const record: ObjectRecord = {
       ...input.headers,
       bucket: input.bucket,
@@ -127,11 +175,11 @@ export class ObjectLayer {
       etag: written.md5.toString('hex'),
       lastModifiedMs: Date.now(),
       layout: this.layout,
-      parts: [{ partNumber: 1, sizeBytes: written.sizeBytes, etag: written.md5.toString('hex'), dataId, ...(checksum ? { checksum } : {}) }],
+      parts: [{ partNumber: 1, ...stored.part }],
       multipart: false,
       ...(checksum ? { checksum } : {}),
     };
-    await this.commit(dataId, () => this.meta.putObject(record, input.conditions));
+    await this.commit(stored, input, () => this.meta.putObject(record, input.conditions));
     return record;
   }
 
@@ -153,7 +201,7 @@ export class ObjectLayer {
     const release = this.pins.pin(record.parts.map((p) => p.dataId));
     return {
       record,
-      read: (firstByte, lastByte) => readData(this.store, record.parts, record.layout, firstByte, lastByte),
+      read: (firstByte, lastByte) => this.readParts(record, firstByte, lastByte),
       release,
     };
   }
@@ -192,16 +240,9 @@ export class ObjectLayer {
   /** Streams one part. Throws NoSuchUpload, EntityTooLarge, the body's errors. */
   async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, input: DataInput): Promise<PartRecord> {
     this.getUpload(bucket, key, uploadId);
-    const { dataId, written, checksum } = await this.writeDataItem(input);
-    const part: PartRecord = {
-      partNumber,
-      sizeBytes: written.sizeBytes,
-      etag: written.md5.toString('hex'),
-      dataId,
-      lastModifiedMs: Date.now(),
-      ...(checksum ? { checksum } : {}),
-    };
-    await this.commit(dataId, () => this.meta.putPart(bucket, key, uploadId, part));
+    const stored = await this.writeDataItem(input, { bucket, key });
+    const part: PartRecord = { partNumber, ...stored.part, lastModifiedMs: Date.now() };
+    await this.commit(stored, { bucket, key }, () => this.meta.putPart(bucket, key, uploadId, part));
     return part;
   }
 
@@ -272,39 +313,117 @@ export class ObjectLayer {
     }
   }
 
+  /** Bytes [firstByte, lastByte] of the object, part by part. */
+  private async *readParts(record: ObjectRecord, firstByte: number, lastByte: number): AsyncGenerator<Buffer> {
+    let partStart = 0;
+    for (const part of record.parts) {
+      const partEnd = partStart + part.sizeBytes - 1;
+      if (partEnd >= firstByte && partStart <= lastByte) {
+        yield* readPart(this.source, part, record.layout, Math.max(firstByte, partStart) - partStart, Math.min(lastByte, partEnd) - partStart);
+      }
+      partStart += part.sizeBytes;
+      if (partStart > lastByte) break;
+    }
+  }
+
+  private queueRepair(part: DataPart, shardIndex: number, reason: RepairReason, target?: WriteTarget): void {
+    const entry = {
+      dataId: part.dataId, shardIndex, driveId: part.drives[shardIndex] ?? '', reason,
+      bucket: target?.bucket ?? '', key: target?.key ?? '', recordedMs: Date.now(),
+    };
+    this.log.debug({ dataId: part.dataId, shardIndex, driveId: entry.driveId, reason }, 'shard queued for repair');
+    this.meta.addRepairs([entry]).catch((err: unknown) => this.log.error({ err }, 'could not queue a repair'));
+  }
+
   /**
-   * Steps 1 and 2 of the write protocol. The pending record's commit runs while the body streams
-   * and must be durable before the rename (ShardWriter.commit waits for it), so no shard file
-   * can exist under its final name without a pending or committed record naming it.
-   * On failure nothing is left behind but a gc entry.
+   * Steps 1 and 2 of the write protocol. Bodies up to inlineObjectMaxBytes stay in memory and
+   * are stored inline in the record; larger ones are striped over the drives. The pending
+   * record's commit runs while the body streams and is durable before any rename
+   * (ShardWriter.commit waits for it), so no shard file exists under its final name without a
+   * pending or committed record naming it. On failure nothing is left but a gc entry.
    */
-  private async writeDataItem(input: DataInput): Promise<{ dataId: string; written: WrittenData; checksum: StoredChecksum | undefined }> {
+  private async writeDataItem(input: DataInput, target: WriteTarget): Promise<StoredData> {
+    const iterator = input.body[Symbol.asyncIterator]();
+    const head: Uint8Array[] = [];
+    let headBytes = 0;
+    let ended = false;
+    while (headBytes <= inlineObjectMaxBytes) {
+      const next = await iterator.next();
+      if (next.done) {
+        ended = true;
+        break;
+      }
+      head.push(next.value);
+      headBytes += next.value.length;
+    }
+    if (ended) return this.storeInline(Buffer.concat(head, headBytes), input);
+    const rest: AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => ({ next: () => iterator.next(), return: async () => (await iterator.return?.()) ?? { done: true, value: undefined } }),
+    };
+    async function* whole(): AsyncGenerator<Uint8Array> {
+      yield* head;
+      yield* rest;
+    }
+    return this.storeStriped(whole(), input, target);
+  }
+
+  private async storeInline(data: Buffer, input: DataInput): Promise<StoredData> {
+    const md5 = createHash('md5').update(data).digest();
+    const written: WrittenData = { sizeBytes: data.length, md5 };
+    if (data.length > input.sizeMaxBytes) throw new TesseraError('EntityTooLarge', `object larger than ${input.sizeMaxBytes} bytes`);
+    const checksum = await input.finish?.(written);
+    const part = {
+      sizeBytes: data.length, etag: md5.toString('hex'), dataId: newDataId(), drives: [],
+      inline: data, inlineHash: bitrotHash(data), ...(checksum ? { checksum } : {}),
+    };
+    return { part, written, checksum, missedShards: [] };
+  }
+
+  private async storeStriped(body: AsyncIterable<Uint8Array>, input: DataInput, target: WriteTarget): Promise<StoredData> {
     const dataId = newDataId();
-    const pending = this.meta.addPending(dataRefOf(dataId, this.layout));
-    pending.catch(() => undefined); // awaited by commit(); failure surfaces there
-    let writer: ShardWriter | undefined;
+    const drives = this.drives.placement(dataId);
+    const pending = this.meta.addPending(dataRefOf(dataId, drives));
+    pending.catch(() => undefined); // awaited by the commits below; failure surfaces there
+    const sink: ShardSink = { writers: [], failed: new Set(), writeQuorum: writeQuorumOf(this.layout) };
     try {
-      writer = await this.store.createWriter(shardIdOf(dataId, 0));
-      const written = await writeData(input.body, writer, this.layout, input.sizeMaxBytes);
+      sink.writers = await Promise.all(drives.map(async (driveId, i) => {
+        const store = this.drives.store(driveId);
+        return store?.createWriter(shardIdOf(dataId, i)).catch(() => undefined);
+      }));
+      checkWriteQuorum(sink);
+      const written = await writeStriped(body, sink, this.layout, await this.codec(this.layout), input.sizeMaxBytes);
       const checksum = await input.finish?.(written);
-      await writer.commit(pending);
-      return { dataId, written, checksum };
+      await this.commitShards(sink, pending);
+      const missedShards = drives.map((_, i) => i).filter((i) => !sink.writers[i] || sink.failed.has(i));
+      const part = { sizeBytes: written.sizeBytes, etag: written.md5.toString('hex'), dataId, drives, ...(checksum ? { checksum } : {}) };
+      return { part, written, checksum, missedShards };
     } catch (err) {
-      await writer?.abort();
+      await Promise.all(sink.writers.map((w) => w?.abort()));
       await pending.then(() => this.meta.abandonPending(dataId), () => undefined);
       this.gc.kick();
       throw err;
     }
   }
 
+  /** Commits every live shard writer; throws WriteQuorumNotMet when too few made it. */
+  private async commitShards(sink: ShardSink, pending: Promise<void>): Promise<void> {
+    const results = await Promise.allSettled(sink.writers.map((w, i) => (w && !sink.failed.has(i) ? w.commit(pending) : Promise.resolve())));
+    await pending; // a failed pending record fails the write even if every shard committed
+    results.forEach((result, i) => {
+      if (result.status === 'rejected') sink.failed.add(i);
+    });
+    checkWriteQuorum(sink);
+  }
+
   /** Step 3 of the write protocol: the metadata commit; a refused commit drops the data. */
-  private async commit<T>(dataId: string, apply: () => Promise<T>): Promise<T> {
+  private async commit<T>(stored: StoredData, target: WriteTarget, apply: () => Promise<T>): Promise<T> {
     try {
       const result = await apply();
       this.gc.kick();
+      for (const shardIndex of stored.missedShards) this.queueRepair(stored.part as DataPart, shardIndex, 'write-failed', target);
       return result;
     } catch (err) {
-      await this.meta.abandonPending(dataId);
+      if (stored.part.inline === undefined) await this.meta.abandonPending(stored.part.dataId);
       this.gc.kick();
       throw err;
     }

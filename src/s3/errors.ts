@@ -57,13 +57,16 @@ const table: Record<string, S3ErrorSpec> = {
   XAmzContentSHA256Mismatch: { status: 400, message: "The provided 'x-amz-content-sha256' header does not match what was computed." },
 };
 
-/** Internal codes of lower layers that surface as a standard S3 code. */
-const aliases: Record<string, string> = {
-  BitrotDetected: 'InternalError',
-  ShardNotFound: 'InternalError',
-  ShardTruncated: 'InternalError',
-  StorageIOError: 'InternalError',
-  InvalidShardId: 'InternalError',
+/** Internal codes of lower layers that surface as a standard S3 code, with their message or the code's default. */
+const aliases: Record<string, { code: string; keepMessage: boolean }> = {
+  BitrotDetected: { code: 'InternalError', keepMessage: false },
+  ShardNotFound: { code: 'InternalError', keepMessage: false },
+  ShardTruncated: { code: 'InternalError', keepMessage: false },
+  StorageIOError: { code: 'InternalError', keepMessage: false },
+  InvalidShardId: { code: 'InternalError', keepMessage: false },
+  // Too few drives to read a stripe or to make a write durable: retryable once drives return.
+  InsufficientShards: { code: 'ServiceUnavailable', keepMessage: true },
+  WriteQuorumNotMet: { code: 'ServiceUnavailable', keepMessage: true },
 };
 
 /** An error ready to send: S3 code, HTTP status, message and extra XML fields. */
@@ -79,10 +82,11 @@ export interface S3ErrorReply {
 /** Maps any thrown value to the S3 error reply (unknown errors -> 500 InternalError). */
 export function toS3Error(err: unknown): S3ErrorReply {
   if (err instanceof TesseraError) {
-    const code = aliases[err.code] ?? err.code;
+    const alias = aliases[err.code];
+    const code = alias?.code ?? err.code;
     const spec = table[code];
     if (spec) {
-      const message = code === err.code && err.message ? err.message : spec.message;
+      const message = (alias ? alias.keepMessage : true) && err.message ? err.message : spec.message;
       return { code, status: spec.status, message, details: { ...err.details }, internal: spec.status >= 500 };
     }
   }

@@ -4,7 +4,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { pipeline } from 'node:stream';
 import type { ChecksumAlgorithm, StoredChecksum } from '../meta/types.js';
-import type { WrittenData } from '../object/data-writer.js';
+import type { WrittenData } from '../object/stripe-writer.js';
 import { TesseraError } from '../util/errors.js';
 import { xmlBodyMaxBytes } from '../util/limits.js';
 import { createAwsChunkedDecoder, type AwsChunkedDecoder } from './auth/aws-chunked.js';

@@ -8,7 +8,9 @@ import type { Socket } from 'node:net';
 import { Readable, pipeline } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ObjectLayer } from '../object/object-layer.js';
-import { concurrentRequestsMax, headerSectionMaxBytes, requestIdleTimeoutMs, shutdownGraceMs } from '../util/limits.js';
+import {
+  concurrentRequestsMax, errorBodyDrainMaxBytes, errorBodyDrainTimeoutMs, headerSectionMaxBytes, requestIdleTimeoutMs, shutdownGraceMs,
+} from '../util/limits.js';
 import { authenticate } from './auth/sigv4.js';
 import type { GatewaySettings, RequestContext, S3Response } from './context.js';
 import { s3Error, toS3Error } from './errors.js';
@@ -152,8 +154,37 @@ export class S3Gateway {
       const response = await handler(ctx);
       bytesOut = await this.send(req, res, response);
     } catch (err) {
-      this.sendError(req, res, err, rawPath, id);
+      await this.sendError(req, res, err, rawPath, id);
     }
+  }
+
+  /**
+   * Reads and discards what is left of a request body (at most errorBodyDrainMaxBytes, within
+   * errorBodyDrainTimeoutMs), so a client still sending can read an early error response
+   * instead of a reset. Resolves true when the whole body was consumed.
+   */
+  private drainRequest(req: IncomingMessage): Promise<boolean> {
+    if (req.complete) return Promise.resolve(true);
+    if (req.destroyed) return Promise.resolve(false);
+    req.unpipe();
+    return new Promise((resolve) => {
+      let bytes = 0;
+      const finish = (complete: boolean): void => {
+        clearTimeout(timer);
+        req.off('data', onData).off('end', onEnd).off('close', onClose);
+        if (!complete) req.pause();
+        resolve(complete);
+      };
+      const onData = (chunk: Buffer): void => {
+        bytes += chunk.length;
+        if (bytes > errorBodyDrainMaxBytes) finish(false);
+      };
+      const onEnd = (): void => finish(true);
+      const onClose = (): void => finish(req.complete);
+      const timer = setTimeout(() => finish(false), errorBodyDrainTimeoutMs);
+      req.on('data', onData).once('end', onEnd).once('close', onClose);
+      req.resume();
+    });
   }
 
   /** Writes a handler's response; streams bodies with backpressure. Returns body bytes sent. */
@@ -189,7 +220,7 @@ export class S3Gateway {
     });
   }
 
-  private sendError(req: IncomingMessage, res: ServerResponse, err: unknown, rawPath: string, requestId: string): void {
+  private async sendError(req: IncomingMessage, res: ServerResponse, err: unknown, rawPath: string, requestId: string): Promise<void> {
     const reply = toS3Error(err);
     const log = this.options.log;
     if (reply.internal) log.error({ err, reqId: requestId }, 'internal error');
@@ -198,8 +229,9 @@ export class S3Gateway {
       res.destroy();
       return;
     }
+    if (!(await this.drainRequest(req))) res.setHeader('Connection', 'close');
+    if (res.headersSent || res.destroyed) return;
     res.statusCode = reply.status;
-    if (!req.complete) res.setHeader('Connection', 'close');
     if (reply.code === 'NotModified' || req.method === 'HEAD') {
       res.end();
       return;

@@ -41,8 +41,16 @@ export const blockSizeMinBytes = 64 * KiB;
 export const blockSizeMaxBytes = 16 * MiB;
 /** Milliseconds a request may stay idle (no bytes in either direction) before it is dropped. */
 export const requestIdleTimeoutMs = 120_000;
+/** Unread request body an error response waits to discard, so the client can read the error (bytes). */
+export const errorBodyDrainMaxBytes = 64 * MiB;
+/** How long an error response waits for the rest of the request body, in ms. */
+export const errorBodyDrainTimeoutMs = 30_000;
 /** How long graceful shutdown waits for in-flight requests before closing them. */
 export const shutdownGraceMs = 30_000;
+/** Drives in one node's erasure set (k + m = drives). */
+export const drivesMax = 32;
+/** Objects up to this size are stored inline in their metadata record (no shard files). */
+export const inlineObjectMaxBytes = 128 * KiB;
 /** Concurrent client requests served at once; more wait in the socket backlog. */
 export const concurrentRequestsMax = 256;
 /** Shard files deleted at once by the garbage collector. */

@@ -1,7 +1,7 @@
 // The object layer on real LMDB and real files: round trips, bitrot detection, crash recovery
 // of unfinished writes, gc that waits for readers, and the multipart completion rules.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -9,9 +9,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { initBitrot } from '../../src/erasure/bitrot.js';
 import { openMetaStore } from '../../src/meta/lmdb-meta-store.js';
 import type { MetaStore } from '../../src/meta/meta-store.js';
-import { dataRefOf, shardIdOf, singleShardLayout } from '../../src/object/layout.js';
+import { dataRefOf, shardIdOf } from '../../src/object/layout.js';
 import { ObjectLayer } from '../../src/object/object-layer.js';
-import { LocalShardStore } from '../../src/store/local-shard-store.js';
+import { DriveSet } from '../../src/store/drive-set.js';
+import type { ShardStore } from '../../src/store/shard-store.js';
 
 const blockSizeBytes = 64 * 1024;
 const log = pino({ level: 'silent' });
@@ -19,17 +20,18 @@ const log = pino({ level: 'silent' });
 interface Harness {
   dir: string;
   meta: MetaStore;
-  store: LocalShardStore;
+  drives: DriveSet;
+  store: ShardStore;
   objects: ObjectLayer;
 }
 
 async function openHarness(dir: string): Promise<Harness> {
   await initBitrot();
   const meta = await openMetaStore(join(dir, 'meta'));
-  const store = await LocalShardStore.open(join(dir, 'drive-1'));
-  const objects = new ObjectLayer({ meta, store, blockSizeBytes, log });
+  const drives = await DriveSet.open(dir, [join(dir, 'drive-1')], undefined, log);
+  const objects = new ObjectLayer({ meta, drives, blockSizeBytes, log });
   await objects.start();
-  return { dir, meta, store, objects };
+  return { dir, meta, drives, store: drives.drives()[0]!.store!, objects };
 }
 
 async function closeHarness(h: Harness): Promise<void> {
@@ -102,11 +104,14 @@ describe('object layer', () => {
     // Block 0 is intact and readable on its own; any read that touches block 1 fails.
     expect((await collect(opened.read(0, blockSizeBytes - 1))).equals(data.subarray(0, blockSizeBytes))).toBe(true);
     const received: Buffer[] = [];
+    // One drive, no parity: the corrupt block cannot be rebuilt, so the read fails there.
     await expect(async () => {
       for await (const chunk of opened.read(0, data.length - 1)) received.push(chunk);
-    }).rejects.toMatchObject({ code: 'BitrotDetected' });
+    }).rejects.toMatchObject({ code: 'InsufficientShards' });
     expect(Buffer.concat(received).equals(data.subarray(0, blockSizeBytes))).toBe(true);
     opened.release();
+    await settleGc();
+    expect(h.meta.listRepairs(10)).toMatchObject([{ dataId: record.parts[0]!.dataId, shardIndex: 0, reason: 'corrupt', bucket: '', key: '' }]);
   });
 
   it('a body that fails mid-stream stores nothing and leaves no shard files', async () => {
@@ -131,14 +136,13 @@ describe('object layer', () => {
   });
 
   it('start-up removes data of writes that crashed before their commit, and temp files', async () => {
-    const layout = singleShardLayout(blockSizeBytes);
-    const orphan = dataRefOf('deadbeefdeadbeefdeadbeef00000000', layout);
+    const orphan = dataRefOf('deadbeefdeadbeefdeadbeef00000000', [h.drives.format.drives[0]!]);
     await h.meta.addPending(orphan);
     const writer = await h.store.createWriter(orphan.shardIds[0]!);
     await writer.write(randomBytes(100));
     await writer.commit();
     await writeFile(join(h.dir, 'drive-1', 'tmp', 'left-by-a-crash.tmp'), randomBytes(10));
-    await put(h, 'kept', randomBytes(10));
+    await put(h, 'kept', randomBytes(200_000));
     await closeHarness(h);
 
     h = await openHarness(h.dir);
@@ -148,21 +152,21 @@ describe('object layer', () => {
     expect(files).toHaveLength(1);
     expect(await readdir(join(h.dir, 'drive-1', 'tmp'))).toEqual([]);
     expect(h.meta.listPending()).toEqual([]);
-    expect(h.objects.headObject('b', 'kept').sizeBytes).toBe(10);
+    expect(h.objects.headObject('b', 'kept').sizeBytes).toBe(200_000);
   });
 
   it('an overwrite keeps the old data readable for a GET that started before it', async () => {
-    const first = randomBytes(2 * blockSizeBytes);
+    const first = randomBytes(3 * blockSizeBytes);
     await put(h, 'k', first);
     const opened = h.objects.openObject('b', 'k');
-    await put(h, 'k', randomBytes(10));
+    await put(h, 'k', randomBytes(200_000));
     await settleGc();
     expect((await collect(opened.read(0, first.length - 1))).equals(first)).toBe(true);
     expect(await shardFiles(h)).toHaveLength(2);
     opened.release();
-    await put(h, 'trigger', randomBytes(1)); // any commit kicks gc
+    await put(h, 'trigger', randomBytes(1)); // any commit kicks gc; 1 byte is stored inline
     await settleGc();
-    expect(await shardFiles(h)).toHaveLength(2); // 'k' (new) and 'trigger'
+    expect(await shardFiles(h)).toHaveLength(1); // only the new 'k'
   });
 
   it('CompleteMultipartUpload enforces order, ETags and the 5 MiB minimum', async () => {
@@ -185,7 +189,8 @@ describe('object layer', () => {
     expect((await collect(opened.read(0, record.sizeBytes - 1))).equals(Buffer.concat([big, Buffer.from('tail')]))).toBe(true);
     opened.release();
     await settleGc();
-    expect(await shardFiles(h)).toHaveLength(2); // the unused part 1 was collected
+    expect(await shardFiles(h)).toHaveLength(1); // part 2; part 3 is inline; unused part 1 (inline) dropped
+    expect(record.parts.map((p) => p.inline === undefined)).toEqual([true, false]);
     expect(() => h.objects.getUpload('b', 'mp', 'u1')).toThrow(expect.objectContaining({ code: 'NoSuchUpload' }));
   });
 });
@@ -197,5 +202,120 @@ describe('local shard store', () => {
     }
     await writeFile(join(h.dir, 'outside'), 'x');
     await expect(h.store.readRange('../outside', 0, 1)).rejects.toMatchObject({ code: 'InvalidShardId' });
+  });
+});
+
+describe('erasure-coded object layer (4 + 2 over six drives)', () => {
+  let e: Harness;
+  const driveDirs = (dir: string): string[] => [1, 2, 3, 4, 5, 6].map((i) => join(dir, `d${i}`));
+
+  async function openErasure(dir: string): Promise<Harness> {
+    await initBitrot();
+    const meta = await openMetaStore(join(dir, 'meta'));
+    const drives = await DriveSet.open(dir, driveDirs(dir), 2, log);
+    const objects = new ObjectLayer({ meta, drives, blockSizeBytes, log });
+    await objects.start();
+    return { dir, meta, drives, store: drives.drives()[0]!.store!, objects };
+  }
+
+  function shardPath(part: { dataId: string; drives: string[] }, index: number): string {
+    const drive = e.drives.drives().find((d) => d.driveId === part.drives[index])!;
+    return join(drive.path!, 'shards', part.dataId.slice(0, 2), shardIdOf(part.dataId, index));
+  }
+
+  async function readAll(key: string): Promise<Buffer> {
+    const opened = e.objects.openObject('b', key);
+    try {
+      return await collect(opened.read(0, opened.record.sizeBytes - 1));
+    } finally {
+      opened.release();
+    }
+  }
+
+  beforeEach(async () => {
+    e = await openErasure(await mkdtemp(join(tmpdir(), 'tessera-erasure-')));
+    await e.objects.createBucket('b', '');
+  });
+  afterEach(async () => {
+    await closeHarness(e);
+    await rm(e.dir, { recursive: true, force: true });
+  });
+
+  it('spreads k + m shards over distinct drives and reads back every size and range', async () => {
+    expect(e.drives.format).toMatchObject({ dataShards: 4, parityShards: 2 });
+    for (const size of [131_073, blockSizeBytes * 3 + 5, blockSizeBytes * 4, 1_000_003]) {
+      const data = randomBytes(size);
+      const record = await put(e, `k${size}`, data);
+      expect(new Set(record.parts[0]!.drives).size).toBe(6);
+      expect((await readAll(`k${size}`)).equals(data)).toBe(true);
+      const opened = e.objects.openObject('b', `k${size}`);
+      for (const [first, last] of [[1, 1], [blockSizeBytes - 7, blockSizeBytes + 7], [size - 3, size - 1], [12_345, size - 999]] as const) {
+        expect((await collect(opened.read(first, last))).equals(data.subarray(first, last + 1))).toBe(true);
+      }
+      opened.release();
+    }
+  });
+
+  it('reads exactly with any two shards missing or corrupt, queues them for repair, and fails with three', async () => {
+    const data = randomBytes(blockSizeBytes * 5 + 77);
+    for (const pair of [[0, 1], [4, 5], [2, 5], [3, 4]]) {
+      const missing = (await put(e, 'x', data)).parts[0]!;
+      for (const index of pair) await rm(shardPath(missing, index));
+      expect((await readAll('x')).equals(data)).toBe(true);
+      const corrupt = (await put(e, 'x', data)).parts[0]!;
+      for (const index of pair) {
+        const file = await open(shardPath(corrupt, index), 'r+');
+        await file.write(Buffer.from([0xff, 0x00, 0xff]), 0, 3, 8 + 1000);
+        await file.close();
+      }
+      expect((await readAll('x')).equals(data)).toBe(true);
+    }
+    const part = (await put(e, 'x', data)).parts[0]!;
+    await settleGc();
+    const repairs = e.meta.listRepairs(100);
+    expect(repairs.some((r) => r.reason === 'missing')).toBe(true);
+    expect(repairs.some((r) => r.reason === 'corrupt')).toBe(true);
+    for (const index of [0, 2, 4]) await rm(shardPath(part, index));
+    await expect(readAll('x')).rejects.toMatchObject({ code: 'InsufficientShards' });
+  });
+
+  it('writes succeed with two drives gone (repairs queued) and fail below the write quorum', async () => {
+    const [d1, d2, d3] = driveDirs(e.dir);
+    await rm(d1!, { recursive: true, force: true });
+    await rm(d2!, { recursive: true, force: true });
+    const data = randomBytes(blockSizeBytes * 2 + 3);
+    const record = await put(e, 'degraded', data);
+    expect((await readAll('degraded')).equals(data)).toBe(true);
+    await settleGc();
+    const repairs = e.meta.listRepairs(100).filter((r) => r.dataId === record.parts[0]!.dataId);
+    expect(repairs.map((r) => r.reason)).toEqual(['write-failed', 'write-failed']);
+    expect(repairs.every((r) => r.bucket === 'b' && r.key === 'degraded')).toBe(true);
+    await rm(d3!, { recursive: true, force: true });
+    await expect(put(e, 'too-few', randomBytes(blockSizeBytes * 3))).rejects.toMatchObject({ code: 'WriteQuorumNotMet' });
+    expect(() => e.objects.headObject('b', 'too-few')).toThrow(expect.objectContaining({ code: 'NoSuchKey' }));
+  });
+
+  it('recognises drives by id after they move, and treats an empty replacement as offline', async () => {
+    const data = randomBytes(blockSizeBytes * 3);
+    await put(e, 'moved', data);
+    await closeHarness(e);
+    const dirs = driveDirs(e.dir);
+    await rename(dirs[0]!, join(e.dir, 'elsewhere'));
+    await mkdir(dirs[0]!); // an empty drive where d1 was
+    const meta = await openMetaStore(join(e.dir, 'meta'));
+    const shuffled = [join(e.dir, 'elsewhere'), ...dirs.slice(1).reverse()];
+    const drives = await DriveSet.open(e.dir, shuffled, undefined, log);
+    e = { dir: e.dir, meta, drives, store: drives.drives()[0]!.store!, objects: new ObjectLayer({ meta, drives, blockSizeBytes, log }) };
+    await e.objects.start();
+    expect(drives.drives().every((d) => d.store !== undefined)).toBe(true);
+    expect((await readAll('moved')).equals(data)).toBe(true);
+    await closeHarness(e);
+    const meta2 = await openMetaStore(join(e.dir, 'meta'));
+    const withEmpty = [dirs[0]!, ...dirs.slice(1)];
+    const drives2 = await DriveSet.open(e.dir, withEmpty, undefined, log);
+    expect(drives2.drives().filter((d) => d.store === undefined)).toHaveLength(1);
+    e = { dir: e.dir, meta: meta2, drives: drives2, store: drives2.drives()[1]!.store!, objects: new ObjectLayer({ meta: meta2, drives: drives2, blockSizeBytes, log }) };
+    await e.objects.start();
+    expect((await readAll('moved')).equals(data)).toBe(true);
   });
 });

@@ -30,7 +30,7 @@ export function newDataId(): string {
 export function objectRecord(bucket: string, key: string, etag = 'e0', dataId = newDataId()): ObjectRecord {
   return {
     bucket, key, sizeBytes: 3, etag, lastModifiedMs: 1_700_000_000_000, layout,
-    parts: [{ partNumber: 1, sizeBytes: 3, etag, dataId }], multipart: false, userMetadata: {},
+    parts: [{ partNumber: 1, sizeBytes: 3, etag, dataId, drives: ['drive-a'] }], multipart: false, userMetadata: {},
   };
 }
 
@@ -39,7 +39,7 @@ export function uploadRecord(bucket: string, key: string, uploadId: string, init
 }
 
 export function partRecord(partNumber: number, dataId = newDataId(), sizeBytes = 5): PartRecord {
-  return { partNumber, sizeBytes, etag: `p${partNumber}`, dataId, lastModifiedMs: 1_700_000_000_000 };
+  return { partNumber, sizeBytes, etag: `p${partNumber}`, dataId, drives: ['drive-a'], lastModifiedMs: 1_700_000_000_000 };
 }
 
 /** Byte-order comparison oracle: UTF-8 encode and Buffer.compare. */

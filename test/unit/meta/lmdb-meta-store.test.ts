@@ -70,7 +70,7 @@ describe('objects', () => {
     expect(await store.putObject(second)).toEqual(first);
     expect(store.getObject('b', 'dir/ключ😀')).toEqual(second);
     expect(gcIds(store)).toEqual([first.parts[0]?.dataId]);
-    expect(store.listGc(1)[0]).toEqual({ dataId: first.parts[0]?.dataId, shardIds: [`${first.parts[0]?.dataId}.0`] });
+    expect(store.listGc(1)[0]).toEqual({ dataId: first.parts[0]?.dataId, shardIds: [`${first.parts[0]?.dataId}.0`], drives: ['drive-a'] });
     expect(await store.deleteObject('b', 'dir/ключ😀')).toEqual(second);
     expect(store.getObject('b', 'dir/ключ😀')).toBeUndefined();
     expect(gcIds(store)).toEqual([first.parts[0]?.dataId, second.parts[0]?.dataId].sort());
@@ -106,7 +106,7 @@ describe('objects', () => {
 
   it('lets exactly one of many concurrent If-None-Match: * writers win, and rolls back the losers', async () => {
     const records = Array.from({ length: 10 }, (_, i) => objectRecord('b', 'race', `e${i}`));
-    await Promise.all(records.map((r) => store.addPending({ dataId: r.parts[0]?.dataId ?? '', shardIds: [] })));
+    await Promise.all(records.map((r) => store.addPending({ dataId: r.parts[0]?.dataId ?? '', shardIds: [], drives: [] })));
     const results = await Promise.allSettled(records.map((r) => store.putObject(r, { ifNoneMatch: '*' })));
     const won = results.filter((r) => r.status === 'fulfilled');
     expect(won).toHaveLength(1);
@@ -121,8 +121,8 @@ describe('objects', () => {
   it('putObject clears the pending entries of its data', async () => {
     const record = objectRecord('b', 'k');
     const dataId = record.parts[0]?.dataId ?? '';
-    await store.addPending({ dataId, shardIds: [`${dataId}.0`] });
-    await store.addPending({ dataId: 'other', shardIds: ['other.0'] });
+    await store.addPending({ dataId, shardIds: [`${dataId}.0`], drives: ['drive-a'] });
+    await store.addPending({ dataId: 'other', shardIds: ['other.0'], drives: ['drive-a'] });
     expect(pendingIds(store)).toEqual([dataId, 'other'].sort());
     await store.putObject(record);
     expect(pendingIds(store)).toEqual(['other']);
@@ -151,7 +151,7 @@ describe('multipart uploads', () => {
   it('stores parts, replaces a part (old data to gc, pending cleared) and pages through them', async () => {
     await store.createUpload(uploadRecord('b', 'k', 'u1'));
     const parts = [3, 1, 2, 10].map((n) => partRecord(n));
-    for (const part of parts) await store.addPending({ dataId: part.dataId, shardIds: [`${part.dataId}.0`] });
+    for (const part of parts) await store.addPending({ dataId: part.dataId, shardIds: [`${part.dataId}.0`], drives: ['drive-a'] });
     for (const part of parts) await store.putPart('b', 'k', 'u1', part);
     expect(pendingIds(store)).toEqual([]);
     const replacement = partRecord(2);
@@ -175,7 +175,7 @@ describe('multipart uploads', () => {
     await store.createUpload(uploadRecord('b', 'k', 'u1'));
     const parts = [1, 2, 3].map((n) => partRecord(n));
     for (const part of parts) await store.putPart('b', 'k', 'u1', part);
-    const used = [parts[0], parts[2]].map((p, i) => ({ partNumber: i + 1, sizeBytes: 5, etag: p?.etag ?? '', dataId: p?.dataId ?? '' }));
+    const used = [parts[0], parts[2]].map((p, i) => ({ partNumber: i + 1, sizeBytes: 5, etag: p?.etag ?? '', dataId: p?.dataId ?? '', drives: ['drive-a'] }));
     const record: ObjectRecord = { ...objectRecord('b', 'k', 'abc-2'), sizeBytes: 10, parts: used, multipart: true };
     await expect(store.completeUpload('u1', record, { ifMatch: 'nope' })).rejects.toEqual(withCode('PreconditionFailed'));
     expect(store.getParts('b', 'k', 'u1')).toHaveLength(3);
@@ -200,13 +200,13 @@ describe('multipart uploads', () => {
 describe('pending and gc queues', () => {
   it('abandons pending items to gc, lists gc with a limit and removes entries', async () => {
     const ids = [newDataId(), newDataId(), newDataId()];
-    for (const id of ids) await store.addPending({ dataId: id, shardIds: [`${id}.0`, `${id}.1`] });
-    expect(store.listPending()).toEqual(ids.map((id) => ({ dataId: id, shardIds: [`${id}.0`, `${id}.1`] })));
+    for (const id of ids) await store.addPending({ dataId: id, shardIds: [`${id}.0`, `${id}.1`], drives: ['a', 'b'] });
+    expect(store.listPending()).toEqual(ids.map((id) => ({ dataId: id, shardIds: [`${id}.0`, `${id}.1`], drives: ['a', 'b'] })));
     await store.abandonPending(ids[0] ?? '');
     await store.abandonPending(ids[1] ?? '');
     await store.abandonPending('not-pending');
     expect(pendingIds(store)).toEqual([ids[2]]);
-    expect(store.listGc(1)).toEqual([{ dataId: ids[0], shardIds: [`${ids[0]}.0`, `${ids[0]}.1`] }]);
+    expect(store.listGc(1)).toEqual([{ dataId: ids[0], shardIds: [`${ids[0]}.0`, `${ids[0]}.1`], drives: ['a', 'b'] }]);
     expect(store.listGc(0)).toEqual([]);
     expect(gcIds(store)).toEqual([ids[0], ids[1]]);
     await store.removeGc([ids[0] ?? '', 'unknown']);
@@ -224,7 +224,7 @@ describe('persistence', () => {
     await store.createUpload(upload);
     const part = partRecord(1);
     await store.putPart('b', 'mp', 'u1', part);
-    await store.addPending({ dataId: 'p1', shardIds: ['p1.0'] });
+    await store.addPending({ dataId: 'p1', shardIds: ['p1.0'], drives: ['drive-a'] });
     const before = {
       buckets: store.listBuckets(), object: store.getObject('b', 'a/b/c'), upload: store.getUpload('b', 'mp', 'u1'),
       parts: store.getParts('b', 'mp', 'u1'), pending: store.listPending(), gc: store.listGc(10),
@@ -237,5 +237,20 @@ describe('persistence', () => {
       parts: store.getParts('b', 'mp', 'u1'), pending: store.listPending(), gc: store.listGc(10),
     }).toEqual(before);
     expect(store.listObjects('b', { prefix: '', delimiter: '/', startAfter: '', maxKeys: 10 }).commonPrefixes).toEqual(['a/']);
+  });
+});
+
+describe('repair queue', () => {
+  it('keeps one entry per shard, lists in order, survives reopen, and removes', async () => {
+    const entry = (dataId: string, shardIndex: number, reason: 'missing' | 'corrupt' = 'missing') =>
+      ({ dataId, shardIndex, driveId: 'drive-a', reason, bucket: 'b', key: 'k', recordedMs: 1 });
+    await store.addRepairs([entry('d2', 1), entry('d1', 3), entry('d1', 0)]);
+    await store.addRepairs([entry('d1', 3, 'corrupt')]); // duplicate: the first stays
+    expect(store.listRepairs(10).map((r) => [r.dataId, r.shardIndex, r.reason])).toEqual([['d1', 0, 'missing'], ['d1', 3, 'missing'], ['d2', 1, 'missing']]);
+    expect(store.listRepairs(1)).toHaveLength(1);
+    await store.close();
+    store = await openMetaStore(dir);
+    await store.removeRepairs([{ dataId: 'd1', shardIndex: 3 }]);
+    expect(store.listRepairs(10).map((r) => r.shardIndex)).toEqual([0, 1]);
   });
 });

@@ -153,5 +153,7 @@ describe('XML shapes', () => {
     expect(toS3Error(new TesseraError('NoSuchKey', 'gone'))).toMatchObject({ code: 'NoSuchKey', status: 404, internal: false });
     expect(toS3Error(new TesseraError('InvalidRange', 'x'))).toMatchObject({ status: 416 });
     expect(toS3Error(new TesseraError('BitrotDetected', 'block 3'))).toMatchObject({ code: 'InternalError', status: 500 });
+    expect(toS3Error(new TesseraError('InsufficientShards', 'only 3 of 6'))).toMatchObject({ code: 'ServiceUnavailable', status: 503, message: 'only 3 of 6' });
+    expect(toS3Error(new TesseraError('WriteQuorumNotMet', 'only 3 writable'))).toMatchObject({ code: 'ServiceUnavailable', status: 503 });
   });
 });
