@@ -69,7 +69,9 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
       await meta.close();
       throw err;
     });
-  const objects = new ObjectLayer({ meta, drives, blockSizeBytes: config.blockSizeBytes, log: log.child({ component: 'objects' }) });
+  const objects = new ObjectLayer({
+    meta, drives, blockSizeBytes: config.blockSizeBytes, inlineObjectMaxBytes: config.inlineObjectMaxBytes, log: log.child({ component: 'objects' }),
+  });
   await objects.start();
 
   const ownerId = createHash('sha256').update(credentials.accessKey).digest('hex');

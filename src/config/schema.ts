@@ -3,7 +3,9 @@
 // are rejected at every level (strict objects) so a typo never silently falls back to a default.
 
 import { z } from 'zod';
-import { blockSizeDefaultBytes, blockSizeMaxBytes, blockSizeMinBytes, drivesMax } from '../util/limits.js';
+import {
+  blockSizeDefaultBytes, blockSizeMaxBytes, blockSizeMinBytes, drivesMax, inlineObjectLimitBytes, inlineObjectMaxBytesDefault,
+} from '../util/limits.js';
 
 /** Lowest and highest TCP port numbers accepted for listeners. */
 export const portMin = 1;
@@ -142,6 +144,17 @@ export const configSchema = z
      * count: 1 drive 0; 2-3 drives 1; 4-5 drives 2; 6-7 drives 3; 8 or more 4.
      */
     parityShards: z.number().int('must be an integer').min(0, 'must be 0 or more').optional().describe('parity shards; default by drive count'),
+    /**
+     * Objects (and parts) up to this many bytes are stored inline in their metadata record
+     * instead of k + m shard files: no shard files, no data fsyncs. 0 disables. Default 131072.
+     */
+    inlineObjectMaxBytes: z
+      .number()
+      .int('must be an integer')
+      .min(0, `must be between 0 and ${inlineObjectLimitBytes}`)
+      .max(inlineObjectLimitBytes, `must be between 0 and ${inlineObjectLimitBytes}`)
+      .default(inlineObjectMaxBytesDefault)
+      .describe('inline object threshold in bytes; default 131072'),
     /** Logging. */
     log: logSchema.prefault({}).describe('logging'),
   })

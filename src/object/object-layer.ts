@@ -18,7 +18,6 @@ import type { DataPart, RepairReason } from '../meta/types.js';
 import type { DriveSet } from '../store/drive-set.js';
 import type { ShardWriter } from '../store/shard-store.js';
 import { TesseraError } from '../util/errors.js';
-import { inlineObjectMaxBytes } from '../util/limits.js';
 import { bitrotHash } from '../erasure/bitrot.js';
 import { createCodec } from '../erasure/create-codec.js';
 import type { ErasureCodec } from '../erasure/erasure-codec.js';
@@ -60,6 +59,8 @@ export interface ObjectLayerOptions {
   meta: MetaStore;
   drives: DriveSet;
   blockSizeBytes: number;
+  /** Bodies up to this many bytes are stored inline in their record; 0 disables. */
+  inlineObjectMaxBytes: number;
   log: Logger;
 }
 
@@ -89,9 +90,11 @@ export class ObjectLayer {
   private readonly gc: GarbageCollector;
   private readonly codecs = new Map<string, Promise<ErasureCodec>>();
   private readonly source: StripeSource;
+  private readonly inlineMaxBytes: number;
 
   constructor(options: ObjectLayerOptions) {
     this.meta = options.meta;
+    this.inlineMaxBytes = options.inlineObjectMaxBytes;
     this.drives = options.drives;
     const { dataShards, parityShards } = options.drives.format;
     this.layout = erasureLayout(options.blockSizeBytes, dataShards, parityShards);
@@ -336,7 +339,7 @@ export class ObjectLayer {
   }
 
   /**
-   * Steps 1 and 2 of the write protocol. Bodies up to inlineObjectMaxBytes stay in memory and
+   * Steps 1 and 2 of the write protocol. Bodies up to inlineMaxBytes stay in memory and
    * are stored inline in the record; larger ones are striped over the drives. The pending
    * record's commit runs while the body streams and is durable before any rename
    * (ShardWriter.commit waits for it), so no shard file exists under its final name without a
@@ -347,7 +350,7 @@ export class ObjectLayer {
     const head: Uint8Array[] = [];
     let headBytes = 0;
     let ended = false;
-    while (headBytes <= inlineObjectMaxBytes) {
+    while (headBytes <= this.inlineMaxBytes) {
       const next = await iterator.next();
       if (next.done) {
         ended = true;

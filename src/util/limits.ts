@@ -49,8 +49,10 @@ export const errorBodyDrainTimeoutMs = 30_000;
 export const shutdownGraceMs = 30_000;
 /** Drives in one node's erasure set (k + m = drives). */
 export const drivesMax = 32;
-/** Objects up to this size are stored inline in their metadata record (no shard files). */
-export const inlineObjectMaxBytes = 128 * KiB;
+/** Default size up to which objects are stored inline in their metadata record (no shard files). */
+export const inlineObjectMaxBytesDefault = 128 * KiB;
+/** Largest configurable inline threshold (keeps LMDB values and request buffering small). */
+export const inlineObjectLimitBytes = 1 * MiB;
 /** Concurrent client requests served at once; more wait in the socket backlog. */
 export const concurrentRequestsMax = 256;
 /** Shard files deleted at once by the garbage collector. */

@@ -12,6 +12,7 @@ import type { MetaStore } from '../../src/meta/meta-store.js';
 import { dataRefOf, shardIdOf } from '../../src/object/layout.js';
 import { ObjectLayer } from '../../src/object/object-layer.js';
 import { DriveSet } from '../../src/store/drive-set.js';
+import { inlineObjectMaxBytesDefault } from '../../src/util/limits.js';
 import type { ShardStore } from '../../src/store/shard-store.js';
 
 const blockSizeBytes = 64 * 1024;
@@ -29,7 +30,7 @@ async function openHarness(dir: string): Promise<Harness> {
   await initBitrot();
   const meta = await openMetaStore(join(dir, 'meta'));
   const drives = await DriveSet.open(dir, [join(dir, 'drive-1')], undefined, log);
-  const objects = new ObjectLayer({ meta, drives, blockSizeBytes, log });
+  const objects = new ObjectLayer({ meta, drives, blockSizeBytes, inlineObjectMaxBytes: inlineObjectMaxBytesDefault, log });
   await objects.start();
   return { dir, meta, drives, store: drives.drives()[0]!.store!, objects };
 }
@@ -213,7 +214,7 @@ describe('erasure-coded object layer (4 + 2 over six drives)', () => {
     await initBitrot();
     const meta = await openMetaStore(join(dir, 'meta'));
     const drives = await DriveSet.open(dir, driveDirs(dir), 2, log);
-    const objects = new ObjectLayer({ meta, drives, blockSizeBytes, log });
+    const objects = new ObjectLayer({ meta, drives, blockSizeBytes, inlineObjectMaxBytes: inlineObjectMaxBytesDefault, log });
     await objects.start();
     return { dir, meta, drives, store: drives.drives()[0]!.store!, objects };
   }
@@ -305,7 +306,7 @@ describe('erasure-coded object layer (4 + 2 over six drives)', () => {
     const meta = await openMetaStore(join(e.dir, 'meta'));
     const shuffled = [join(e.dir, 'elsewhere'), ...dirs.slice(1).reverse()];
     const drives = await DriveSet.open(e.dir, shuffled, undefined, log);
-    e = { dir: e.dir, meta, drives, store: drives.drives()[0]!.store!, objects: new ObjectLayer({ meta, drives, blockSizeBytes, log }) };
+    e = { dir: e.dir, meta, drives, store: drives.drives()[0]!.store!, objects: new ObjectLayer({ meta, drives, blockSizeBytes, inlineObjectMaxBytes: inlineObjectMaxBytesDefault, log }) };
     await e.objects.start();
     expect(drives.drives().every((d) => d.store !== undefined)).toBe(true);
     expect((await readAll('moved')).equals(data)).toBe(true);
@@ -314,7 +315,7 @@ describe('erasure-coded object layer (4 + 2 over six drives)', () => {
     const withEmpty = [dirs[0]!, ...dirs.slice(1)];
     const drives2 = await DriveSet.open(e.dir, withEmpty, undefined, log);
     expect(drives2.drives().filter((d) => d.store === undefined)).toHaveLength(1);
-    e = { dir: e.dir, meta: meta2, drives: drives2, store: drives2.drives()[1]!.store!, objects: new ObjectLayer({ meta: meta2, drives: drives2, blockSizeBytes, log }) };
+    e = { dir: e.dir, meta: meta2, drives: drives2, store: drives2.drives()[1]!.store!, objects: new ObjectLayer({ meta: meta2, drives: drives2, blockSizeBytes, inlineObjectMaxBytes: inlineObjectMaxBytesDefault, log }) };
     await e.objects.start();
     expect((await readAll('moved')).equals(data)).toBe(true);
   });
