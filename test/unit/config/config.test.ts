@@ -41,6 +41,7 @@ const defaults: Config = {
   region: 'us-east-1',
   domains: ['localhost', 's3.localhost'],
   blockSizeBytes: blockSizeDefaultBytes,
+  inlineObjectMaxBytes: 131_072,
   log: { level: 'info', pretty: false },
 };
 
