@@ -360,12 +360,13 @@ export class ObjectLayer {
       headBytes += next.value.length;
     }
     if (ended) return this.storeInline(Buffer.concat(head, headBytes), input);
-    const rest: AsyncIterable<Uint8Array> = {
-      [Symbol.asyncIterator]: () => ({ next: () => iterator.next(), return: async () => (await iterator.return?.()) ?? { done: true, value: undefined } }),
-    };
     async function* whole(): AsyncGenerator<Uint8Array> {
-      yield* head;
-      yield* rest;
+      try {
+        yield* head;
+        for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+      } finally {
+        await iterator.return?.();
+      }
     }
     return this.storeStriped(whole(), input, target);
   }
