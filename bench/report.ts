@@ -1,11 +1,13 @@
-// Machine description and the two outputs of `make bench`: a Markdown table for humans and a JSON
-// document (schemaVersion 1) under bench/results/ for comparing runs.
+// Machine description and the two outputs of `make bench`: Markdown tables for humans and a JSON
+// document (schemaVersion 2: scenarios, cells tagged by scenario, codec results) under bench/results/.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
+// Type only: codec.bench.ts imports sizeLabel from here, so its table arrives rendered (see markdownReport).
+import type { CodecResult } from './codec.bench.js';
 import type { CellMeasurement } from './load.js';
 
 const MiB = 1024 * 1024;
@@ -59,6 +61,8 @@ function run(command: string, args: string[]): string | undefined {
 
 /** One row of the table: a cell's spec, what the client measured, and the server's resource use during it. */
 export interface CellReport extends CellMeasurement {
+  /** Name of the scenario (server set-up) the cell ran against, e.g. "single node, 1 drive". */
+  scenario: string;
   op: 'PUT' | 'GET';
   sizeBytes: number;
   concurrency: number;
@@ -75,26 +79,51 @@ export interface CellReport extends CellMeasurement {
   otherCpuSeconds: number | undefined;
 }
 
+/** One server set-up the cells ran against (or why it did not run). */
+export interface ScenarioReport {
+  /** e.g. "single node, 1 drive", "single node, 6 drives (4+2)", "external". */
+  name: string;
+  /** Drives given to the server (1: no --drives, today's DATA/drive-1); undefined for an external server. */
+  drives: number | undefined;
+  /** --parity given with --drives; undefined when not passed. */
+  parityShards: number | undefined;
+  /** Why the scenario did not run (e.g. the server has no --drives); undefined when it ran. */
+  skipped: string | undefined;
+  /** Why it stopped before its cells ran (e.g. the server did not start); undefined otherwise. */
+  error: string | undefined;
+  server:
+    | {
+        mode: 'spawned' | 'external';
+        endpoint: string;
+        pid: number | undefined;
+        /** VmHWM at the end of the scenario, in bytes. */
+        peakRssBytes: number | undefined;
+        /** utime + stime over the scenario (start-up included), in seconds. */
+        cpuSeconds: number | undefined;
+        /** How the spawned server ended ("exit 0", "SIGKILL"), undefined for external servers. */
+        exit: string | undefined;
+      }
+    | undefined;
+}
+
+/** The erasure codec micro-benchmark (bench/codec.bench.ts), or why it did not run. */
+export interface CodecReport {
+  quick: boolean;
+  skipped: string | undefined;
+  results: CodecResult[];
+}
+
 /** The whole run, as written to bench/results/<timestamp>.json. */
 export interface BenchReport {
-  schemaVersion: 1;
+  schemaVersion: 2;
   startedAt: string;
   finishedAt: string;
   machine: MachineInfo;
-  /** The effective options (durations, sizes, concurrencies, endpoint mode). */
+  /** The effective options (durations, sizes, concurrencies, endpoint mode, scenarios). */
   options: Record<string, unknown>;
-  server: {
-    mode: 'spawned' | 'external';
-    endpoint: string;
-    pid: number | undefined;
-    /** VmHWM at the end of the run, in bytes. */
-    peakRssBytes: number | undefined;
-    /** utime + stime over the whole run (start-up included), in seconds. */
-    cpuSeconds: number | undefined;
-    /** How the spawned server ended ("exit 0", "SIGKILL"), undefined for external servers. */
-    exit: string | undefined;
-  };
+  scenarios: ScenarioReport[];
   cells: CellReport[];
+  codec: CodecReport;
 }
 
 /** "4 KiB", "1 MiB", "64 MiB" for power-of-two sizes; bytes otherwise. */
@@ -104,22 +133,24 @@ export function sizeLabel(sizeBytes: number): string {
   return `${sizeBytes} B`;
 }
 
-/** Markdown: machine line, the cell table, server totals, and any cell errors. */
-export function markdownReport(report: BenchReport): string {
+/**
+ * Markdown: machine line, the cell table (with its scenario), a side-by-side table of the scenarios,
+ * per-scenario server totals, failures, then the codec section around `codecTable` (codecMarkdownTable's output).
+ */
+export function markdownReport(report: BenchReport, codecTable: string): string {
   const m = report.machine;
   const lines = [
     `## Tessera bench ${report.startedAt}`,
     '',
     `${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 1024 ** 3).toFixed(1)} GiB RAM, node ${m.nodeVersion}, ` +
-      `commit ${m.gitCommit}${m.gitDirty ? ' (dirty)' : ''}, data dir on ${m.dataDirFilesystem}, ` +
-      `server ${report.server.mode} at ${report.server.endpoint}`,
+      `commit ${m.gitCommit}${m.gitDirty ? ' (dirty)' : ''}, data dirs on ${m.dataDirFilesystem}`,
     '',
-    '| op | size | conc | ops | MB/s | ops/s | p50 ms | p99 ms | server CPU s | server RSS peak MiB | client CPU s | other CPU s |',
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| scenario | op | size | conc | ops | MB/s | ops/s | p50 ms | p99 ms | server CPU s | server RSS peak MiB | client CPU s | other CPU s |',
+    '|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ];
   for (const c of report.cells) {
     lines.push(
-      `| ${c.op} | ${sizeLabel(c.sizeBytes)} | ${c.concurrency} | ${c.ops}${c.error === undefined ? '' : ' (failed)'} | ` +
+      `| ${c.scenario} | ${c.op} | ${sizeLabel(c.sizeBytes)} | ${c.concurrency} | ${c.ops}${c.error === undefined ? '' : ' (failed)'} | ` +
         `${fixed(c.megabytesPerSecond, 1)} | ${fixed(c.opsPerSecond, c.opsPerSecond < 100 ? 1 : 0)} | ` +
         `${fixed(c.p50Ms, 2)} | ${fixed(c.p99Ms, 2)} | ${optional(c.serverCpuSeconds, 1)} | ` +
         `${optional(c.serverPeakRssBytes === undefined ? undefined : c.serverPeakRssBytes / MiB, 0)} | ${fixed(c.clientCpuSeconds, 1)} | ${optional(c.otherCpuSeconds, 1)} |`,
@@ -127,14 +158,55 @@ export function markdownReport(report: BenchReport): string {
   }
   lines.push('', 'MB/s is 10^6 bytes per second of object data; latency is send to last response byte.');
   lines.push(sharedMachineLine(report));
-  const s = report.server;
-  if (s.peakRssBytes !== undefined || s.cpuSeconds !== undefined) {
-    lines.push(`Server totals: peak RSS (VmHWM) ${optional(s.peakRssBytes === undefined ? undefined : s.peakRssBytes / MiB, 0)} MiB, CPU ${optional(s.cpuSeconds, 1)} s.`);
+  lines.push(...sideBySide(report));
+  for (const s of report.scenarios) {
+    if (s.skipped !== undefined) lines.push(`Scenario "${s.name}" skipped: ${s.skipped}`);
+    if (s.error !== undefined) lines.push(`Scenario "${s.name}" FAILED: ${s.error}`);
+    const server = s.server;
+    if (server !== undefined && (server.peakRssBytes !== undefined || server.cpuSeconds !== undefined)) {
+      lines.push(
+        `Server totals, ${s.name} (${server.mode} at ${server.endpoint}): peak RSS (VmHWM) ` +
+          `${optional(server.peakRssBytes === undefined ? undefined : server.peakRssBytes / MiB, 0)} MiB, CPU ${optional(server.cpuSeconds, 1)} s.`,
+      );
+    }
   }
   for (const c of report.cells.filter((cell) => cell.error !== undefined)) {
-    lines.push(`FAILED ${c.op} ${sizeLabel(c.sizeBytes)} c${c.concurrency}: ${c.error?.code} ${c.error?.message}`);
+    lines.push(`FAILED ${c.scenario}: ${c.op} ${sizeLabel(c.sizeBytes)} c${c.concurrency}: ${c.error?.code} ${c.error?.message}`);
   }
+  lines.push('', ...codecSection(report.codec, codecTable));
   return `${lines.join('\n')}\n`;
+}
+
+// The same op x size x concurrency in each scenario that ran, next to each other, with the ratio to the first.
+function sideBySide(report: BenchReport): string[] {
+  const scenarios = [...new Set(report.cells.map((c) => c.scenario))];
+  if (scenarios.length < 2) return [];
+  const keyOf = (c: CellReport): string => `${c.op} ${c.sizeBytes} ${c.concurrency}`;
+  const header = ['op', 'size', 'conc', ...scenarios.map((s) => `${s}: MB/s (ops/s)`), ...scenarios.slice(1).map((s) => `MB/s ratio: ${s} / first`)];
+  const lines = ['', `| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? '---' : '--:')).join('|')}|`];
+  for (const key of new Set(report.cells.map(keyOf))) {
+    const cells = scenarios.map((s) => report.cells.find((c) => c.scenario === s && keyOf(c) === key));
+    const first = cells.find((c) => c !== undefined)!;
+    const row = [first.op, sizeLabel(first.sizeBytes), String(first.concurrency)];
+    for (const c of cells) row.push(c === undefined ? '-' : `${fixed(c.megabytesPerSecond, 1)} (${fixed(c.opsPerSecond, c.opsPerSecond < 100 ? 1 : 0)})${c.error === undefined ? '' : ' failed'}`);
+    const base = cells[0];
+    for (const c of cells.slice(1)) {
+      row.push(base === undefined || c === undefined || base.megabytesPerSecond === 0 ? '-' : `${(c.megabytesPerSecond / base.megabytesPerSecond).toFixed(2)}x`);
+    }
+    lines.push(`| ${row.join(' | ')} |`);
+  }
+  return lines;
+}
+
+function codecSection(codec: CodecReport, table: string): string[] {
+  if (codec.skipped !== undefined) return [`Erasure codec bench skipped: ${codec.skipped}`];
+  return [
+    `### Erasure codec, single thread${codec.quick ? ' (--quick: short cells)' : ''}`,
+    '',
+    'MB/s = 10^6 bytes of data shards per wall-clock second (median slice); MB/CPU-s = the same per second of CPU time.',
+    '',
+    table,
+  ];
 }
 
 // Other processes' CPU as a share of the machine's capacity over the cells: the run's noise level.

@@ -1,15 +1,28 @@
-// `make bench`: starts a fresh `s3d server` (or uses --endpoint), runs PUT then GET cells over object
-// sizes x concurrencies, prints a Markdown table and writes bench/results/<timestamp>.json.
-// Exits 1 when any cell failed, so a broken server never yields a plausible-looking table.
+// `make bench`: per scenario (one drive; six drives 4+2) starts a fresh `s3d server` (or uses --endpoint),
+// runs PUT then GET cells over object sizes x concurrencies; then the erasure codec cells. Prints
+// Markdown tables and writes bench/results/<timestamp>.json. Exits 1 when any cell or scenario
+// failed, so a broken server never yields a plausible-looking table.
 
 import { Command, InvalidArgumentError } from 'commander';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { codecMarkdownTable, runCodecBench } from './codec.bench.js';
 import { BenchClient, LoadError, runCell, type CellSpec } from './load.js';
-import { markdownReport, machineInfo, sizeLabel, writeJsonReport, type BenchReport, type CellReport } from './report.js';
+import {
+  markdownReport,
+  machineInfo,
+  sizeLabel,
+  writeJsonReport,
+  type BenchReport,
+  type CellReport,
+  type CodecReport,
+  type ScenarioReport,
+} from './report.js';
 import { machineBusyCpuSeconds, processCommandLine, ProcessWatcher, sampleProcess, startServer, type SpawnedServer } from './server-process.js';
 import type { SigV4Credentials } from './sigv4-sign.js';
 
@@ -51,73 +64,189 @@ interface Options {
   keepData: boolean;
   serverBin: string | undefined;
   resultsDir: string | undefined;
+  scenarios: string[];
+  codec: boolean;
 }
 
-/** Parses argv, runs the bench, returns the process exit code (0 ok, 1 some cell failed). */
+/** A server set-up the PUT/GET cells run against. */
+export interface Scenario {
+  /** Name on the command line (--scenarios). */
+  id: string;
+  /** Name in the tables and JSON. */
+  name: string;
+  /** Drive dirs given with --drives; 1 means no --drives (the server's DATA/drive-1). */
+  driveCount: number;
+  /** --parity with --drives; undefined: not passed. */
+  parityShards: number | undefined;
+}
+
+export const benchScenarios: readonly Scenario[] = [
+  { id: '1-drive', name: 'single node, 1 drive', driveCount: 1, parityShards: undefined },
+  { id: '6-drives', name: 'single node, 6 drives (4+2)', driveCount: 6, parityShards: 2 },
+];
+
+/** Parses argv, runs the bench, returns the process exit code (0 ok, 1 some cell or scenario failed). */
 export async function main(argv: string[]): Promise<number> {
   const options = parseOptions(argv);
   const repoRoot = findRepoRoot();
   const startedAt = new Date().toISOString();
 
-  let server: SpawnedServer | undefined;
+  let current: SpawnedServer | undefined;
   const stopOnSignal = (): void => {
-    void (server?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+    void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
 
-  if (options.endpoint === undefined) {
-    process.stderr.write('bench: starting s3d server...\n');
-    server = await startServer({
-      binPath: options.serverBin ?? join(repoRoot, 'bin', 's3d'),
-      accessKey: options.accessKey,
-      secretKey: options.secretKey,
-      dataDirParent: options.dataDirParent,
-    });
-    process.stderr.write(`bench: server pid ${server.pid} at ${server.endpoint.href}, data ${server.dataDir}, log ${server.logPath}\n`);
-  }
-  const endpoint = server?.endpoint ?? new URL(options.endpoint ?? '');
-  const ca = server?.ca ?? (options.ca === undefined ? undefined : readFileSync(options.ca));
-  const pid = server?.pid ?? options.serverPid;
-  if (server === undefined && pid !== undefined) warnIfNotServer(pid);
-  const credentials: SigV4Credentials = { accessKey: options.accessKey, secretKey: options.secretKey, region: options.region };
-  const machine = machineInfo(repoRoot, server?.dataDir ?? options.dataDirParent);
-
-  let cells: CellReport[] = [];
-  let exit: string | undefined;
-  let totals: ReturnType<typeof sampleProcess>;
-  let failed = true;
-  try {
-    cells = await runCells(options, { endpoint, ca, credentials, pid });
-    failed = cells.some((cell) => cell.error !== undefined);
-  } finally {
-    totals = pid === undefined ? undefined : sampleProcess(pid);
-    if (server !== undefined) {
-      exit = await server.stop();
-      await cleanUp(server, options.keepData, failed);
+  const scenarios: ScenarioReport[] = [];
+  const cells: CellReport[] = [];
+  if (options.endpoint !== undefined) {
+    const ran = await runExternal(options);
+    scenarios.push(ran.scenario);
+    cells.push(...ran.cells);
+  } else {
+    const binPath = options.serverBin ?? join(repoRoot, 'bin', 's3d');
+    for (const scenario of selectedScenarios(options.scenarios)) {
+      const skipped = scenario.driveCount > 1 ? drivesUnsupported(binPath) : undefined;
+      if (skipped !== undefined) {
+        process.stderr.write(`bench: scenario "${scenario.name}" skipped: ${skipped}\n`);
+        scenarios.push({ name: scenario.name, drives: scenario.driveCount, parityShards: scenario.parityShards, skipped, error: undefined, server: undefined });
+        continue;
+      }
+      const ran = await runSpawned(options, scenario, binPath, (server) => (current = server));
+      current = undefined;
+      scenarios.push(ran.scenario);
+      cells.push(...ran.cells);
     }
   }
+  // After the servers stopped, so the codec has the CPU to itself.
+  const codec = await runCodec(options);
 
+  const failed = cells.some((cell) => cell.error !== undefined) || scenarios.some((s) => s.error !== undefined);
   const report: BenchReport = {
-    schemaVersion: 1,
+    schemaVersion: 2,
     startedAt,
     finishedAt: new Date().toISOString(),
-    machine,
+    machine: machineInfo(repoRoot, options.dataDirParent ?? tmpdir()),
     options: { ...options, secretKey: undefined },
-    server: {
-      mode: server === undefined ? 'external' : 'spawned',
-      endpoint: endpoint.href,
-      pid,
-      peakRssBytes: totals?.peakRssBytes,
-      cpuSeconds: totals?.cpuSeconds,
-      exit,
-    },
+    scenarios,
     cells,
+    codec,
   };
-  process.stdout.write(markdownReport(report));
+  process.stdout.write(markdownReport(report, codec.skipped === undefined ? codecMarkdownTable(codec.results) : ''));
   const path = await writeJsonReport(options.resultsDir ?? join(repoRoot, 'bench', 'results'), report);
   process.stdout.write(`\nJSON: ${path}\n`);
   return failed ? 1 : 0;
+}
+
+// Ids were checked by scenarioList; the table order is benchScenarios' order.
+function selectedScenarios(ids: string[]): Scenario[] {
+  return benchScenarios.filter((s) => ids.includes(s.id));
+}
+
+// A build without erasure coding across drives has no --drives; its help says so.
+function drivesUnsupported(binPath: string): string | undefined {
+  try {
+    const help = execFileSync(process.execPath, [binPath, 'server', '--help'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return help.includes('--drives') ? undefined : `\`${binPath} server --help\` has no --drives (this build cannot spread shards over drives)`;
+  } catch (err) {
+    return `\`${binPath} server --help\` failed: ${(err as Error).message.split('\n')[0]}`;
+  }
+}
+
+/** --drives D1..Dn [--parity M] for `scenario`, its drive dirs made fresh under `parent`; none for 1 drive. */
+async function scenarioDrives(scenario: Scenario, parent: string): Promise<{ args: string[]; root: string | undefined }> {
+  if (scenario.driveCount === 1) return { args: [], root: undefined };
+  const root = await mkdtemp(join(parent, 'tessera-bench-drives-'));
+  const drives = Array.from({ length: scenario.driveCount }, (_, i) => join(root, `d${i + 1}`));
+  for (const drive of drives) await mkdir(drive);
+  const parity = scenario.parityShards === undefined ? [] : ['--parity', String(scenario.parityShards)];
+  return { args: ['--drives', drives.join(','), ...parity], root };
+}
+
+/**
+ * server-process.ts starts `node <bin> server --data-dir ... --port ...` and takes no further arguments,
+ * so a two-line module appends them to process.argv and loads the real bin in the same process (the
+ * sampled pid stays the server's). Option order does not matter to the CLI.
+ */
+async function binWithArgs(binPath: string, args: string[], dir: string): Promise<string> {
+  if (args.length === 0) return binPath;
+  const path = join(dir, 's3d-with-args.mjs');
+  await writeFile(path, `process.argv.push(...${JSON.stringify(args)});\nawait import(${JSON.stringify(pathToFileURL(resolve(binPath)).href)});\n`);
+  return path;
+}
+
+interface ScenarioRun {
+  scenario: ScenarioReport;
+  cells: CellReport[];
+}
+
+// Starts a fresh server for `scenario`, runs every cell, stops it, removes its data (and drives).
+async function runSpawned(options: Options, scenario: Scenario, binPath: string, onServer: (server: SpawnedServer) => void): Promise<ScenarioRun> {
+  const parent = options.dataDirParent ?? tmpdir();
+  const drives = await scenarioDrives(scenario, parent);
+  const base = { name: scenario.name, drives: scenario.driveCount, parityShards: scenario.parityShards, skipped: undefined };
+  process.stderr.write(`bench: scenario "${scenario.name}": starting s3d server${drives.args.length > 0 ? ` ${drives.args.join(' ')}` : ''}...\n`);
+  let server: SpawnedServer;
+  try {
+    const bin = await binWithArgs(binPath, drives.args, drives.root ?? parent);
+    server = await startServer({ binPath: bin, accessKey: options.accessKey, secretKey: options.secretKey, dataDirParent: options.dataDirParent });
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`bench: scenario "${scenario.name}" could not start: ${error}\n`);
+    if (drives.root !== undefined) await rm(drives.root, { recursive: true, force: true });
+    return { scenario: { ...base, error, server: undefined }, cells: [] };
+  }
+  onServer(server);
+  process.stderr.write(`bench: server pid ${server.pid} at ${server.endpoint.href}, data ${server.dataDir}, log ${server.logPath}\n`);
+  const credentials: SigV4Credentials = { accessKey: options.accessKey, secretKey: options.secretKey, region: options.region };
+  let cells: CellReport[] = [];
+  let error: string | undefined;
+  let totals: ReturnType<typeof sampleProcess>;
+  let exit: string;
+  try {
+    cells = await runCells(options, scenario.name, { endpoint: server.endpoint, ca: server.ca, credentials, pid: server.pid });
+  } catch (err) {
+    error = err instanceof LoadError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+    process.stderr.write(`bench: scenario "${scenario.name}" failed: ${error}\n`);
+  } finally {
+    totals = sampleProcess(server.pid);
+    exit = await server.stop();
+    const failed = error !== undefined || cells.some((cell) => cell.error !== undefined);
+    await cleanUp(server, options.keepData, failed);
+    if (drives.root !== undefined && !options.keepData) await rm(drives.root, { recursive: true, force: true });
+  }
+  const serverReport = { mode: 'spawned' as const, endpoint: server.endpoint.href, pid: server.pid, peakRssBytes: totals?.peakRssBytes, cpuSeconds: totals?.cpuSeconds, exit };
+  return { scenario: { ...base, error, server: serverReport }, cells };
+}
+
+// --endpoint: one scenario against a server someone else runs.
+async function runExternal(options: Options): Promise<ScenarioRun> {
+  const endpoint = new URL(options.endpoint ?? '');
+  const ca = options.ca === undefined ? undefined : readFileSync(options.ca);
+  const pid = options.serverPid;
+  if (pid !== undefined) warnIfNotServer(pid);
+  const credentials: SigV4Credentials = { accessKey: options.accessKey, secretKey: options.secretKey, region: options.region };
+  const name = 'external';
+  const cells = await runCells(options, name, { endpoint, ca, credentials, pid });
+  const totals = pid === undefined ? undefined : sampleProcess(pid);
+  return {
+    scenario: {
+      name,
+      drives: undefined,
+      parityShards: undefined,
+      skipped: undefined,
+      error: undefined,
+      server: { mode: 'external', endpoint: endpoint.href, pid, peakRssBytes: totals?.peakRssBytes, cpuSeconds: totals?.cpuSeconds, exit: undefined },
+    },
+    cells,
+  };
+}
+
+async function runCodec(options: Options): Promise<CodecReport> {
+  if (!options.codec) return { quick: options.quick, skipped: '--no-codec', results: [] };
+  process.stderr.write(`bench: erasure codec${options.quick ? ' (quick)' : ''}...\n`);
+  return { quick: options.quick, skipped: undefined, results: await runCodecBench({ quick: options.quick }) };
 }
 
 // Objects can run to gigabytes, so the data dir goes unless --keep-data; the server log stays when something failed.
@@ -148,7 +277,7 @@ interface Target {
 }
 
 // For each size and concurrency: a PUT cell, then a GET cell over the objects that PUT wrote.
-async function runCells(options: Options, target: Target): Promise<CellReport[]> {
+async function runCells(options: Options, scenario: string, target: Target): Promise<CellReport[]> {
   await warmUp(target);
   const runId = Date.now().toString(36);
   const reports: CellReport[] = [];
@@ -158,10 +287,10 @@ async function runCells(options: Options, target: Target): Promise<CellReport[]>
       const keyOf = (index: number): string => `${runId}/${sizeLabel(sizeBytes).replace(' ', '')}-c${concurrency}/${index}`;
       const limits = cellLimits(options, sizeBytes, concurrency);
       const base = { bucket: benchBucket, sizeBytes, concurrency, keyOf, verifyContentEvery, ...limits };
-      const put = await measureCell(target, { ...base, op: 'PUT', keyCount: 0 }, payload);
+      const put = await measureCell(scenario, target, { ...base, op: 'PUT', keyCount: 0 }, payload);
       reports.push(put);
       if (put.ops === 0) continue;
-      reports.push(await measureCell(target, { ...base, op: 'GET', keyCount: put.ops }, payload));
+      reports.push(await measureCell(scenario, target, { ...base, op: 'GET', keyCount: put.ops }, payload));
     }
   }
   return reports;
@@ -175,8 +304,8 @@ function cellLimits(options: Options, sizeBytes: number, concurrency: number): {
   return { durationMs: durationMs * largeObjectDurationFactor, opsMax: Math.max(opsMin, concurrency * perWorker) };
 }
 
-async function measureCell(target: Target, spec: CellSpec, payload: Buffer): Promise<CellReport> {
-  const label = `${spec.op} ${sizeLabel(spec.sizeBytes)} c${spec.concurrency}`;
+async function measureCell(scenario: string, target: Target, spec: CellSpec, payload: Buffer): Promise<CellReport> {
+  const label = `${scenario}: ${spec.op} ${sizeLabel(spec.sizeBytes)} c${spec.concurrency}`;
   process.stderr.write(`bench: ${label}...`);
   const client = new BenchClient({ endpoint: target.endpoint, credentials: target.credentials, ca: target.ca, maxSockets: spec.concurrency });
   const watcher = target.pid === undefined ? undefined : new ProcessWatcher(target.pid);
@@ -195,6 +324,7 @@ async function measureCell(target: Target, spec: CellSpec, payload: Buffer): Pro
       : ` FAILED after ${measurement.ops} ops: ${measurement.error.message}\n`,
   );
   return {
+    scenario,
     op: spec.op,
     sizeBytes: spec.sizeBytes,
     concurrency: spec.concurrency,
@@ -228,7 +358,7 @@ async function warmUp(target: Target): Promise<void> {
 function parseOptions(argv: string[]): Options {
   const program = new Command('bench')
     .description('PUT/GET throughput and latency of s3d; Markdown to stdout, JSON to bench/results/')
-    .option('--quick', 'short cells and few large objects (under a minute)', false)
+    .option('--quick', 'short cells and few large objects (about a minute)', false)
     .option('--duration-ms <ms>', `per-cell duration (default ${cellDurationDefaultMs}, --quick ${cellDurationQuickMs})`, positiveInteger)
     .option('--sizes <list>', 'object sizes, e.g. 4KiB,1MiB,64MiB', sizeList, [4 * KiB, 1 * MiB, 64 * MiB])
     .option('--concurrency <list>', 'concurrencies, e.g. 1,16', integerList, [1, 16])
@@ -241,7 +371,9 @@ function parseOptions(argv: string[]): Options {
     .option('--data-dir-parent <dir>', 'where the fresh data dir is made (default: the OS temp dir)')
     .option('--keep-data', 'keep the spawned server data dir', false)
     .option('--server-bin <path>', 'executable started as `<path> server ...` (default: bin/s3d; e.g. an older build)')
-    .option('--results-dir <dir>', 'where the JSON goes (default: bench/results)');
+    .option('--results-dir <dir>', 'where the JSON goes (default: bench/results)')
+    .option('--scenarios <list>', `server set-ups to measure, of ${benchScenarios.map((sc) => sc.id).join(', ')} (ignored with --endpoint)`, scenarioList, benchScenarios.map((sc) => sc.id))
+    .option('--no-codec', 'skip the erasure codec table');
   program.parse(argv);
   return program.opts<Options>();
 }
@@ -250,6 +382,14 @@ function positiveInteger(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
   return n;
+}
+
+function scenarioList(value: string): string[] {
+  const ids = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  for (const id of ids) {
+    if (!benchScenarios.some((s) => s.id === id)) throw new InvalidArgumentError(`unknown scenario "${id}" (known: ${benchScenarios.map((s) => s.id).join(', ')})`);
+  }
+  return ids;
 }
 
 function integerList(value: string): number[] {

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { initBitrot } from '../erasure/bitrot.js';
@@ -35,6 +35,19 @@ function endpointHost(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
 
+/**
+ * Throws InvalidConfig when the data dir is a drive or lies inside one (checked before anything
+ * is written). Drives inside the data dir are fine: the default drive is DATA/drive-1.
+ */
+function checkDataDirApart(dataDir: string, drives: readonly string[]): void {
+  const inside = (child: string, parent: string): boolean => child === parent || child.startsWith(`${parent}${sep}`);
+  for (const drive of drives) {
+    if (inside(dataDir, drive)) {
+      throw new TesseraError('InvalidConfig', `config field "drives": the data directory ${dataDir} is inside drive ${drive}; keep metadata off the drives`);
+    }
+  }
+}
+
 /** Extra SANs: the bind address when specific, and *.<domain> for virtual-host-style buckets. */
 function certificateNames(config: Config): string[] {
   const names = config.domains.map((domain) => `*.${domain}`);
@@ -45,6 +58,7 @@ function certificateNames(config: Config): string[] {
 /** Starts a single-node server from `config`. Throws InvalidConfig and I/O errors. */
 export async function startNode(config: Config, log: Logger): Promise<RunningNode> {
   const dataDir = resolve(config.dataDir);
+  checkDataDirApart(dataDir, (config.drives ?? []).map((d) => resolve(d)));
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const unlock = await lockDataDir(dataDir);
   try {

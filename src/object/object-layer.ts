@@ -32,6 +32,8 @@ export interface DataInput {
   body: AsyncIterable<Uint8Array>;
   /** Larger bodies fail with EntityTooLarge. */
   sizeMaxBytes: number;
+  /** The body's size when the request announced it (Content-Length, x-amz-decoded-content-length). */
+  sizeHintBytes?: number;
   /**
    * Runs after the body ended and before anything is committed; throwing aborts the write
    * (used by the S3 layer to verify Content-MD5, x-amz-content-sha256 and checksums).
@@ -346,6 +348,9 @@ export class ObjectLayer {
    * pending or committed record naming it. On failure nothing is left but a gc entry.
    */
   private async writeDataItem(input: DataInput, target: WriteTarget): Promise<StoredData> {
+    // A body announced as too big for inline goes straight to the drives, so a missing write
+    // quorum is known before any of it is read (and the client gets a prompt 503).
+    if (input.sizeHintBytes !== undefined && input.sizeHintBytes > this.inlineMaxBytes) return this.storeStriped(input.body, input, target);
     const iterator = input.body[Symbol.asyncIterator]();
     const head: Uint8Array[] = [];
     let headBytes = 0;

@@ -75,7 +75,7 @@ export interface S3ErrorReply {
   status: number;
   message: string;
   details: Record<string, string | number>;
-  /** True for 5xx: the cause is ours and is logged with its stack. */
+  /** True for 500 InternalError: a bug or an I/O failure, logged with its stack. */
   internal: boolean;
 }
 
@@ -87,7 +87,7 @@ export function toS3Error(err: unknown): S3ErrorReply {
     const spec = table[code];
     if (spec) {
       const message = (alias ? alias.keepMessage : true) && err.message ? err.message : spec.message;
-      return { code, status: spec.status, message, details: { ...err.details }, internal: spec.status >= 500 };
+      return { code, status: spec.status, message, details: { ...err.details }, internal: spec.status === 500 };
     }
   }
   const spec = table.InternalError!;

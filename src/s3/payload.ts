@@ -20,6 +20,8 @@ const streamingModes = new Set([STREAMING_SIGNED_PAYLOAD, STREAMING_SIGNED_PAYLO
 /** A request body ready for the object layer. */
 export interface Payload {
   body: AsyncIterable<Uint8Array>;
+  /** Decoded body size when announced (Content-Length, or x-amz-decoded-content-length for aws-chunked). */
+  sizeHintBytes?: number;
   /** After the body ended: verifies digests (throws BadDigest, XAmzContentSHA256Mismatch, InvalidDigest) and returns the checksum to store. */
   finish(written: WrittenData): Promise<StoredChecksum | undefined>;
 }
@@ -120,7 +122,8 @@ export function requestPayload(ctx: RequestContext, declared?: ChecksumAlgorithm
     return { algorithm: plan.algorithm, type: 'FULL_OBJECT', value: digest.toString('base64') };
   }
 
-  return { body: body(), finish };
+  const announced = decoder ? Number(header(ctx, 'x-amz-decoded-content-length') ?? NaN) : expectedLength;
+  return { body: body(), finish, ...(announced !== undefined && Number.isSafeInteger(announced) ? { sizeHintBytes: announced } : {}) };
 }
 
 /**

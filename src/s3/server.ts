@@ -166,7 +166,11 @@ export class S3Gateway {
   private drainRequest(req: IncomingMessage): Promise<boolean> {
     if (req.complete) return Promise.resolve(true);
     if (req.destroyed) return Promise.resolve(false);
+    // Detach whatever was reading the body (a pipe into the aws-chunked decoder, or an async
+    // iterator abandoned by a failed handler): with a 'readable' listener attached, resume()
+    // would not make the stream flow.
     req.unpipe();
+    req.removeAllListeners('readable');
     return new Promise((resolve) => {
       let bytes = 0;
       const finish = (complete: boolean): void => {
@@ -224,6 +228,7 @@ export class S3Gateway {
     const reply = toS3Error(err);
     const log = this.options.log;
     if (reply.internal) log.error({ err, reqId: requestId }, 'internal error');
+    else if (reply.status >= 500) log.warn({ reqId: requestId, code: reply.code, err: (err as Error).message }, 'request failed');
     else log.debug({ reqId: requestId, code: reply.code, err: (err as Error).message }, 'request failed');
     if (res.headersSent) {
       res.destroy();

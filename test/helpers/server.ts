@@ -23,7 +23,7 @@ export interface StartServerOptions {
   dataDir?: string;
   accessKey?: string;
   secretKey?: string;
-  /** Extra CLI arguments after `server`. */
+  /** Extra CLI arguments after `server`, e.g. `['--drives', 'D1,D2,D3', '--parity', '1']`. */
   extraArgs?: string[];
   /** Extra environment for the server process. */
   env?: Record<string, string>;
@@ -53,8 +53,14 @@ export interface S3dServer {
   stop(signal?: NodeJS.Signals): Promise<ExitInfo>;
   /** SIGKILL, waits for exit. Keeps the data dir. */
   kill9(): Promise<ExitInfo>;
-  /** Starts a new process on the same data dir and port; waits for the ready line. */
-  restart(): Promise<void>;
+  /**
+   * Stops the current process (SIGTERM; a no-op if it already exited), starts a new one on the same
+   * data dir and port, and waits for the ready line. `extraArgs`, when given, replaces the extra CLI
+   * arguments from then on (e.g. a reordered `--drives` list); otherwise the previous ones are kept.
+   */
+  restart(opts?: { extraArgs?: string[] }): Promise<void>;
+  /** The extra CLI arguments the current process was started with. */
+  readonly extraArgs: readonly string[];
   /** stdout + stderr of every process this handle started, most recent last (bounded). */
   logs(): string;
   /** Whether the current process is alive. */
@@ -192,11 +198,12 @@ export async function startServer(opts: StartServerOptions = {}): Promise<S3dSer
   const port = await freePort();
   const endpoint = `https://127.0.0.1:${port}`;
   const caFile = join(dataDir, 'tls', 'cert.pem');
-  const args = ['server', '--data-dir', dataDir, '--address', '127.0.0.1', '--port', String(port), ...(opts.extraArgs ?? [])];
+  const baseArgs = ['server', '--data-dir', dataDir, '--address', '127.0.0.1', '--port', String(port)];
+  let extraArgs: readonly string[] = [...(opts.extraArgs ?? [])];
   const serverEnv: NodeJS.ProcessEnv = { ...process.env, S3D_ACCESS_KEY: accessKey, S3D_SECRET_KEY: secretKey, ...opts.env };
   const log = new LogTail();
 
-  let current = await spawnS3d(args, serverEnv, log);
+  let current = await spawnS3d([...baseArgs, ...extraArgs], serverEnv, log);
   if (!existsSync(caFile)) {
     current.child.kill('SIGKILL');
     throw new Error(`s3d is ready but ${caFile} does not exist`);
@@ -252,9 +259,13 @@ export async function startServer(opts: StartServerOptions = {}): Promise<S3dSer
     },
     stop: (signal = 'SIGTERM') => stopCurrent(signal),
     kill9: () => stopCurrent('SIGKILL'),
-    restart: async () => {
+    get extraArgs() {
+      return extraArgs;
+    },
+    restart: async (restartOpts = {}) => {
       await stopCurrent('SIGTERM');
-      current = await spawnS3d(args, serverEnv, log);
+      if (restartOpts.extraArgs !== undefined) extraArgs = [...restartOpts.extraArgs];
+      current = await spawnS3d([...baseArgs, ...extraArgs], serverEnv, log);
     },
     logs: () => log.toString(),
     running: () => current.child.exitCode === null && current.child.signalCode === null,

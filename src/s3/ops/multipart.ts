@@ -85,6 +85,7 @@ export const uploadPart: Handler = async (ctx) => {
     body: payload.body,
     sizeMaxBytes: partSizeMaxBytes,
     finish: payload.finish,
+    ...(payload.sizeHintBytes !== undefined ? { sizeHintBytes: payload.sizeHintBytes } : {}),
   });
   const headers: Record<string, string> = { ETag: `"${part.etag}"` };
   if (part.checksum) headers[checksumHeaderName(part.checksum.algorithm)] = part.checksum.value;

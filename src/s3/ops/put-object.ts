@@ -27,6 +27,7 @@ export const putObject: Handler = async (ctx) => {
     body: payload.body,
     sizeMaxBytes: putObjectSizeMaxBytes,
     finish: payload.finish,
+    ...(payload.sizeHintBytes !== undefined ? { sizeHintBytes: payload.sizeHintBytes } : {}),
     ...(conditions ? { conditions } : {}),
   });
   return { status: 200, headers: { ETag: `"${record.etag}"`, ...checksumResponseHeaders(record.checksum) } };
