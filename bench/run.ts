@@ -7,10 +7,10 @@ import { Command, InvalidArgumentError } from 'commander';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { codecMarkdownTable, runCodecBench } from './codec.bench.js';
 import { BenchClient, LoadError, runCell, type CellSpec } from './load.js';
 import {
@@ -164,18 +164,6 @@ async function scenarioDrives(scenario: Scenario, parent: string): Promise<{ arg
   return { args: ['--drives', drives.join(','), ...parity], root };
 }
 
-/**
- * server-process.ts starts `node <bin> server --data-dir ... --port ...` and takes no further arguments,
- * so a two-line module appends them to process.argv and loads the real bin in the same process (the
- * sampled pid stays the server's). Option order does not matter to the CLI.
- */
-async function binWithArgs(binPath: string, args: string[], dir: string): Promise<string> {
-  if (args.length === 0) return binPath;
-  const path = join(dir, 's3d-with-args.mjs');
-  await writeFile(path, `process.argv.push(...${JSON.stringify(args)});\nawait import(${JSON.stringify(pathToFileURL(resolve(binPath)).href)});\n`);
-  return path;
-}
-
 interface ScenarioRun {
   scenario: ScenarioReport;
   cells: CellReport[];
@@ -189,8 +177,7 @@ async function runSpawned(options: Options, scenario: Scenario, binPath: string,
   process.stderr.write(`bench: scenario "${scenario.name}": starting s3d server${drives.args.length > 0 ? ` ${drives.args.join(' ')}` : ''}...\n`);
   let server: SpawnedServer;
   try {
-    const bin = await binWithArgs(binPath, drives.args, drives.root ?? parent);
-    server = await startServer({ binPath: bin, accessKey: options.accessKey, secretKey: options.secretKey, dataDirParent: options.dataDirParent });
+    server = await startServer({ binPath, extraArgs: drives.args, accessKey: options.accessKey, secretKey: options.secretKey, dataDirParent: options.dataDirParent });
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
     process.stderr.write(`bench: scenario "${scenario.name}" could not start: ${error}\n`);

@@ -39,6 +39,8 @@ export interface SpawnedServer {
 export interface StartServerOptions {
   /** Path to bin/s3d. */
   binPath: string;
+  /** More `s3d server` options, e.g. ['--drives', 'd1,...', '--parity', '2']. */
+  extraArgs?: readonly string[];
   accessKey: string;
   secretKey: string;
   /** Parent of the fresh data dir; default os.tmpdir(). */
@@ -57,7 +59,7 @@ export async function startServer(options: StartServerOptions): Promise<SpawnedS
   const logFd = openSync(logPath, 'a');
   const child = spawn(
     process.execPath,
-    [options.binPath, 'server', '--data-dir', dataDir, '--address', '127.0.0.1', '--port', String(port)],
+    [options.binPath, 'server', '--data-dir', dataDir, '--address', '127.0.0.1', '--port', String(port), ...(options.extraArgs ?? [])],
     {
       env: { ...process.env, S3D_ACCESS_KEY: options.accessKey, S3D_SECRET_KEY: options.secretKey },
       stdio: ['ignore', logFd, logFd],
