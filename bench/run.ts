@@ -7,7 +7,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,11 +78,17 @@ export interface Scenario {
   driveCount: number;
   /** --parity with --drives; undefined: not passed. */
   parityShards: number | undefined;
+  /** inlineObjectMaxBytes given through a generated --config file; undefined: the default (128 KiB). */
+  inlineObjectMaxBytes?: number;
+  /** Part of a plain `make bench`; others run only when named with --scenarios. */
+  byDefault: boolean;
 }
 
 export const benchScenarios: readonly Scenario[] = [
-  { id: '1-drive', name: 'single node, 1 drive', driveCount: 1, parityShards: undefined },
-  { id: '6-drives', name: 'single node, 6 drives (4+2)', driveCount: 6, parityShards: 2 },
+  { id: '1-drive', name: 'single node, 1 drive', driveCount: 1, parityShards: undefined, byDefault: true },
+  { id: '6-drives', name: 'single node, 6 drives (4+2)', driveCount: 6, parityShards: 2, byDefault: true },
+  // What inline small objects save: the same set-up with every object striped into shard files.
+  { id: '6-drives-no-inline', name: 'single node, 6 drives (4+2), no inline', driveCount: 6, parityShards: 2, inlineObjectMaxBytes: 0, byDefault: false },
 ];
 
 /** Parses argv, runs the bench, returns the process exit code (0 ok, 1 some cell or scenario failed). */
@@ -156,12 +162,21 @@ function drivesUnsupported(binPath: string): string | undefined {
 
 /** --drives D1..Dn [--parity M] for `scenario`, its drive dirs made fresh under `parent`; none for 1 drive. */
 async function scenarioDrives(scenario: Scenario, parent: string): Promise<{ args: string[]; root: string | undefined }> {
-  if (scenario.driveCount === 1) return { args: [], root: undefined };
+  if (scenario.driveCount === 1 && scenario.inlineObjectMaxBytes === undefined) return { args: [], root: undefined };
   const root = await mkdtemp(join(parent, 'tessera-bench-drives-'));
-  const drives = Array.from({ length: scenario.driveCount }, (_, i) => join(root, `d${i + 1}`));
-  for (const drive of drives) await mkdir(drive);
-  const parity = scenario.parityShards === undefined ? [] : ['--parity', String(scenario.parityShards)];
-  return { args: ['--drives', drives.join(','), ...parity], root };
+  const args: string[] = [];
+  if (scenario.driveCount > 1) {
+    const drives = Array.from({ length: scenario.driveCount }, (_, i) => join(root, `d${i + 1}`));
+    for (const drive of drives) await mkdir(drive);
+    args.push('--drives', drives.join(','));
+    if (scenario.parityShards !== undefined) args.push('--parity', String(scenario.parityShards));
+  }
+  if (scenario.inlineObjectMaxBytes !== undefined) {
+    const config = join(root, 's3d.yaml');
+    await writeFile(config, `inlineObjectMaxBytes: ${scenario.inlineObjectMaxBytes}\n`);
+    args.push('--config', config);
+  }
+  return { args, root };
 }
 
 interface ScenarioRun {
@@ -359,7 +374,7 @@ function parseOptions(argv: string[]): Options {
     .option('--keep-data', 'keep the spawned server data dir', false)
     .option('--server-bin <path>', 'executable started as `<path> server ...` (default: bin/s3d; e.g. an older build)')
     .option('--results-dir <dir>', 'where the JSON goes (default: bench/results)')
-    .option('--scenarios <list>', `server set-ups to measure, of ${benchScenarios.map((sc) => sc.id).join(', ')} (ignored with --endpoint)`, scenarioList, benchScenarios.map((sc) => sc.id))
+    .option('--scenarios <list>', `server set-ups to measure, of ${benchScenarios.map((sc) => sc.id).join(', ')} (ignored with --endpoint)`, scenarioList, benchScenarios.filter((sc) => sc.byDefault).map((sc) => sc.id))
     .option('--no-codec', 'skip the erasure codec table');
   program.parse(argv);
   return program.opts<Options>();
