@@ -100,3 +100,14 @@ export function positionAfter(scope: Buffer, marker: Buffer, encode: (raw: Buffe
   }
   return { start: Buffer.concat([scope, encode(Buffer.concat([marker, Buffer.of(0)]), true)]), overLong: false };
 }
+
+/** A roll-up page split into its entries and common prefixes, with the last item's key or prefix. */
+export function splitRollupPage<V>(page: { items: readonly RollupItem<V>[] }): { entries: V[]; commonPrefixes: string[]; last: RollupItem<V> | undefined } {
+  const entries: V[] = [];
+  const commonPrefixes: string[] = [];
+  for (const item of page.items) {
+    if (item.kind === 'entry') entries.push(item.entry.value);
+    else commonPrefixes.push(item.prefix);
+  }
+  return { entries, commonPrefixes, last: page.items[page.items.length - 1] };
+}

@@ -11,7 +11,7 @@ import {
   assertObjectKey, bucketKey, bucketScope, compareUtf8, dataKey, escapeBytes, objectKey, partKey,
   prefixEnd, uploadIdKey, uploadKey, uploadKeyStart, utf8,
 } from './keys.js';
-import { listRollup, positionAfter } from './listing.js';
+import { listRollup, positionAfter, splitRollupPage } from './listing.js';
 import type { MarkerPosition, RollupSource, ScanEntry } from './listing.js';
 import { assertObjectRecord, assertPageSize, checkConditions, dataRefOf } from './write-rules.js';
 import type { MetaStore } from './meta-store.js';
@@ -170,12 +170,8 @@ export class LmdbMetaStore implements MetaStore {
     };
     const skip = after.overLong ? (e: ScanEntry<ObjectRecord>) => compareUtf8(e.key, query.startAfter) <= 0 : undefined;
     const page = listRollup(source, { ...query, max: query.maxKeys, start, ...(skip ? { skip } : {}) });
-    const result: ListObjectsPage = { objects: [], commonPrefixes: [], isTruncated: page.isTruncated };
-    for (const item of page.items) {
-      if (item.kind === 'entry') result.objects.push(item.entry.value);
-      else result.commonPrefixes.push(item.prefix);
-    }
-    const last = page.items[page.items.length - 1];
+    const { entries, commonPrefixes, last } = splitRollupPage(page);
+    const result: ListObjectsPage = { objects: entries, commonPrefixes, isTruncated: page.isTruncated };
     if (page.isTruncated && last !== undefined) {
       result.nextStartAfter = last.kind === 'entry' ? last.entry.key : last.prefix;
     }
@@ -256,12 +252,8 @@ export class LmdbMetaStore implements MetaStore {
       prefix: query.prefix, delimiter: query.delimiter, startAfter: query.keyMarker, max: query.maxUploads, start,
       ...(skip ? { skip } : {}),
     });
-    const result: ListUploadsPage = { uploads: [], commonPrefixes: [], isTruncated: page.isTruncated };
-    for (const item of page.items) {
-      if (item.kind === 'entry') result.uploads.push(item.entry.value);
-      else result.commonPrefixes.push(item.prefix);
-    }
-    const last = page.items[page.items.length - 1];
+    const { entries, commonPrefixes, last } = splitRollupPage(page);
+    const result: ListUploadsPage = { uploads: entries, commonPrefixes, isTruncated: page.isTruncated };
     if (page.isTruncated && last !== undefined) {
       result.nextKeyMarker = last.kind === 'entry' ? last.entry.key : last.prefix;
       if (last.kind === 'entry') result.nextUploadIdMarker = last.entry.value.uploadId;
