@@ -1,20 +1,12 @@
 // SigV2 (legacy) header and query authentication, checked against signatures computed by
 // botocore's HmacV1Auth / HmacV1QueryAuth (an independent implementation; the aws cli v1
 // presigns with it by default).
+import { codeOf } from '../../../helpers/error-code.js';
 import { describe, expect, it } from 'vitest';
 import { authenticate } from '../../../../src/s3/auth/sigv4.js';
 
 const KEY = 'AKIAIOSFODNN7EXAMPLE';
 const secrets = (id: string): string | undefined => (id === KEY ? 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' : undefined);
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-}
 
 describe('SigV2 presigned URL (aws s3 presign)', () => {
   // botocore HmacV1QueryAuth, Expires fixed at 1795310510.

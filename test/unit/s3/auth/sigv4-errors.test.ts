@@ -1,4 +1,5 @@
 // authenticate() refusals: each failure maps to the AWS error code S3 returns for it.
+import { codeOf } from '../../../helpers/error-code.js';
 import { describe, expect, it } from 'vitest';
 import { clockSkewMaxMs } from '../../../../src/util/limits.js';
 import { type HeaderBag, type SigV4Request, EMPTY_SHA256, authenticate, deriveSigningKey } from '../../../../src/s3/auth/sigv4.js';
@@ -25,15 +26,6 @@ function getObject(overrides: Record<string, string | undefined> = {}, rawQuery 
     else headers[name] = value;
   }
   return { method: 'GET', rawPath: '/test.txt', rawQuery, headers };
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
 }
 
 describe('header auth refusals', () => {
