@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: install build run test test-unit test-e2e bench bench-memory clean
+.PHONY: install build run cluster cluster-stop test test-unit test-e2e bench bench-memory clean
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -22,6 +22,18 @@ build: install $(KERNEL_WASM)
 ## Start a single-node server with its defaults: HTTPS on :8443, data under ./data.
 run: build
 	./bin/s3d server
+
+## A local 6-node cluster (4 data + 2 parity) on 127.0.0.1 in the background: S3 on ports
+## 9001-9006, shard servers (QUIC) on 9101-9106, everything under ./cluster-data. Made on first use.
+CLUSTER_DIR ?= cluster-data
+CLUSTER_TRANSPORT ?= quic
+cluster: build
+	@test -f $(CLUSTER_DIR)/node-1.yaml || ./bin/s3d cluster init --nodes 6 --parity 2 --base-port 9001 --transport $(CLUSTER_TRANSPORT) --out $(CLUSTER_DIR)
+	@./bin/s3d cluster start --dir $(CLUSTER_DIR)
+	@echo "Credentials: $(CLUSTER_DIR)/credentials.json   CA bundle: $(CLUSTER_DIR)/tls/cert.pem   Stop: make cluster-stop"
+
+cluster-stop:
+	@./bin/s3d cluster stop --dir $(CLUSTER_DIR)
 
 ## Every test: unit, integration and end-to-end against real s3d processes.
 test: build

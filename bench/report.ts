@@ -1,5 +1,7 @@
 // Machine description and the two outputs of `make bench`: Markdown tables for humans and a JSON
-// document (schemaVersion 2: scenarios, cells tagged by scenario, codec results) under bench/results/.
+// document under bench/results/. schemaVersion 3: scenarios (single node or cluster), cells tagged by
+// scenario with server figures over one or several processes, transport and codec results.
+// Version 2 had no cluster scenarios and no transport section.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -66,10 +68,14 @@ export interface CellReport extends CellMeasurement {
   op: 'PUT' | 'GET';
   sizeBytes: number;
   concurrency: number;
-  /** Server utime + stime during the cell, in seconds; undefined when the server's pid is unknown. */
+  /** Server processes sampled: 1 for a single server, the node count for a cluster; undefined when unknown. */
+  serverProcesses: number | undefined;
+  /** Server utime + stime during the cell, summed over the server processes, in seconds; undefined when unknown. */
   serverCpuSeconds: number | undefined;
-  /** Highest server VmRSS seen during the cell, in bytes; undefined when the server's pid is unknown. */
+  /** Highest VmRSS of any one server process seen during the cell, in bytes; undefined when unknown. */
   serverPeakRssBytes: number | undefined;
+  /** Highest sum of the server processes' VmRSS seen at one poll during the cell, in bytes; undefined when unknown. */
+  serverPeakRssSumBytes: number | undefined;
   /** This (client) process's user + system CPU during the cell, in seconds. */
   clientCpuSeconds: number;
   /**
@@ -85,8 +91,12 @@ export interface ScenarioReport {
   name: string;
   /** Drives given to the server (1: no --drives, today's DATA/drive-1); undefined for an external server. */
   drives: number | undefined;
-  /** --parity given with --drives; undefined when not passed. */
+  /** --parity given with --drives, or the cluster's; undefined when not passed. */
   parityShards: number | undefined;
+  /** Cluster nodes (one process each); undefined for a single server. */
+  nodes: number | undefined;
+  /** Node-to-node transport of a cluster; undefined for a single server. */
+  transport: 'quic' | 'tls' | undefined;
   /** Why the scenario did not run (e.g. the server has no --drives); undefined when it ran. */
   skipped: string | undefined;
   /** Why it stopped before its cells ran (e.g. the server did not start); undefined otherwise. */
@@ -94,13 +104,19 @@ export interface ScenarioReport {
   server:
     | {
         mode: 'spawned' | 'external';
+        /** The S3 endpoint the cells used; for a cluster, every endpoint requests went to, space-separated. */
         endpoint: string;
+        /** The server's pid; a cluster's node 1. */
         pid: number | undefined;
-        /** VmHWM at the end of the scenario, in bytes. */
+        /** Every server process sampled (a cluster's nodes in order); empty when unknown. */
+        pids: number[];
+        /** Largest VmHWM of one process at the end of the scenario, in bytes. */
         peakRssBytes: number | undefined;
-        /** utime + stime over the scenario (start-up included), in seconds. */
+        /** VmHWM summed over the processes (each its own peak), in bytes. */
+        peakRssSumBytes: number | undefined;
+        /** utime + stime over the scenario (start-up included), summed over the processes, in seconds. */
         cpuSeconds: number | undefined;
-        /** How the spawned server ended ("exit 0", "SIGKILL"), undefined for external servers. */
+        /** How the spawned server ended ("exit 0", "SIGKILL"), per node for a cluster; undefined for external servers. */
         exit: string | undefined;
       }
     | undefined;
@@ -113,9 +129,22 @@ export interface CodecReport {
   results: CodecResult[];
 }
 
+/** Node-to-node transport bench (bench/transport.bench.ts, run as a child process), or why it did not run. */
+export interface TransportReport {
+  quick: boolean;
+  /** Why it did not run (--no-transport, not built); undefined when it ran. */
+  skipped: string | undefined;
+  /** Why it failed (non-zero exit, a "failed" cell, no JSON); undefined when it did not. */
+  error: string | undefined;
+  /** Its Markdown table, as it printed it. */
+  markdown: string;
+  /** Its JSON document (machine, options, cells); undefined when it did not print one. */
+  result: { cells: Array<{ transport: string; cell: string; value: number; unit: string; note?: string }> } | undefined;
+}
+
 /** The whole run, as written to bench/results/<timestamp>.json. */
 export interface BenchReport {
-  schemaVersion: 2;
+  schemaVersion: 3;
   startedAt: string;
   finishedAt: string;
   machine: MachineInfo;
@@ -123,6 +152,7 @@ export interface BenchReport {
   options: Record<string, unknown>;
   scenarios: ScenarioReport[];
   cells: CellReport[];
+  transport: TransportReport;
   codec: CodecReport;
 }
 
@@ -153,28 +183,64 @@ export function markdownReport(report: BenchReport, codecTable: string): string 
       `| ${c.scenario} | ${c.op} | ${sizeLabel(c.sizeBytes)} | ${c.concurrency} | ${c.ops}${c.error === undefined ? '' : ' (failed)'} | ` +
         `${fixed(c.megabytesPerSecond, 1)} | ${fixed(c.opsPerSecond, c.opsPerSecond < 100 ? 1 : 0)} | ` +
         `${fixed(c.p50Ms, 2)} | ${fixed(c.p99Ms, 2)} | ${optional(c.serverCpuSeconds, 1)} | ` +
-        `${optional(c.serverPeakRssBytes === undefined ? undefined : c.serverPeakRssBytes / MiB, 0)} | ${fixed(c.clientCpuSeconds, 1)} | ${optional(c.otherCpuSeconds, 1)} |`,
+        `${rssColumn(c)} | ${fixed(c.clientCpuSeconds, 1)} | ${optional(c.otherCpuSeconds, 1)} |`,
     );
   }
   lines.push('', 'MB/s is 10^6 bytes per second of object data; latency is send to last response byte.');
+  const clusterCell = report.cells.find((c) => (c.serverProcesses ?? 1) > 1);
+  if (clusterCell !== undefined) {
+    lines.push(
+      `Cluster rows (${clusterCell.serverProcesses} node processes): server CPU s is the sum over the nodes; ` +
+        'server RSS peak is "largest node / all nodes together" (sum of VmRSS at one poll).',
+    );
+  }
   lines.push(sharedMachineLine(report));
   lines.push(...sideBySide(report));
   for (const s of report.scenarios) {
     if (s.skipped !== undefined) lines.push(`Scenario "${s.name}" skipped: ${s.skipped}`);
     if (s.error !== undefined) lines.push(`Scenario "${s.name}" FAILED: ${s.error}`);
-    const server = s.server;
-    if (server !== undefined && (server.peakRssBytes !== undefined || server.cpuSeconds !== undefined)) {
-      lines.push(
-        `Server totals, ${s.name} (${server.mode} at ${server.endpoint}): peak RSS (VmHWM) ` +
-          `${optional(server.peakRssBytes === undefined ? undefined : server.peakRssBytes / MiB, 0)} MiB, CPU ${optional(server.cpuSeconds, 1)} s.`,
-      );
-    }
+    const line = serverTotalsLine(s);
+    if (line !== undefined) lines.push(line);
   }
   for (const c of report.cells.filter((cell) => cell.error !== undefined)) {
     lines.push(`FAILED ${c.scenario}: ${c.op} ${sizeLabel(c.sizeBytes)} c${c.concurrency}: ${c.error?.code} ${c.error?.message}`);
   }
+  lines.push('', ...transportSection(report.transport));
   lines.push('', ...codecSection(report.codec, codecTable));
   return `${lines.join('\n')}\n`;
+}
+
+function rssColumn(c: CellReport): string {
+  const mib = (bytes: number | undefined): string => optional(bytes === undefined ? undefined : bytes / MiB, 0);
+  if ((c.serverProcesses ?? 1) <= 1) return mib(c.serverPeakRssBytes);
+  return `${mib(c.serverPeakRssBytes)} / ${mib(c.serverPeakRssSumBytes)}`;
+}
+
+function serverTotalsLine(s: ScenarioReport): string | undefined {
+  const server = s.server;
+  if (server === undefined || (server.peakRssBytes === undefined && server.cpuSeconds === undefined)) return undefined;
+  const mib = (bytes: number | undefined): string => optional(bytes === undefined ? undefined : bytes / MiB, 0);
+  if (server.pids.length <= 1) {
+    return `Server totals, ${s.name} (${server.mode} at ${server.endpoint}): peak RSS (VmHWM) ${mib(server.peakRssBytes)} MiB, CPU ${optional(server.cpuSeconds, 1)} s.`;
+  }
+  const endpoints = server.endpoint.split(' ');
+  const target = endpoints.length > 1 ? `requests round-robin over ${endpoints.length} endpoints from ${endpoints[0] ?? ''}` : `requests to ${server.endpoint}`;
+  const exits = [...new Set((server.exit ?? '-').split(', '))];
+  return (
+    `Server totals, ${s.name} (${server.pids.length} nodes, ${target}): peak RSS (VmHWM) largest node ${mib(server.peakRssBytes)} MiB, ` +
+    `all nodes ${mib(server.peakRssSumBytes)} MiB; CPU ${optional(server.cpuSeconds, 1)} s over all nodes; ${exits.length === 1 ? `every node ${exits[0] ?? '-'}` : `exits ${server.exit ?? '-'}`}.`
+  );
+}
+
+function transportSection(transport: TransportReport): string[] {
+  if (transport.skipped !== undefined) return [`Node-to-node transport bench skipped: ${transport.skipped}`];
+  const lines = [
+    `### Node-to-node transport, two processes (bench/transport.bench.ts)${transport.quick ? ' (--quick: small bulk, short ops cells)' : ''}`,
+    '',
+    transport.markdown === '' ? '(no table)' : transport.markdown,
+  ];
+  if (transport.error !== undefined) lines.push('', `Transport bench FAILED: ${transport.error}`);
+  return lines;
 }
 
 // The same op x size x concurrency in each scenario that ran, next to each other, with the ratio to the first.

@@ -1,16 +1,19 @@
-// `make bench`: per scenario (one drive; six drives 4+2) starts a fresh `s3d server` (or uses --endpoint),
-// runs PUT then GET cells over object sizes x concurrencies; then the erasure codec cells. Prints
-// Markdown tables and writes bench/results/<timestamp>.json. Exits 1 when any cell or scenario
-// failed, so a broken server never yields a plausible-looking table.
+// `make bench`: per scenario (one drive; six drives 4+2; a 6-node loopback cluster over QUIC and over
+// TLS) starts a fresh `s3d server` or cluster (or uses --endpoint), runs PUT then GET cells over object
+// sizes x concurrencies; then the node-to-node transport bench and the erasure codec cells. Prints
+// Markdown tables and writes bench/results/<timestamp>.json. Exits 1 when any cell, scenario or
+// transport cell failed, so a broken server never yields a plausible-looking table.
 
-import { Command, InvalidArgumentError } from 'commander';
-import { execFileSync } from 'node:child_process';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { clusterNodeCount, clusterParityShards, removeCluster, RoundRobinClient, startCluster, type ClusterTransport, type SpawnedCluster } from './cluster-process.js';
 import { codecMarkdownTable, runCodecBench } from './codec.bench.js';
 import { BenchClient, LoadError, runCell, type CellSpec } from './load.js';
 import {
@@ -22,8 +25,9 @@ import {
   type CellReport,
   type CodecReport,
   type ScenarioReport,
+  type TransportReport,
 } from './report.js';
-import { machineBusyCpuSeconds, processCommandLine, ProcessWatcher, sampleProcess, startServer, type SpawnedServer } from './server-process.js';
+import { machineBusyCpuSeconds, processCommandLine, ProcessWatcher, sampleProcess, sampleProcesses, startServer, type SpawnedServer } from './server-process.js';
 import type { SigV4Credentials } from './sigv4-sign.js';
 
 const KiB = 1024;
@@ -48,6 +52,18 @@ export const smallObjectOpsMax = 1_000_000;
 export const verifyContentEvery = 4;
 /** Unmeasured 4 KiB PUT+GET pairs before the first cell (TLS, JIT, server caches). */
 export const warmupOps = 32;
+/** Cluster scenarios' sizes and concurrencies when --sizes / --concurrency are not given (issue 4: 64 MiB MB/s, 4 KiB ops/s). */
+export const clusterSizesDefault: readonly number[] = [4 * KiB, 64 * MiB];
+export const clusterConcurrencyDefault: readonly number[] = [1, 16];
+/** bench/transport.bench.ts arguments: full run, then --quick (bulk MiB per cell, ms per ops cell). */
+export const transportBulkMib = 256;
+export const transportOpsDurationMs = 3_000;
+export const transportBulkMibQuick = 32;
+export const transportOpsDurationMsQuick = 1_000;
+/** The transport bench is killed after this long. */
+export const transportBenchTimeoutMs = 600_000;
+/** Its stdout is kept up to this many bytes (a Markdown table, then JSON). */
+const transportBenchOutputMaxBytes = 16 * MiB;
 
 interface Options {
   quick: boolean;
@@ -66,10 +82,22 @@ interface Options {
   resultsDir: string | undefined;
   scenarios: string[];
   codec: boolean;
+  transport: boolean;
+  clusterClients: ClusterClients;
+  /** True when --sizes / --concurrency were given: cluster scenarios then use them too. */
+  sizesGiven: boolean;
+  concurrencyGiven: boolean;
 }
 
+/** Where cluster cells send requests: every node's S3 endpoint in turn, or node 1 only. */
+type ClusterClients = 'round-robin' | 'node-1';
+
 /** A server set-up the PUT/GET cells run against. */
-export interface Scenario {
+export type Scenario = SingleNodeScenario | ClusterScenario;
+
+/** One `s3d server` process. */
+export interface SingleNodeScenario {
+  kind: 'single-node';
   /** Name on the command line (--scenarios). */
   id: string;
   /** Name in the tables and JSON. */
@@ -84,11 +112,22 @@ export interface Scenario {
   byDefault: boolean;
 }
 
+/** A clusterNodeCount-node loopback cluster (one shard per node) made by `s3d cluster init`. */
+export interface ClusterScenario {
+  kind: 'cluster';
+  id: string;
+  name: string;
+  transport: ClusterTransport;
+  byDefault: boolean;
+}
+
 export const benchScenarios: readonly Scenario[] = [
-  { id: '1-drive', name: 'single node, 1 drive', driveCount: 1, parityShards: undefined, byDefault: true },
-  { id: '6-drives', name: 'single node, 6 drives (4+2)', driveCount: 6, parityShards: 2, byDefault: true },
+  { kind: 'single-node', id: '1-drive', name: 'single node, 1 drive', driveCount: 1, parityShards: undefined, byDefault: true },
+  { kind: 'single-node', id: '6-drives', name: 'single node, 6 drives (4+2)', driveCount: 6, parityShards: 2, byDefault: true },
   // What inline small objects save: the same set-up with every object striped into shard files.
-  { id: '6-drives-no-inline', name: 'single node, 6 drives (4+2), no inline', driveCount: 6, parityShards: 2, inlineObjectMaxBytes: 0, byDefault: false },
+  { kind: 'single-node', id: '6-drives-no-inline', name: 'single node, 6 drives (4+2), no inline', driveCount: 6, parityShards: 2, inlineObjectMaxBytes: 0, byDefault: false },
+  { kind: 'cluster', id: '6-nodes-quic', name: '6 nodes (4+2), QUIC', transport: 'quic', byDefault: true },
+  { kind: 'cluster', id: '6-nodes-tls', name: '6 nodes (4+2), TLS', transport: 'tls', byDefault: true },
 ];
 
 /** Parses argv, runs the bench, returns the process exit code (0 ok, 1 some cell or scenario failed). */
@@ -97,7 +136,7 @@ export async function main(argv: string[]): Promise<number> {
   const repoRoot = findRepoRoot();
   const startedAt = new Date().toISOString();
 
-  let current: SpawnedServer | undefined;
+  let current: { stop: () => Promise<unknown> } | undefined;
   const stopOnSignal = (): void => {
     void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   };
@@ -113,10 +152,17 @@ export async function main(argv: string[]): Promise<number> {
   } else {
     const binPath = options.serverBin ?? join(repoRoot, 'bin', 's3d');
     for (const scenario of selectedScenarios(options.scenarios)) {
+      if (scenario.kind === 'cluster') {
+        const ran = await runCluster(options, scenario, binPath, (cluster) => (current = cluster));
+        current = undefined;
+        scenarios.push(ran.scenario);
+        cells.push(...ran.cells);
+        continue;
+      }
       const skipped = scenario.driveCount > 1 ? drivesUnsupported(binPath) : undefined;
       if (skipped !== undefined) {
         process.stderr.write(`bench: scenario "${scenario.name}" skipped: ${skipped}\n`);
-        scenarios.push({ name: scenario.name, drives: scenario.driveCount, parityShards: scenario.parityShards, skipped, error: undefined, server: undefined });
+        scenarios.push({ name: scenario.name, drives: scenario.driveCount, parityShards: scenario.parityShards, nodes: undefined, transport: undefined, skipped, error: undefined, server: undefined });
         continue;
       }
       const ran = await runSpawned(options, scenario, binPath, (server) => (current = server));
@@ -125,18 +171,20 @@ export async function main(argv: string[]): Promise<number> {
       cells.push(...ran.cells);
     }
   }
-  // After the servers stopped, so the codec has the CPU to itself.
+  // After the servers stopped, so the transport and the codec have the CPU to themselves.
+  const transport = await runTransport(options, repoRoot);
   const codec = await runCodec(options);
 
-  const failed = cells.some((cell) => cell.error !== undefined) || scenarios.some((s) => s.error !== undefined);
+  const failed = cells.some((cell) => cell.error !== undefined) || scenarios.some((s) => s.error !== undefined) || transport.error !== undefined;
   const report: BenchReport = {
-    schemaVersion: 2,
+    schemaVersion: 3,
     startedAt,
     finishedAt: new Date().toISOString(),
     machine: machineInfo(repoRoot, options.dataDirParent ?? tmpdir()),
     options: { ...options, secretKey: undefined },
     scenarios,
     cells,
+    transport,
     codec,
   };
   process.stdout.write(markdownReport(report, codec.skipped === undefined ? codecMarkdownTable(codec.results) : ''));
@@ -146,7 +194,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // Ids were checked by scenarioList; the table order is benchScenarios' order.
-function selectedScenarios(ids: string[]): Scenario[] {
+function selectedScenarios(ids: readonly string[]): Scenario[] {
   return benchScenarios.filter((s) => ids.includes(s.id));
 }
 
@@ -161,7 +209,7 @@ function drivesUnsupported(binPath: string): string | undefined {
 }
 
 /** --drives D1..Dn [--parity M] for `scenario`, its drive dirs made fresh under `parent`; none for 1 drive. */
-async function scenarioDrives(scenario: Scenario, parent: string): Promise<{ args: string[]; root: string | undefined }> {
+async function scenarioDrives(scenario: SingleNodeScenario, parent: string): Promise<{ args: string[]; root: string | undefined }> {
   if (scenario.driveCount === 1 && scenario.inlineObjectMaxBytes === undefined) return { args: [], root: undefined };
   const root = await mkdtemp(join(parent, 'tessera-bench-drives-'));
   const args: string[] = [];
@@ -185,10 +233,10 @@ interface ScenarioRun {
 }
 
 // Starts a fresh server for `scenario`, runs every cell, stops it, removes its data (and drives).
-async function runSpawned(options: Options, scenario: Scenario, binPath: string, onServer: (server: SpawnedServer) => void): Promise<ScenarioRun> {
+async function runSpawned(options: Options, scenario: SingleNodeScenario, binPath: string, onServer: (server: SpawnedServer) => void): Promise<ScenarioRun> {
   const parent = options.dataDirParent ?? tmpdir();
   const drives = await scenarioDrives(scenario, parent);
-  const base = { name: scenario.name, drives: scenario.driveCount, parityShards: scenario.parityShards, skipped: undefined };
+  const base = { name: scenario.name, drives: scenario.driveCount, parityShards: scenario.parityShards, nodes: undefined, transport: undefined, skipped: undefined };
   process.stderr.write(`bench: scenario "${scenario.name}": starting s3d server${drives.args.length > 0 ? ` ${drives.args.join(' ')}` : ''}...\n`);
   let server: SpawnedServer;
   try {
@@ -207,7 +255,7 @@ async function runSpawned(options: Options, scenario: Scenario, binPath: string,
   let totals: ReturnType<typeof sampleProcess>;
   let exit: string;
   try {
-    cells = await runCells(options, scenario.name, { endpoint: server.endpoint, ca: server.ca, credentials, pid: server.pid });
+    cells = await runCells(options, scenario.name, { endpoints: [server.endpoint], ca: server.ca, credentials, pids: [server.pid] }, cellPlan(options, scenario));
   } catch (err) {
     error = err instanceof LoadError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
     process.stderr.write(`bench: scenario "${scenario.name}" failed: ${error}\n`);
@@ -218,7 +266,10 @@ async function runSpawned(options: Options, scenario: Scenario, binPath: string,
     await cleanUp(server, options.keepData, failed);
     if (drives.root !== undefined && !options.keepData) await rm(drives.root, { recursive: true, force: true });
   }
-  const serverReport = { mode: 'spawned' as const, endpoint: server.endpoint.href, pid: server.pid, peakRssBytes: totals?.peakRssBytes, cpuSeconds: totals?.cpuSeconds, exit };
+  const serverReport = {
+    mode: 'spawned' as const, endpoint: server.endpoint.href, pid: server.pid, pids: [server.pid],
+    peakRssBytes: totals?.peakRssBytes, peakRssSumBytes: totals?.peakRssBytes, cpuSeconds: totals?.cpuSeconds, exit,
+  };
   return { scenario: { ...base, error, server: serverReport }, cells };
 }
 
@@ -230,19 +281,126 @@ async function runExternal(options: Options): Promise<ScenarioRun> {
   if (pid !== undefined) warnIfNotServer(pid);
   const credentials: SigV4Credentials = { accessKey: options.accessKey, secretKey: options.secretKey, region: options.region };
   const name = 'external';
-  const cells = await runCells(options, name, { endpoint, ca, credentials, pid });
+  const pids = pid === undefined ? [] : [pid];
+  const cells = await runCells(options, name, { endpoints: [endpoint], ca, credentials, pids }, { sizes: options.sizes, concurrency: options.concurrency });
   const totals = pid === undefined ? undefined : sampleProcess(pid);
   return {
     scenario: {
       name,
       drives: undefined,
       parityShards: undefined,
+      nodes: undefined,
+      transport: undefined,
       skipped: undefined,
       error: undefined,
-      server: { mode: 'external', endpoint: endpoint.href, pid, peakRssBytes: totals?.peakRssBytes, cpuSeconds: totals?.cpuSeconds, exit: undefined },
+      server: {
+        mode: 'external', endpoint: endpoint.href, pid, pids,
+        peakRssBytes: totals?.peakRssBytes, peakRssSumBytes: totals?.peakRssBytes, cpuSeconds: totals?.cpuSeconds, exit: undefined,
+      },
     },
     cells,
   };
+}
+
+// Makes and starts a fresh cluster for `scenario`, runs every cell, stops the nodes, removes the dir
+// (keeping configs and logs when something failed). A cluster that does not start is the scenario's error.
+async function runCluster(options: Options, scenario: ClusterScenario, binPath: string, onCluster: (cluster: SpawnedCluster) => void): Promise<ScenarioRun> {
+  const base = { name: scenario.name, drives: undefined, parityShards: clusterParityShards, nodes: clusterNodeCount, transport: scenario.transport, skipped: undefined };
+  process.stderr.write(`bench: scenario "${scenario.name}": starting a ${clusterNodeCount}-node cluster over ${scenario.transport}...\n`);
+  let cluster: SpawnedCluster;
+  try {
+    cluster = await startCluster({ binPath, transport: scenario.transport, dataDirParent: options.dataDirParent });
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`bench: scenario "${scenario.name}" could not start: ${error}\n`);
+    return { scenario: { ...base, error, server: undefined }, cells: [] };
+  }
+  onCluster(cluster);
+  const endpoints = options.clusterClients === 'node-1' ? cluster.endpoints.slice(0, 1) : cluster.endpoints;
+  process.stderr.write(`bench: node pids ${cluster.pids.join(',')}, requests to ${endpoints.map((e) => e.port).join(',')} (${options.clusterClients}), dir ${cluster.dir}\n`);
+  const credentials: SigV4Credentials = { accessKey: cluster.accessKey, secretKey: cluster.secretKey, region: options.region };
+  let cells: CellReport[] = [];
+  let error: string | undefined;
+  let totals: ReturnType<typeof sampleProcesses>;
+  let exits: string[];
+  try {
+    cells = await runCells(options, scenario.name, { endpoints, ca: cluster.ca, credentials, pids: cluster.pids }, cellPlan(options, scenario));
+  } catch (err) {
+    error = err instanceof LoadError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+    process.stderr.write(`bench: scenario "${scenario.name}" failed: ${error}\n`);
+  } finally {
+    totals = sampleProcesses(cluster.pids);
+    exits = await cluster.stop();
+    const failed = error !== undefined || cells.some((cell) => cell.error !== undefined);
+    if (options.keepData) process.stderr.write(`bench: kept ${cluster.dir}\n`);
+    else await removeCluster(cluster, failed);
+    if (failed && !options.keepData) process.stderr.write(`bench: cluster configs and logs kept in ${cluster.dir}\n`);
+  }
+  const server = {
+    mode: 'spawned' as const,
+    endpoint: endpoints.map((e) => e.href).join(' '),
+    pid: cluster.pids[0],
+    pids: cluster.pids,
+    peakRssBytes: totals?.peakRssBytes,
+    peakRssSumBytes: totals?.peakRssSumBytes,
+    cpuSeconds: totals?.cpuSeconds,
+    exit: exits.join(', '),
+  };
+  return { scenario: { ...base, error, server }, cells };
+}
+
+/**
+ * Hook for bench/transport.bench.ts (QUIC and TLS between two processes). That module runs its own
+ * main() on import and exports nothing, so it runs as a child process (dist/bench/transport.bench.js):
+ * its stdout is a Markdown table, then a JSON document with `cells[]`. A cell named "failed" or a
+ * non-zero exit is this section's error (the run exits 1); a missing module is a skip.
+ */
+async function runTransport(options: Options, repoRoot: string): Promise<TransportReport> {
+  const quick = options.quick;
+  if (!options.transport) return { quick, skipped: '--no-transport', error: undefined, markdown: '', result: undefined };
+  const script = join(repoRoot, 'dist', 'bench', 'transport.bench.js');
+  if (!existsSync(script)) return { quick, skipped: `${script} not built`, error: undefined, markdown: '', result: undefined };
+  const bulkMib = quick ? transportBulkMibQuick : transportBulkMib;
+  const opsDurationMs = quick ? transportOpsDurationMsQuick : transportOpsDurationMs;
+  process.stderr.write(`bench: node-to-node transport (${bulkMib} MiB bulk, ${opsDurationMs} ms ops cells)...\n`);
+  const args = [script, '--transport', 'all', '--bulk-mib', String(bulkMib), '--ops-duration-ms', String(opsDurationMs)];
+  let stdout: string;
+  try {
+    ({ stdout } = await promisify(execFile)(process.execPath, args, { timeout: transportBenchTimeoutMs, maxBuffer: transportBenchOutputMaxBytes }));
+  } catch (err) {
+    const failure = err as { stdout?: string; stderr?: string; message: string };
+    const detail = (failure.stderr ?? '').trim().split('\n').slice(-5).join(' ');
+    const error = `transport.bench.js failed: ${failure.message.split('\n')[0]}${detail === '' ? '' : `: ${detail}`}`;
+    return { quick, skipped: undefined, error, markdown: transportMarkdown(failure.stdout ?? ''), result: undefined };
+  }
+  const markdown = transportMarkdown(stdout);
+  const result = transportJson(stdout);
+  return { quick, skipped: undefined, error: transportError(result), markdown, result };
+}
+
+// transport.bench.ts catches a transport's failure and reports it as a cell named "failed" (exit 0).
+function transportError(result: TransportReport['result']): string | undefined {
+  if (result === undefined) return 'transport.bench.js printed no JSON document';
+  const failed = result.cells.filter((cell) => cell.cell === 'failed');
+  if (failed.length === 0) return undefined;
+  return `transport.bench.js: ${failed.map((cell) => `${cell.transport}: ${(cell.note ?? '').split('\n')[0]}`).join('; ')}`;
+}
+
+// The table is everything before the JSON document, which starts at the first line that is "{".
+function transportMarkdown(stdout: string): string {
+  const at = stdout.search(/^\{$/m);
+  return (at < 0 ? stdout : stdout.slice(0, at)).trim();
+}
+
+function transportJson(stdout: string): TransportReport['result'] {
+  const at = stdout.search(/^\{$/m);
+  if (at < 0) return undefined;
+  try {
+    const parsed = JSON.parse(stdout.slice(at)) as { cells?: unknown };
+    return Array.isArray(parsed.cells) ? (parsed as TransportReport['result']) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function runCodec(options: Options): Promise<CodecReport> {
@@ -272,20 +430,37 @@ function warnIfNotServer(pid: number): void {
 }
 
 interface Target {
-  endpoint: URL;
+  /** One: every request goes there; several: request i goes to endpoints[i mod N] (RoundRobinClient). */
+  endpoints: URL[];
   ca: Buffer | undefined;
   credentials: SigV4Credentials;
-  pid: number | undefined;
+  /** Server processes to sample (one server, or every node); empty when unknown. */
+  pids: number[];
+}
+
+/** Object sizes (bytes) and concurrencies a scenario's cells run over. */
+interface CellPlan {
+  sizes: readonly number[];
+  concurrency: readonly number[];
+}
+
+// Cluster scenarios default to fewer cells (start-up of six nodes is the costly part); --sizes/--concurrency apply to all.
+function cellPlan(options: Options, scenario: Scenario): CellPlan {
+  if (scenario.kind === 'single-node') return { sizes: options.sizes, concurrency: options.concurrency };
+  return {
+    sizes: options.sizesGiven ? options.sizes : clusterSizesDefault,
+    concurrency: options.concurrencyGiven ? options.concurrency : clusterConcurrencyDefault,
+  };
 }
 
 // For each size and concurrency: a PUT cell, then a GET cell over the objects that PUT wrote.
-async function runCells(options: Options, scenario: string, target: Target): Promise<CellReport[]> {
+async function runCells(options: Options, scenario: string, target: Target, plan: CellPlan): Promise<CellReport[]> {
   await warmUp(target);
   const runId = Date.now().toString(36);
   const reports: CellReport[] = [];
-  for (const sizeBytes of options.sizes) {
+  for (const sizeBytes of plan.sizes) {
     const payload = randomBytes(sizeBytes);
-    for (const concurrency of options.concurrency) {
+    for (const concurrency of plan.concurrency) {
       const keyOf = (index: number): string => `${runId}/${sizeLabel(sizeBytes).replace(' ', '')}-c${concurrency}/${index}`;
       const limits = cellLimits(options, sizeBytes, concurrency);
       const base = { bucket: benchBucket, sizeBytes, concurrency, keyOf, verifyContentEvery, ...limits };
@@ -309,8 +484,8 @@ function cellLimits(options: Options, sizeBytes: number, concurrency: number): {
 async function measureCell(scenario: string, target: Target, spec: CellSpec, payload: Buffer): Promise<CellReport> {
   const label = `${scenario}: ${spec.op} ${sizeLabel(spec.sizeBytes)} c${spec.concurrency}`;
   process.stderr.write(`bench: ${label}...`);
-  const client = new BenchClient({ endpoint: target.endpoint, credentials: target.credentials, ca: target.ca, maxSockets: spec.concurrency });
-  const watcher = target.pid === undefined ? undefined : new ProcessWatcher(target.pid);
+  const client = benchClient(target, spec.concurrency);
+  const watcher = target.pids.length === 0 ? undefined : new ProcessWatcher(target.pids);
   const cpuBefore = process.cpuUsage();
   const machineBefore = machineBusyCpuSeconds();
   watcher?.start();
@@ -331,8 +506,10 @@ async function measureCell(scenario: string, target: Target, spec: CellSpec, pay
     sizeBytes: spec.sizeBytes,
     concurrency: spec.concurrency,
     ...measurement,
+    serverProcesses: target.pids.length === 0 ? undefined : target.pids.length,
     serverCpuSeconds: server?.cpuSeconds,
     serverPeakRssBytes: server?.peakRssBytes,
+    serverPeakRssSumBytes: server?.peakRssSumBytes,
     clientCpuSeconds,
     otherCpuSeconds:
       machineBefore === undefined || machineAfter === undefined
@@ -341,8 +518,17 @@ async function measureCell(scenario: string, target: Target, spec: CellSpec, pay
   };
 }
 
+// A client of `maxSockets` sockets per endpoint; over several endpoints, requests take turns.
+function benchClient(target: Target, maxSockets: number): BenchClient {
+  const options = { credentials: target.credentials, ca: target.ca, maxSockets };
+  const [first] = target.endpoints;
+  if (target.endpoints.length === 1 && first !== undefined) return new BenchClient({ ...options, endpoint: first });
+  return new RoundRobinClient(target.endpoints, options);
+}
+
+// Warm-up goes round-robin too, so every node has served (and every TLS session is up) before the first cell.
 async function warmUp(target: Target): Promise<void> {
-  const client = new BenchClient({ endpoint: target.endpoint, credentials: target.credentials, ca: target.ca, maxSockets: 1 });
+  const client = benchClient(target, 1);
   try {
     await client.createBucket(benchBucket);
     const payload = randomBytes(4 * KiB);
@@ -375,9 +561,19 @@ function parseOptions(argv: string[]): Options {
     .option('--server-bin <path>', 'executable started as `<path> server ...` (default: bin/s3d; e.g. an older build)')
     .option('--results-dir <dir>', 'where the JSON goes (default: bench/results)')
     .option('--scenarios <list>', `server set-ups to measure, of ${benchScenarios.map((sc) => sc.id).join(', ')} (ignored with --endpoint)`, scenarioList, benchScenarios.filter((sc) => sc.byDefault).map((sc) => sc.id))
-    .option('--no-codec', 'skip the erasure codec table');
+    .option('--no-codec', 'skip the erasure codec table')
+    .option('--no-transport', 'skip the node-to-node transport table (bench/transport.bench.ts)')
+    .addOption(
+      new Option('--cluster-clients <how>', 'cluster scenarios: send requests to every node in turn, or to node 1 only')
+        .choices(['round-robin', 'node-1'])
+        .default('round-robin'),
+    );
   program.parse(argv);
-  return program.opts<Options>();
+  return {
+    ...program.opts<Omit<Options, 'sizesGiven' | 'concurrencyGiven'>>(),
+    sizesGiven: program.getOptionValueSource('sizes') === 'cli',
+    concurrencyGiven: program.getOptionValueSource('concurrency') === 'cli',
+  };
 }
 
 function positiveInteger(value: string): number {

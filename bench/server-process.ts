@@ -1,5 +1,6 @@
-// Starts and stops a real `s3d server` for the bench (fresh data dir, free port), and samples its
-// memory and CPU from /proc. Linux only for the samples; elsewhere they read as undefined.
+// Starts and stops a real `s3d server` for the bench (fresh data dir, free port), and samples the
+// memory and CPU of one server or of a cluster's node set from /proc. Linux only for the samples;
+// elsewhere they read as undefined.
 
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
@@ -54,56 +55,76 @@ export async function startServer(options: StartServerOptions): Promise<SpawnedS
   const dataDir = join(workDir, 'data');
   await mkdir(dataDir);
   const port = await freePort();
-  // The log goes straight to a file the child owns, so per-request log lines cost the bench process nothing.
   const logPath = join(workDir, 'server.log');
-  const logFd = openSync(logPath, 'a');
-  const child = spawn(
-    process.execPath,
-    [options.binPath, 'server', '--data-dir', dataDir, '--address', '127.0.0.1', '--port', String(port), ...(options.extraArgs ?? [])],
-    {
-      env: { ...process.env, S3D_ACCESS_KEY: options.accessKey, S3D_SECRET_KEY: options.secretKey },
-      stdio: ['ignore', logFd, logFd],
-    },
+  const child = spawnLogged(
+    options.binPath,
+    ['server', '--data-dir', dataDir, '--address', '127.0.0.1', '--port', String(port), ...(options.extraArgs ?? [])],
+    { S3D_ACCESS_KEY: options.accessKey, S3D_SECRET_KEY: options.secretKey },
+    logPath,
   );
-  closeSync(logFd);
-  if (child.pid === undefined) throw new Error(`could not spawn ${options.binPath}`);
-  const pid = child.pid;
-  let exitedHow: string | undefined;
-  const exited = new Promise<string>((resolve) => {
-    child.on('exit', (code, signal) => {
-      exitedHow = signal ?? `exit ${code}`;
-      resolve(exitedHow);
-    });
-  });
-
   try {
-    await waitForReady(logPath, () => exitedHow);
+    await waitForReady(logPath, child.exitedHow, serverReadyTimeoutMs);
   } catch (err) {
-    child.kill('SIGKILL');
-    await exited;
-    throw new Error(`${(err as Error).message}; server log ${logPath}:\n${tail(logPath)}`);
+    await child.kill();
+    throw new Error(`${(err as Error).message}; server log ${logPath}:\n${logTail(logPath)}`);
   }
   const ca = await readFile(join(dataDir, 'tls', 'cert.pem'));
-  const stop = async (): Promise<string> => {
-    if (exitedHow !== undefined) return exitedHow;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), serverStopTimeoutMs);
-    const how = await exited;
-    clearTimeout(timer);
-    return how;
-  };
+  const { pid, stop } = child;
   return { pid, endpoint: new URL(`https://127.0.0.1:${port}`), ca, workDir, dataDir, logPath, stop };
 }
 
-// Polls the log for the first JSON line with msg "s3d ready".
-async function waitForReady(logPath: string, exitedHow: () => string | undefined): Promise<void> {
-  const deadlineMs = Date.now() + serverReadyTimeoutMs;
+/** A child process started by spawnLogged. */
+export interface LoggedChild {
+  pid: number;
+  /** How it ended ("exit 0", "SIGKILL"), undefined while it runs. */
+  exitedHow: () => string | undefined;
+  /** SIGTERM, then SIGKILL after serverStopTimeoutMs; resolves with how it ended. Safe to call twice. */
+  stop: () => Promise<string>;
+  /** SIGKILL now; resolves with how it ended. */
+  kill: () => Promise<string>;
+}
+
+/**
+ * Spawns `node <binPath> ...args` with `env` added to this process's environment, its stdout and stderr
+ * appended to `logPath`. The log goes straight to a file the child owns, so per-request log lines cost
+ * the bench process nothing. Throws Error when the process cannot be spawned.
+ */
+export function spawnLogged(binPath: string, args: readonly string[], env: Record<string, string>, logPath: string): LoggedChild {
+  const logFd = openSync(logPath, 'a');
+  const child = spawn(process.execPath, [binPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  if (child.pid === undefined) throw new Error(`could not spawn ${binPath}`);
+  let how: string | undefined;
+  const exited = new Promise<string>((resolve) => {
+    child.on('exit', (code, signal) => {
+      how = signal ?? `exit ${code}`;
+      resolve(how);
+    });
+  });
+  const stop = async (): Promise<string> => {
+    if (how !== undefined) return how;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), serverStopTimeoutMs);
+    const result = await exited;
+    clearTimeout(timer);
+    return result;
+  };
+  const kill = (): Promise<string> => {
+    if (how === undefined) child.kill('SIGKILL');
+    return exited;
+  };
+  return { pid: child.pid, exitedHow: () => how, stop, kill };
+}
+
+/** Polls `logPath` until a JSON line with msg "s3d ready"; throws Error when the process exits first or after `timeoutMs`. */
+export async function waitForReady(logPath: string, exitedHow: () => string | undefined, timeoutMs: number): Promise<void> {
+  const deadlineMs = Date.now() + timeoutMs;
   for (;;) {
     const text = await readFile(logPath, 'utf8');
     if (text.split('\n').some(isReadyLine)) return;
     const how = exitedHow();
     if (how !== undefined) throw new Error(`server exited before ready (${how})`);
-    if (Date.now() > deadlineMs) throw new Error(`no "s3d ready" within ${serverReadyTimeoutMs} ms`);
+    if (Date.now() > deadlineMs) throw new Error(`no "s3d ready" within ${timeoutMs} ms`);
     await delay(readyPollIntervalMs);
   }
 }
@@ -117,7 +138,8 @@ function isReadyLine(line: string): boolean {
   }
 }
 
-function tail(path: string): string {
+/** The last 30 lines of the file at `path`, or "(no log)". */
+export function logTail(path: string): string {
   try {
     return readFileSync(path, 'utf8').split('\n').slice(-30).join('\n');
   } catch {
@@ -208,34 +230,87 @@ export function machineBusyCpuSeconds(): number | undefined {
   }
 }
 
-/** Polls VmRSS of `pid` between start() and stop(), reporting the peak and the CPU seconds used in between. */
-export class ProcessWatcher {
-  private timer: NodeJS.Timeout | undefined;
-  private startCpuSeconds = 0;
-  private peakRssBytes = 0;
+/** Resource use of a set of processes (one server, or every node of a cluster). */
+export interface ProcessSetUsage {
+  /** utime + stime summed over the processes, in seconds. */
+  cpuSeconds: number;
+  /** The largest single process's peak resident set, in bytes. */
+  peakRssBytes: number;
+  /** Peak of the processes' resident sets added up, in bytes (equals peakRssBytes for one process). */
+  peakRssSumBytes: number;
+}
 
-  constructor(private readonly pid: number) {}
+/**
+ * Since-start totals of `pids` from /proc: CPU summed, VmHWM max and sum (the sum of per-process peaks,
+ * an upper bound on the set's simultaneous peak). Undefined when none is readable.
+ */
+export function sampleProcesses(pids: readonly number[]): ProcessSetUsage | undefined {
+  const samples = pids.map(sampleProcess).filter((s): s is ProcessSample => s !== undefined);
+  if (samples.length === 0) return undefined;
+  return {
+    cpuSeconds: samples.reduce((sum, s) => sum + s.cpuSeconds, 0),
+    peakRssBytes: Math.max(...samples.map((s) => s.peakRssBytes)),
+    peakRssSumBytes: samples.reduce((sum, s) => sum + s.peakRssBytes, 0),
+  };
+}
+
+/**
+ * Polls VmRSS of one process or a set (a cluster's nodes) between start() and stop(), reporting the CPU
+ * seconds used in between (summed over the set), the largest single VmRSS seen, and the largest sum of
+ * VmRSS over the set seen at one poll.
+ */
+export class ProcessWatcher {
+  private readonly pids: readonly number[];
+  private timer: NodeJS.Timeout | undefined;
+  private startCpuSeconds = new Map<number, number>();
+  private peakRssBytes = 0;
+  private peakRssSumBytes = 0;
+
+  constructor(pids: number | readonly number[]) {
+    this.pids = typeof pids === 'number' ? [pids] : pids;
+  }
 
   /** Begins a window. */
   start(): void {
-    const sample = sampleProcess(this.pid);
-    this.startCpuSeconds = sample?.cpuSeconds ?? 0;
-    this.peakRssBytes = sample?.rssBytes ?? 0;
+    this.startCpuSeconds = new Map();
+    this.peakRssBytes = 0;
+    this.peakRssSumBytes = 0;
+    for (const [pid, sample] of this.samples()) this.startCpuSeconds.set(pid, sample.cpuSeconds);
+    this.poll();
     this.timer = setInterval(() => this.poll(), rssPollIntervalMs);
   }
 
-  /** Ends the window: server CPU seconds used and peak VmRSS bytes seen in it; undefined if unreadable. */
-  stop(): { cpuSeconds: number; peakRssBytes: number } | undefined {
+  /** Ends the window: server CPU seconds used and peak VmRSS bytes seen in it; undefined if no process is readable. */
+  stop(): ProcessSetUsage | undefined {
     clearInterval(this.timer);
     this.timer = undefined;
-    const sample = sampleProcess(this.pid);
-    if (sample === undefined) return undefined;
-    this.peakRssBytes = Math.max(this.peakRssBytes, sample.rssBytes);
-    return { cpuSeconds: sample.cpuSeconds - this.startCpuSeconds, peakRssBytes: this.peakRssBytes };
+    const samples = this.samples();
+    if (samples.length === 0) return undefined;
+    this.record(samples);
+    // A process that was unreadable at start() counts from zero: its CPU since start is all it has.
+    const cpuSeconds = samples.reduce((sum, [pid, s]) => sum + s.cpuSeconds - (this.startCpuSeconds.get(pid) ?? 0), 0);
+    return { cpuSeconds, peakRssBytes: this.peakRssBytes, peakRssSumBytes: this.peakRssSumBytes };
+  }
+
+  private samples(): Array<[number, ProcessSample]> {
+    const samples: Array<[number, ProcessSample]> = [];
+    for (const pid of this.pids) {
+      const sample = sampleProcess(pid);
+      if (sample !== undefined) samples.push([pid, sample]);
+    }
+    return samples;
   }
 
   private poll(): void {
-    const sample = sampleProcess(this.pid);
-    if (sample !== undefined) this.peakRssBytes = Math.max(this.peakRssBytes, sample.rssBytes);
+    this.record(this.samples());
+  }
+
+  private record(samples: Array<[number, ProcessSample]>): void {
+    let sum = 0;
+    for (const [, s] of samples) {
+      this.peakRssBytes = Math.max(this.peakRssBytes, s.rssBytes);
+      sum += s.rssBytes;
+    }
+    this.peakRssSumBytes = Math.max(this.peakRssSumBytes, sum);
   }
 }

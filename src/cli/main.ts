@@ -6,6 +6,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { loadConfig, logLevels, type Config, type PartialConfig } from '../config/config.js';
+import { initCluster, shardPortOffset } from '../cluster/cluster-init.js';
+import { startLocalCluster, stopLocalCluster } from './cluster-local.js';
 import { startNode, type RunningNode } from '../cluster/node.js';
 import { isTesseraError } from '../util/errors.js';
 
@@ -101,6 +103,40 @@ async function runServer(options: ServerOptions): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+function wholeNumber(name: string): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number (got "${value}")`);
+    return Number(value);
+  };
+}
+
+interface ClusterInitFlags {
+  nodes: number;
+  out: string;
+  basePort: number;
+  parity?: number;
+  host: string;
+  transport: 'quic' | 'tls';
+}
+
+async function runClusterInit(flags: ClusterInitFlags): Promise<void> {
+  const result = await initCluster({
+    nodes: flags.nodes, outDir: flags.out, basePort: flags.basePort, host: flags.host, transport: flags.transport,
+    ...(flags.parity !== undefined ? { parityShards: flags.parity } : {}),
+  });
+  const lines = [
+    `Made a ${result.configFiles.length}-node cluster (${result.dataShards} data + ${result.parityShards} parity shards per stripe, ${flags.transport} transport):`,
+    ...result.configFiles.map((file, i) => `  s3d server --config ${file}    # S3 at ${result.endpoints[i] ?? ''}`),
+    '',
+    `Credentials (also in each config, mode 0600): access key ${result.accessKey}, secret key ${result.secretKey}`,
+    `Certificate for every node's S3 endpoint: ${result.certFile}`,
+    `  export AWS_ACCESS_KEY_ID=${result.accessKey} AWS_SECRET_ACCESS_KEY='${result.secretKey}' AWS_DEFAULT_REGION=us-east-1`,
+    `  aws --endpoint-url ${result.endpoints[0] ?? ''} --ca-bundle ${result.certFile} s3 ls`,
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
 /** Builds the `s3d` program. */
 export function buildProgram(): Command {
   const program = new Command('s3d')
@@ -135,6 +171,33 @@ Files under the data directory:
 Logs: JSON lines on stdout (pretty on a terminal); one access line per request.
 SIGTERM or SIGINT stops gracefully: no new connections, in-flight requests finish.`)
     .action(runServer);
+
+  const cluster = program.command('cluster').description('make and inspect multi-node clusters');
+  cluster
+    .command('init')
+    .description('make keys, a shared certificate, credentials and one config per node (DIR/node-1.yaml ... DIR/node-N.yaml)')
+    .requiredOption('--nodes <n>', 'number of nodes', wholeNumber('--nodes'))
+    .requiredOption('--out <dir>', 'directory for the configs, keys and node data (must not hold a cluster already)')
+    .option('--base-port <port>', `node i serves S3 over HTTPS on port P+i-1 and its shard server on P+${shardPortOffset}+i-1`, portArg('--base-port'), 8443)
+    .option('--parity <m>', 'parity shards per stripe (default: 2 for 4+ nodes, 1 for 2-3 nodes)', wholeNumber('--parity'))
+    .option('--host <host>', 'address every node listens on and peers dial (default 127.0.0.1: a loopback cluster)', '127.0.0.1')
+    .addOption(new Option('--transport <kind>', 'node-to-node transport').choices(['quic', 'tls']).default('quic'))
+    .action(runClusterInit);
+  cluster
+    .command('start')
+    .description('start every DIR/node-*.yaml as a background server (logs DIR/node-i.log) and wait until all are ready')
+    .requiredOption('--dir <dir>', 'directory made by s3d cluster init')
+    .action(async (flags: { dir: string }) => {
+      const endpoints = await startLocalCluster(flags.dir);
+      process.stdout.write(`${endpoints.length} nodes ready:\n${endpoints.map((e) => `  ${e}`).join('\n')}\n`);
+    });
+  cluster
+    .command('stop')
+    .description('stop the background servers started by s3d cluster start')
+    .requiredOption('--dir <dir>', 'directory made by s3d cluster init')
+    .action(async (flags: { dir: string }) => {
+      process.stdout.write(`stopped ${await stopLocalCluster(flags.dir)} nodes\n`);
+    });
   return program;
 }
 
@@ -143,7 +206,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    if (isTesseraError(err, 'InvalidConfig', 'DataDirLocked', 'ListenFailed')) {
+    if (isTesseraError(err, 'InvalidConfig', 'DataDirLocked', 'ListenFailed', 'NodeStartFailed')) {
       process.stderr.write(`s3d: ${err.message}\n`);
       process.exit(2);
     }

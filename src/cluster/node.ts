@@ -13,6 +13,7 @@ import { S3Gateway } from '../s3/server.js';
 import { DriveSet } from '../store/drive-set.js';
 import { TesseraError } from '../util/errors.js';
 import { ensureCredentials, type Credentials } from './credentials.js';
+import { startClusterRuntime, type ClusterRuntime } from './cluster-runtime.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { ensureCertificate } from './tls-certificate.js';
 
@@ -83,8 +84,18 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
       await meta.close();
       throw err;
     });
+  let cluster: ClusterRuntime | undefined;
+  if (config.cluster) {
+    const localStore = drives.drives()[0]?.store;
+    cluster = await startClusterRuntime(config.cluster, meta, localStore, log.child({ component: 'cluster' })).catch(async (err: unknown) => {
+      await drives.close();
+      await meta.close();
+      throw err;
+    });
+  }
   const objects = new ObjectLayer({
-    meta, drives, blockSizeBytes: config.blockSizeBytes, inlineObjectMaxBytes: config.inlineObjectMaxBytes, log: log.child({ component: 'objects' }),
+    meta: cluster?.meta ?? meta, drives: cluster?.stores ?? drives, blockSizeBytes: config.blockSizeBytes,
+    inlineObjectMaxBytes: config.inlineObjectMaxBytes, log: log.child({ component: 'objects' }),
   });
   await objects.start();
 
@@ -108,6 +119,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
   } catch (err) {
     await gateway.close();
     await objects.stop();
+    await cluster?.close();
     await meta.close();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' || (err as NodeJS.ErrnoException).code === 'EACCES') {
       const { address, port } = err as { address?: string; port?: number };
@@ -115,8 +127,11 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     }
     throw err;
   }
-  const { dataShards, parityShards } = drives.format;
-  log.info({ hostname: hostname(), dataShards, parityShards, drives: drives.drives().map((d) => ({ id: d.driveId, path: d.path ?? 'offline' })) }, 'node started');
+  const { dataShards, parityShards } = cluster ?? drives.format;
+  log.info({
+    hostname: hostname(), dataShards, parityShards, ...(config.cluster ? { nodeId: config.cluster.nodeId, shardPort: cluster?.shardPort } : {}),
+    drives: drives.drives().map((d) => ({ id: d.driveId, path: d.path ?? 'offline' })),
+  }, 'node started');
 
   return {
     endpoints,
@@ -127,6 +142,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     async stop() {
       await gateway.close();
       await objects.stop();
+      await cluster?.close();
       await drives.close();
       await meta.close();
       await unlock();

@@ -86,6 +86,64 @@ const logSchema = z.strictObject({
   pretty: z.boolean().optional().describe('pretty-print logs; default: stdout is a TTY'),
 });
 
+/** Node ids: 1..64 of letters, digits, '.', '_' and '-' (they name shard placements in metadata). */
+export const nodeIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
+/** Most nodes in one cluster config. */
+export const clusterNodesMax = 256;
+
+const clusterNodeSchema = z.strictObject({
+  /** Stable node id, unique in the cluster; recorded in object metadata, so never reuse one. */
+  id: z.string().regex(nodeIdPattern, 'must be 1 to 64 letters, digits, ".", "_" or "-"').describe('node id'),
+  /** Host name or IP address peers use to reach the node's shard server. */
+  host: z.string().min(1, 'must not be empty').describe('host or IP of the shard server'),
+  /** The node's shard server port (UDP for QUIC, TCP for TLS), 1..65535. */
+  port: port().describe('shard server port'),
+  /** The node's S3 HTTPS port, shown to users (informational). */
+  s3Port: port().optional().describe('S3 HTTPS port of the node (informational)'),
+  /** The node's Ed25519 public key: base64url of 32 bytes (43 characters), from `s3d cluster init`. */
+  publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be 43 base64url characters (an Ed25519 public key)').describe('Ed25519 public key'),
+  /** Failure domain (rack, room, site): shards of one stripe go to distinct zones when zones are set. */
+  zone: z.string().min(1, 'must not be empty').optional().describe('failure zone'),
+  /** Relative capacity: a node of weight 2 receives about twice the shards of weight 1. Default 1. */
+  weight: z.number().positive('must be more than 0').max(16, 'must be at most 16').default(1).describe('placement weight; default 1'),
+});
+
+const clusterSchema = z
+  .strictObject({
+    /** This node's id: one of nodes[].id. */
+    nodeId: z.string().regex(nodeIdPattern, 'must be 1 to 64 letters, digits, ".", "_" or "-"').describe("this node's id"),
+    /** PEM PKCS#8 Ed25519 private key of this node (mode 0600), made by `s3d cluster init`. */
+    keyFile: z.string().min(1, 'must not be empty').describe("this node's Ed25519 private key file"),
+    /** Node-to-node transport: quic (default) or tls (TLS over TCP, for networks that block UDP). */
+    transport: z.enum(['quic', 'tls'], { error: 'must be quic or tls' }).default('quic').describe('quic | tls; default quic'),
+    /** Address the shard server binds to. Default: this node's host from nodes[]. */
+    listenAddress: z.string().min(1, 'must not be empty').optional().describe("shard server bind address; default: this node's host"),
+    /** Parity shards per stripe (m): reads and writes survive m nodes down. */
+    parityShards: z.number().int('must be an integer').min(0, 'must be 0 or more').describe('parity shards per stripe'),
+    /** Data shards per stripe (k). Default: nodes - parityShards. k + m must not exceed the nodes. */
+    dataShards: z.number().int('must be an integer').min(1, 'must be 1 or more').optional().describe('data shards per stripe; default nodes - parityShards'),
+    /** Version of this node list and weights; raise it when nodes are added, removed or re-weighted. */
+    layoutVersion: z.number().int('must be an integer').min(1, 'must be 1 or more').default(1).describe('layout version; default 1'),
+    /** Every node of the cluster, this one included. */
+    nodes: z.array(clusterNodeSchema).min(1, 'must list at least one node').max(clusterNodesMax, `must list at most ${clusterNodesMax} nodes`),
+  })
+  .superRefine((cluster, ctx) => {
+    const ids = new Set<string>();
+    const endpoints = new Set<string>();
+    cluster.nodes.forEach((node, i) => {
+      if (ids.has(node.id)) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'id'], message: `node id "${node.id}" is listed twice` });
+      ids.add(node.id);
+      const endpoint = `${node.host}:${node.port}`;
+      if (endpoints.has(endpoint)) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'port'], message: `${endpoint} is used by two nodes` });
+      endpoints.add(endpoint);
+    });
+    if (!ids.has(cluster.nodeId)) ctx.addIssue({ code: 'custom', path: ['nodeId'], message: `must be one of nodes[].id (${[...ids].join(', ')})` });
+    const data = cluster.dataShards ?? cluster.nodes.length - cluster.parityShards;
+    if (data < 1 || data + cluster.parityShards > cluster.nodes.length || cluster.parityShards > data) {
+      ctx.addIssue({ code: 'custom', path: ['parityShards'], message: `data (${data}) + parity (${cluster.parityShards}) shards must fit on ${cluster.nodes.length} nodes with parity <= data` });
+    }
+  });
+
 const blockSizeMessage = `must be a multiple of ${blockSizeAlignmentBytes} between ${blockSizeMinBytes} and ${blockSizeMaxBytes}`;
 
 /** Schema of the configuration as written (YAML file + CLI overrides + environment). */
@@ -157,8 +215,17 @@ export const configSchema = z
       .describe('inline object threshold in bytes; default 131072'),
     /** Logging. */
     log: logSchema.prefault({}).describe('logging'),
+    /**
+     * Cluster membership. Absent: a single node erasure-coding over its own drives. Present: this
+     * node is one of `nodes`; each object's k + m shards and its metadata go to k + m distinct
+     * nodes chosen on a consistent hash ring. Made by `s3d cluster init`.
+     */
+    cluster: clusterSchema.optional().describe('cluster membership; default: single node'),
   })
   .superRefine((config, ctx) => {
+    if (config.cluster !== undefined && config.drives !== undefined && config.drives.length > 1) {
+      ctx.addIssue({ code: 'custom', path: ['drives'], message: 'a cluster node keeps its shards on one drive for now; list at most one' });
+    }
     if (config.httpPort !== undefined && config.httpPort === config.port) {
       ctx.addIssue({ code: 'custom', path: ['httpPort'], message: `must differ from port (${config.port})` });
     }

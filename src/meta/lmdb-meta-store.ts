@@ -14,10 +14,10 @@ import {
 import { listRollup, positionAfter, splitRollupPage } from './listing.js';
 import type { MarkerPosition, RollupSource, ScanEntry } from './listing.js';
 import { assertObjectRecord, assertPageSize, checkConditions, dataRefOf } from './write-rules.js';
-import type { MetaStore } from './meta-store.js';
+import { compareVersions, type MetaReplica } from './meta-store.js';
 import type {
   BucketRecord, DataLayout, DataPart, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage,
-  ListUploadsPage, ListUploadsQuery, ObjectRecord, PartRecord, RepairEntry, UploadRecord, WriteConditions,
+  ListUploadsPage, ListUploadsQuery, ObjectRecord, ObjectVersion, PartRecord, RepairEntry, Tombstone, UploadRecord, WriteConditions,
 } from './types.js';
 
 /** Key in `repair`: dataId bytes, 0x00, shard index as 2 big-endian bytes. */
@@ -40,7 +40,7 @@ interface UploadLocation {
  */
 const pageSizeBytes = 8192;
 /** Named sub-databases in the environment (LMDB needs the count up front). */
-const subDatabasesMax = 12;
+const subDatabasesMax = 16;
 
 /**
  * Opens (creating `path` and the environment if needed) the metadata store at directory `path`.
@@ -53,7 +53,7 @@ const subDatabasesMax = 12;
  * Verified with strace: fdatasync(data.mdb), then the meta page via an O_DSYNC fd, then resolve.
  * Concurrent mutations in one event turn share a commit (group commit); each is still atomic.
  */
-export async function openMetaStore(path: string): Promise<MetaStore> {
+export async function openMetaStore(path: string): Promise<LmdbMetaStore> {
   mkdirSync(path, { recursive: true });
   const root = open({
     path,
@@ -67,7 +67,7 @@ export async function openMetaStore(path: string): Promise<MetaStore> {
 }
 
 /** The MetaStore contract on LMDB; construct through openMetaStore. */
-export class LmdbMetaStore implements MetaStore {
+export class LmdbMetaStore implements MetaReplica {
   private readonly buckets: Database<BucketRecord, Buffer>;
   private readonly objects: Database<ObjectRecord, Buffer>;
   private readonly uploads: Database<UploadRecord, Buffer>;
@@ -76,6 +76,8 @@ export class LmdbMetaStore implements MetaStore {
   private readonly pending: Database<DataRef, Buffer>;
   private readonly gc: Database<DataRef, Buffer>;
   private readonly repair: Database<RepairEntry, Buffer>;
+  /** Cluster replicas only: deleted keys (objectKey), so late older versions stay deleted. */
+  private readonly tombstones: Database<Tombstone, Buffer>;
 
   constructor(private readonly root: RootDatabase) {
     const sub = <V>(name: string): Database<V, Buffer> => root.openDB<V, Buffer>({ name, keyEncoding: 'binary' });
@@ -87,6 +89,7 @@ export class LmdbMetaStore implements MetaStore {
     this.pending = sub('pending');
     this.gc = sub('gc');
     this.repair = sub('repair');
+    this.tombstones = sub('tombstones');
   }
 
   async close(): Promise<void> {
@@ -95,11 +98,11 @@ export class LmdbMetaStore implements MetaStore {
 
   // ---- buckets ----
 
-  getBucket(name: string): BucketRecord | undefined {
+  async getBucket(name: string): Promise<BucketRecord | undefined> {
     return this.buckets.get(bucketKey(name));
   }
 
-  listBuckets(): BucketRecord[] {
+  async listBuckets(): Promise<BucketRecord[]> {
     return [...this.buckets.getRange().map(({ value }) => value)];
   }
 
@@ -127,7 +130,7 @@ export class LmdbMetaStore implements MetaStore {
 
   // ---- objects ----
 
-  getObject(bucket: string, key: string): ObjectRecord | undefined {
+  async getObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
     return this.objects.get(objectKey(bucket, key));
   }
 
@@ -155,7 +158,7 @@ export class LmdbMetaStore implements MetaStore {
    * One page of ListObjects (v1 marker / v2 start-after semantics, API reference "ListObjectsV2").
    * maxKeys 0 returns an empty, non-truncated page, as AWS does. Throws NoSuchBucket.
    */
-  listObjects(bucket: string, query: ListObjectsQuery): ListObjectsPage {
+  async listObjects(bucket: string, query: ListObjectsQuery): Promise<ListObjectsPage> {
     this.requireBucket(bucket);
     assertPageSize(query.maxKeys);
     const empty: ListObjectsPage = { objects: [], commonPrefixes: [], isTruncated: false };
@@ -192,7 +195,11 @@ export class LmdbMetaStore implements MetaStore {
     });
   }
 
-  getUpload(bucket: string, key: string, uploadId: string): UploadRecord | undefined {
+  async getUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord | undefined> {
+    return this.uploadOf(bucket, key, uploadId);
+  }
+
+  private uploadOf(bucket: string, key: string, uploadId: string): UploadRecord | undefined {
     const location = this.uploadIds.get(uploadIdKey(uploadId));
     if (location === undefined || location.bucket !== bucket || location.key !== key) return undefined;
     return this.uploads.get(uploadKey(bucket, key, location.initiatedMs, uploadId));
@@ -210,7 +217,7 @@ export class LmdbMetaStore implements MetaStore {
   }
 
   /** Parts after partNumberMarker, at most maxParts (0..1000). Throws NoSuchUpload. */
-  listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): ListPartsPage {
+  async listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): Promise<ListPartsPage> {
     this.requireUpload(bucket, key, uploadId);
     assertPageSize(maxParts);
     if (maxParts === 0) return { parts: [], isTruncated: false };
@@ -222,7 +229,7 @@ export class LmdbMetaStore implements MetaStore {
     return isTruncated && last !== undefined ? { parts, isTruncated, nextPartNumberMarker: last.partNumber } : { parts, isTruncated };
   }
 
-  getParts(bucket: string, key: string, uploadId: string): PartRecord[] {
+  async getParts(bucket: string, key: string, uploadId: string): Promise<PartRecord[]> {
     this.requireUpload(bucket, key, uploadId);
     return [...this.partRange(uploadId, 0)];
   }
@@ -234,7 +241,7 @@ export class LmdbMetaStore implements MetaStore {
    * greater than uploadIdMarker follow (the API page's wording). uploadIdMarker without keyMarker
    * is ignored. maxUploads 0 returns an empty, non-truncated page. Throws NoSuchBucket.
    */
-  listUploads(bucket: string, query: ListUploadsQuery): ListUploadsPage {
+  async listUploads(bucket: string, query: ListUploadsQuery): Promise<ListUploadsPage> {
     this.requireBucket(bucket);
     assertPageSize(query.maxUploads);
     if (query.maxUploads === 0 || Buffer.byteLength(query.prefix) > keyLengthMaxBytes) {
@@ -276,6 +283,72 @@ export class LmdbMetaStore implements MetaStore {
     return this.write(() => {
       this.removeUpload(this.requireUpload(bucket, key, uploadId), new Set());
     });
+  }
+
+  // ---- cluster replica (last writer wins) ----
+
+  async getObjectVersion(bucket: string, key: string): Promise<ObjectVersion> {
+    const record = this.objects.get(objectKey(bucket, key));
+    if (record !== undefined) return { record };
+    const tombstone = this.tombstones.get(objectKey(bucket, key));
+    return tombstone !== undefined ? { tombstone } : {};
+  }
+
+  applyObject(record: ObjectRecord): Promise<ObjectRecord | undefined> {
+    assertObjectRecord(record);
+    return this.write(() => (this.isNewest(record) ? this.storeVersion(record) : undefined));
+  }
+
+  applyDelete(tombstone: Tombstone): Promise<ObjectRecord | undefined> {
+    return this.write(() => {
+      if (!this.isNewest(tombstone)) return undefined;
+      const key = objectKey(tombstone.bucket, tombstone.key);
+      const current = this.objects.get(key);
+      if (current !== undefined) {
+        this.objects.removeSync(key);
+        this.collectParts(current.parts, new Set());
+      }
+      this.tombstones.putSync(key, tombstone);
+      return current;
+    });
+  }
+
+  applyCompleteUpload(uploadId: string, record: ObjectRecord): Promise<ObjectRecord | undefined> {
+    assertObjectRecord(record);
+    return this.write(() => {
+      const used = new Set(record.parts.map((part) => part.dataId));
+      const upload = this.uploadOf(record.bucket, record.key, uploadId);
+      if (upload !== undefined) this.removeUpload(upload, used);
+      return this.isNewest(record) ? this.storeVersion(record) : undefined;
+    });
+  }
+
+  applyBucket(record: BucketRecord): Promise<void> {
+    return this.write(() => {
+      if (!this.buckets.doesExist(bucketKey(record.name))) this.buckets.putSync(bucketKey(record.name), record);
+    });
+  }
+
+  removePending(dataIds: readonly string[]): Promise<void> {
+    return this.write(() => {
+      for (const dataId of dataIds) this.pending.removeSync(dataKey(dataId));
+    });
+  }
+
+  listTombstones(limit: number): Tombstone[] {
+    return [...this.tombstones.getRange({ limit }).map(({ value }) => value)];
+  }
+
+  /** True when `version` is newer than the key's live record or tombstone here (or there is none). */
+  private isNewest(version: { bucket: string; key: string; lastModifiedMs: number; writer?: string }): boolean {
+    const key = objectKey(version.bucket, version.key);
+    const current = this.objects.get(key) ?? this.tombstones.get(key);
+    return current === undefined || compareVersions(version, current) > 0;
+  }
+
+  private storeVersion(record: ObjectRecord): ObjectRecord | undefined {
+    this.tombstones.removeSync(objectKey(record.bucket, record.key));
+    return this.commitObject(record, undefined);
   }
 
   // ---- pending and gc queues ----
@@ -357,7 +430,7 @@ export class LmdbMetaStore implements MetaStore {
   }
 
   private requireUpload(bucket: string, key: string, uploadId: string): UploadRecord {
-    const upload = this.getUpload(bucket, key, uploadId);
+    const upload = this.uploadOf(bucket, key, uploadId);
     if (upload === undefined) throw new TesseraError('NoSuchUpload', 'upload does not exist', { bucket, key, uploadId });
     return upload;
   }

@@ -3,7 +3,7 @@
 // commit is the point at which a write becomes visible and acknowledged.
 import type {
   BucketRecord, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
-  ListUploadsQuery, ObjectRecord, PartRecord, RepairEntry, UploadRecord, WriteConditions,
+  ListUploadsQuery, ObjectRecord, ObjectVersion, PartRecord, RepairEntry, Tombstone, UploadRecord, WriteConditions,
 } from './types.js';
 
 /**
@@ -19,9 +19,9 @@ import type {
 export interface MetaStore {
   close(): Promise<void>;
 
-  getBucket(name: string): BucketRecord | undefined;
+  getBucket(name: string): Promise<BucketRecord | undefined>;
   /** Buckets in name order. */
-  listBuckets(): BucketRecord[];
+  listBuckets(): Promise<BucketRecord[]>;
   /** Throws BucketAlreadyOwnedByYou when it exists. */
   createBucket(record: BucketRecord): Promise<void>;
   /**
@@ -30,7 +30,7 @@ export interface MetaStore {
    */
   deleteBucket(name: string): Promise<void>;
 
-  getObject(bucket: string, key: string): ObjectRecord | undefined;
+  getObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
   /**
    * Atomically: checks the bucket exists (NoSuchBucket) and `conditions` against the current
    * record (PreconditionFailed), stores `record`, removes `record`'s dataIds from pending, and
@@ -40,22 +40,22 @@ export interface MetaStore {
   /** Removes the record (no error when absent) and moves its data to gc; returns it. */
   deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
   /** Throws NoSuchBucket. */
-  listObjects(bucket: string, query: ListObjectsQuery): ListObjectsPage;
+  listObjects(bucket: string, query: ListObjectsQuery): Promise<ListObjectsPage>;
 
   /** Throws NoSuchBucket. */
   createUpload(record: UploadRecord): Promise<void>;
-  getUpload(bucket: string, key: string, uploadId: string): UploadRecord | undefined;
+  getUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord | undefined>;
   /**
    * Throws NoSuchUpload. Stores the part (replacing one with the same number, whose data goes
    * to gc) and removes its dataId from pending.
    */
   putPart(bucket: string, key: string, uploadId: string, part: PartRecord): Promise<void>;
   /** Parts with number > partNumberMarker, ascending, at most maxParts. Throws NoSuchUpload. */
-  listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): ListPartsPage;
+  listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): Promise<ListPartsPage>;
   /** All parts of an upload in number order (for CompleteMultipartUpload). Throws NoSuchUpload. */
-  getParts(bucket: string, key: string, uploadId: string): PartRecord[];
+  getParts(bucket: string, key: string, uploadId: string): Promise<PartRecord[]>;
   /** Throws NoSuchBucket. Uploads ordered by (key, initiatedMs, uploadId). */
-  listUploads(bucket: string, query: ListUploadsQuery): ListUploadsPage;
+  listUploads(bucket: string, query: ListUploadsQuery): Promise<ListUploadsPage>;
   /**
    * Atomically: checks the upload exists (NoSuchUpload) and `conditions`, stores `record` as
    * the object, moves parts not in `record.parts` and the replaced object's data to gc, and
@@ -81,4 +81,38 @@ export interface MetaStore {
   listRepairs(limit: number): RepairEntry[];
   /** Removes repairs once their shards are rebuilt. */
   removeRepairs(entries: readonly Pick<RepairEntry, 'dataId' | 'shardIndex'>[]): Promise<void>;
+}
+
+/**
+ * Order of two versions of a key under last-writer-wins: by lastModifiedMs, then writer node id
+ * (byte order), so every replica picks the same winner. Positive when `a` is newer.
+ */
+export function compareVersions(a: { lastModifiedMs: number; writer?: string }, b: { lastModifiedMs: number; writer?: string }): number {
+  if (a.lastModifiedMs !== b.lastModifiedMs) return a.lastModifiedMs - b.lastModifiedMs;
+  const wa = a.writer ?? '';
+  const wb = b.writer ?? '';
+  return wa < wb ? -1 : wa > wb ? 1 : 0;
+}
+
+/**
+ * What a cluster replica applies on behalf of another node's gateway. The gateway already checked
+ * buckets and conditions, so these never throw NoSuchBucket or PreconditionFailed: a replica
+ * that missed a bucket or an upload still keeps the object. Versions are last-writer-wins
+ * (compareVersions); an older version than the replica holds is ignored (returns undefined).
+ */
+export interface MetaReplica extends MetaStore {
+  /** The replica's live record or tombstone for the key. */
+  getObjectVersion(bucket: string, key: string): Promise<ObjectVersion>;
+  /** Stores `record` when newer than the replica's version; returns the live record it replaced. */
+  applyObject(record: ObjectRecord): Promise<ObjectRecord | undefined>;
+  /** Replaces the key with `tombstone` when newer; returns the live record it removed. */
+  applyDelete(tombstone: Tombstone): Promise<ObjectRecord | undefined>;
+  /** completeUpload when this replica has the upload, else applyObject; LWW either way. */
+  applyCompleteUpload(uploadId: string, record: ObjectRecord): Promise<ObjectRecord | undefined>;
+  /** Creates the bucket record when absent (no error when it exists). */
+  applyBucket(record: BucketRecord): Promise<void>;
+  /** Drops pending entries without collecting their data (a cluster gateway, before publishing them). */
+  removePending(dataIds: readonly string[]): Promise<void>;
+  /** Tombstones at this replica, at most `limit` (for tests and the future scanner). */
+  listTombstones(limit: number): Tombstone[];
 }

@@ -75,6 +75,29 @@ export interface ObjectRecord extends ObjectHeaders {
   /** True when the object was made by CompleteMultipartUpload (GET partNumber addresses parts). */
   multipart: boolean;
   checksum?: StoredChecksum;
+  /**
+   * Cluster only: the node whose gateway wrote this version. With lastModifiedMs it orders
+   * versions (last writer wins on (lastModifiedMs, writer)) identically on every replica.
+   */
+  writer?: string;
+  /** Cluster only: the layout version the placement in parts[].drives was computed under. */
+  layoutVersion?: number;
+}
+
+/** A deleted key at a replica: kept so an older record arriving late cannot bring it back. */
+export interface Tombstone {
+  bucket: string;
+  key: string;
+  /** When the delete happened, ms since the Unix epoch (the gateway's clock). */
+  lastModifiedMs: number;
+  /** Node whose gateway deleted it. */
+  writer: string;
+}
+
+/** One replica's view of a key: its live record, its tombstone, or neither. */
+export interface ObjectVersion {
+  record?: ObjectRecord;
+  tombstone?: Tombstone;
 }
 
 /** Bucket record. */

@@ -3,7 +3,7 @@
 // recovery) and after every write that replaced or dropped data.
 import type { Logger } from 'pino';
 import type { MetaStore } from '../meta/meta-store.js';
-import type { DriveSet } from '../store/drive-set.js';
+import type { ShardStoreSet } from '../store/shard-store.js';
 import { gcConcurrencyMax } from '../util/limits.js';
 
 /** gc entries fetched per pass. */
@@ -43,7 +43,7 @@ export class GarbageCollector {
 
   constructor(
     private readonly meta: MetaStore,
-    private readonly drives: DriveSet,
+    private readonly drives: ShardStoreSet,
     private readonly pins: DataPins,
     private readonly log: Logger,
   ) {}

@@ -15,8 +15,7 @@ import type {
   ListUploadsQuery, ObjectHeaders, ObjectRecord, PartRecord, StoredChecksum, UploadRecord, WriteConditions,
 } from '../meta/types.js';
 import type { DataPart, RepairReason } from '../meta/types.js';
-import type { DriveSet } from '../store/drive-set.js';
-import type { ShardWriter } from '../store/shard-store.js';
+import type { ShardStoreSet, ShardWriter } from '../store/shard-store.js';
 import { TesseraError } from '../util/errors.js';
 import { bitrotHash } from '../erasure/bitrot.js';
 import { createCodec } from '../erasure/create-codec.js';
@@ -59,7 +58,8 @@ export interface OpenedObject {
 
 export interface ObjectLayerOptions {
   meta: MetaStore;
-  drives: DriveSet;
+  /** Where shards live: this node's drives, or the cluster's nodes. */
+  drives: ShardStoreSet;
   blockSizeBytes: number;
   /** Bodies up to this many bytes are stored inline in their record; 0 disables. */
   inlineObjectMaxBytes: number;
@@ -85,7 +85,7 @@ interface WriteTarget {
 /** Buckets, objects and multipart uploads. Errors are TesseraError codes named per method. */
 export class ObjectLayer {
   private readonly meta: MetaStore;
-  private readonly drives: DriveSet;
+  private readonly drives: ShardStoreSet;
   private readonly layout: DataLayout;
   private readonly log: Logger;
   private readonly pins = new DataPins();
@@ -124,7 +124,7 @@ export class ObjectLayer {
   async start(): Promise<void> {
     await this.codec(this.layout);
     let temps = 0;
-    for (const drive of this.drives.drives()) temps += (await drive.store?.cleanTemp()) ?? 0;
+    for (const store of this.drives.localStores()) temps += await store.cleanTemp();
     const pending = this.meta.listPending();
     for (const ref of pending) await this.meta.abandonPending(ref.dataId);
     if (temps > 0 || pending.length > 0) {
@@ -145,13 +145,13 @@ export class ObjectLayer {
   }
 
   /** Throws NoSuchBucket. */
-  getBucket(name: string): BucketRecord {
-    const bucket = this.meta.getBucket(name);
+  async getBucket(name: string): Promise<BucketRecord> {
+    const bucket = await this.meta.getBucket(name);
     if (!bucket) throw new TesseraError('NoSuchBucket', 'The specified bucket does not exist', { bucket: name });
     return bucket;
   }
 
-  listBuckets(): BucketRecord[] {
+  listBuckets(): Promise<BucketRecord[]> {
     return this.meta.listBuckets();
   }
 
@@ -168,8 +168,8 @@ export class ObjectLayer {
    * EntityTooLarge, the body's own errors, StorageIOError. Returns the stored record.
    */
   async putObject(input: PutObjectInput): Promise<ObjectRecord> {
-    this.getBucket(input.bucket);
-    this.checkConditions(input.bucket, input.key, input.conditions);
+    await this.getBucket(input.bucket);
+    await this.checkConditions(input.bucket, input.key, input.conditions);
     const stored = await this.writeDataItem(input, input);
     const { written, checksum } = stored;
     const record: ObjectRecord = {
@@ -189,9 +189,9 @@ export class ObjectLayer {
   }
 
   /** The current record. Throws NoSuchBucket, NoSuchKey. */
-  headObject(bucket: string, key: string): ObjectRecord {
-    this.getBucket(bucket);
-    const record = this.meta.getObject(bucket, key);
+  async headObject(bucket: string, key: string): Promise<ObjectRecord> {
+    await this.getBucket(bucket);
+    const record = await this.meta.getObject(bucket, key);
     if (!record) throw new TesseraError('NoSuchKey', 'The specified key does not exist.', { bucket, key });
     return record;
   }
@@ -200,9 +200,10 @@ export class ObjectLayer {
    * Opens the current object for reading; its data stays readable until release(), even if
    * it is overwritten meanwhile. Throws NoSuchBucket, NoSuchKey.
    */
-  openObject(bucket: string, key: string): OpenedObject {
-    const record = this.headObject(bucket, key);
-    // Synchronous with the read above: gc cannot delete these shards before the pin exists.
+  async openObject(bucket: string, key: string): Promise<OpenedObject> {
+    const record = await this.headObject(bucket, key);
+    // In the same tick as the read's continuation: gc cannot delete these shards before the pin
+    // exists unless a replacing commit landed in between (then the read reports missing shards).
     const release = this.pins.pin(record.parts.map((p) => p.dataId));
     return {
       record,
@@ -213,14 +214,14 @@ export class ObjectLayer {
 
   /** Deletes the object (no error when absent). Throws NoSuchBucket. */
   async deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
-    this.getBucket(bucket);
+    await this.getBucket(bucket);
     const removed = await this.meta.deleteObject(bucket, key);
     if (removed) this.gc.kick();
     return removed;
   }
 
   /** Throws NoSuchBucket. */
-  listObjects(bucket: string, query: ListObjectsQuery): ListObjectsPage {
+  listObjects(bucket: string, query: ListObjectsQuery): Promise<ListObjectsPage> {
     return this.meta.listObjects(bucket, query);
   }
 
@@ -228,23 +229,23 @@ export class ObjectLayer {
 
   /** Throws NoSuchBucket. */
   async createUpload(upload: Omit<UploadRecord, 'layout' | 'initiatedMs'>): Promise<UploadRecord> {
-    this.getBucket(upload.bucket);
+    await this.getBucket(upload.bucket);
     const record: UploadRecord = { ...upload, initiatedMs: Date.now(), layout: this.layout };
     await this.meta.createUpload(record);
     return record;
   }
 
   /** Throws NoSuchBucket, NoSuchUpload. */
-  getUpload(bucket: string, key: string, uploadId: string): UploadRecord {
-    this.getBucket(bucket);
-    const upload = this.meta.getUpload(bucket, key, uploadId);
+  async getUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord> {
+    await this.getBucket(bucket);
+    const upload = await this.meta.getUpload(bucket, key, uploadId);
     if (!upload) throw new TesseraError('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { uploadId });
     return upload;
   }
 
   /** Streams one part. Throws NoSuchUpload, EntityTooLarge, the body's errors. */
   async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, input: DataInput): Promise<PartRecord> {
-    this.getUpload(bucket, key, uploadId);
+    await this.getUpload(bucket, key, uploadId);
     const stored = await this.writeDataItem(input, { bucket, key });
     const part: PartRecord = { partNumber, ...stored.part, lastModifiedMs: Date.now() };
     await this.commit(stored, { bucket, key }, () => this.meta.putPart(bucket, key, uploadId, part));
@@ -252,13 +253,13 @@ export class ObjectLayer {
   }
 
   /** Throws NoSuchUpload. */
-  listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): ListPartsPage {
-    this.getUpload(bucket, key, uploadId);
+  async listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): Promise<ListPartsPage> {
+    await this.getUpload(bucket, key, uploadId);
     return this.meta.listParts(bucket, key, uploadId, partNumberMarker, maxParts);
   }
 
   /** Throws NoSuchBucket. */
-  listUploads(bucket: string, query: ListUploadsQuery): ListUploadsPage {
+  listUploads(bucket: string, query: ListUploadsQuery): Promise<ListUploadsPage> {
     return this.meta.listUploads(bucket, query);
   }
 
@@ -276,8 +277,8 @@ export class ObjectLayer {
     checksumOf: (upload: UploadRecord, parts: PartRecord[]) => StoredChecksum | undefined,
     conditions?: WriteConditions,
   ): Promise<ObjectRecord> {
-    const upload = this.getUpload(bucket, key, uploadId);
-    const chosen = checkCompleteParts(requested, this.meta.getParts(bucket, key, uploadId));
+    const upload = await this.getUpload(bucket, key, uploadId);
+    const chosen = checkCompleteParts(requested, await this.meta.getParts(bucket, key, uploadId));
     const checksum = checksumOf(upload, chosen);
     const { bucket: _b, key: _k, uploadId: _u, initiatedMs: _i, layout, checksumAlgorithm: _a, checksumType: _t, ...headers } = upload;
     const record: ObjectRecord = {
@@ -299,16 +300,16 @@ export class ObjectLayer {
 
   /** Throws NoSuchUpload. */
   async abortUpload(bucket: string, key: string, uploadId: string): Promise<void> {
-    this.getBucket(bucket);
+    await this.getBucket(bucket);
     await this.meta.abortUpload(bucket, key, uploadId);
     this.gc.kick();
   }
 
   // ---- internals ------------------------------------------------------------------------------
 
-  private checkConditions(bucket: string, key: string, conditions: WriteConditions | undefined): void {
+  private async checkConditions(bucket: string, key: string, conditions: WriteConditions | undefined): Promise<void> {
     if (!conditions || (!conditions.ifMatch && !conditions.ifNoneMatch)) return;
-    const current = this.meta.getObject(bucket, key);
+    const current = await this.meta.getObject(bucket, key);
     if (conditions.ifNoneMatch === '*' && current) {
       throw new TesseraError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { condition: 'If-None-Match' });
     }
@@ -390,7 +391,7 @@ export class ObjectLayer {
 
   private async storeStriped(body: AsyncIterable<Uint8Array>, input: DataInput, target: WriteTarget): Promise<StoredData> {
     const dataId = newDataId();
-    const drives = this.drives.placement(dataId);
+    const drives = this.drives.placement(dataId, `${target.bucket}/${target.key}`);
     const pending = this.meta.addPending(dataRefOf(dataId, drives));
     pending.catch(() => undefined); // awaited by the commits below; failure surfaces there
     const sink: ShardSink = { writers: [], failed: new Set(), writeQuorum: writeQuorumOf(this.layout) };

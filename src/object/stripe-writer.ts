@@ -102,6 +102,8 @@ export async function writeStriped(
     codec.encode(blocks);
     await inFlight;
     inFlight = writeStripe(sink, blocks);
+    // Observed at the next flush or the end; until then a failure must not count as unhandled.
+    inFlight.catch(() => undefined);
     current = 1 - current;
     filled = 0;
   };

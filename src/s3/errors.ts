@@ -67,6 +67,7 @@ const aliases: Record<string, { code: string; keepMessage: boolean }> = {
   // Too few drives to read a stripe or to make a write durable: retryable once drives return.
   InsufficientShards: { code: 'ServiceUnavailable', keepMessage: true },
   WriteQuorumNotMet: { code: 'ServiceUnavailable', keepMessage: true },
+  ReadQuorumNotMet: { code: 'ServiceUnavailable', keepMessage: true },
 };
 
 /** An error ready to send: S3 code, HTTP status, message and extra XML fields. */

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { TesseraError } from '../util/errors.js';
 import { drivesMax } from '../util/limits.js';
 import { LocalShardStore } from './local-shard-store.js';
-import type { ShardStore } from './shard-store.js';
+import type { ShardStore, ShardStoreSet } from './shard-store.js';
 
 /** DATA/format.json: the erasure set as formatted at first start. */
 export interface SetFormat {
@@ -65,7 +65,7 @@ async function isEmptyDir(path: string): Promise<boolean> {
 }
 
 /** The node's drives, opened. */
-export class DriveSet {
+export class DriveSet implements ShardStoreSet {
   private constructor(
     readonly format: SetFormat,
     private readonly byId: ReadonlyMap<string, DriveState>,
@@ -147,10 +147,14 @@ export class DriveSet {
    * Drive ids for shards 0..k+m-1 of a new data item: the set's order rotated by a hash of
    * `dataId`, so shard files spread evenly over the drives.
    */
-  placement(dataId: string): string[] {
+  placement(dataId: string, _placementKey?: string): string[] {
     const ids = this.format.drives;
     const start = Number.parseInt(dataId.slice(0, 8), 16) % ids.length;
     return ids.map((_, i) => ids[(start + i) % ids.length]!);
+  }
+
+  localStores(): ShardStore[] {
+    return this.drives().flatMap((d) => (d.store ? [d.store] : []));
   }
 
   async close(): Promise<void> {

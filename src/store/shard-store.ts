@@ -36,3 +36,27 @@ export interface ShardStore {
   cleanTemp(): Promise<number>;
   close(): Promise<void>;
 }
+
+/** The erasure set geometry new data is written with. */
+export interface ErasureSetFormat {
+  dataShards: number;
+  parityShards: number;
+}
+
+/**
+ * Where shards live: one node's drives (DriveSet) or the cluster's nodes (ClusterShardStores).
+ * Ids in a data item's placement ("drive ids") name a drive or a node; store() resolves them.
+ */
+export interface ShardStoreSet {
+  readonly format: ErasureSetFormat;
+  /** The store holding shards placed on `driveId`, local or remote; undefined when offline or unknown. */
+  store(driveId: string): ShardStore | undefined;
+  /**
+   * The drive (or node) ids for shards 0..k+m-1 of a new data item, length k + m, all distinct.
+   * `placementKey` is `${bucket}/${key}`: in a cluster every data item of an object goes to the
+   * nodes that also keep its metadata; a single node's drives rotate by `dataId` instead.
+   */
+  placement(dataId: string, placementKey: string): string[];
+  /** This node's own stores (crash recovery cleans their temp files). */
+  localStores(): ShardStore[];
+}

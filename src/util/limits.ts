@@ -72,3 +72,69 @@ export const kernelMemoryInitialBytes = 1024 * KiB;
 export const kernelMemoryGrowMinBytes = 16 * 1024 * KiB;
 /** Alignment of every kernel memory allocation: a cache line, so 64-byte SIMD blocks never straddle two. */
 export const kernelAllocationAlignBytes = 64;
+
+// ---- node-to-node transport ----
+
+/** Largest first frame (method + msgpack header) of a call or reply; bodies stream separately. */
+export const callHeaderMaxBytes = 4 * MiB;
+/** Calls in flight to one peer at once; more wait in a queue. */
+export const callsPerPeerMax = 64;
+/** Calls waiting for a slot to one peer; more fail at once with PeerBusy. */
+export const callQueuePerPeerMax = 1024;
+/** Calls served at once for all peers together; more wait for the transport's flow control. */
+export const inboundCallsMax = 256;
+/** Consecutive connection failures or timeouts after which a peer counts as down. */
+export const callFailuresToDown = 2;
+/** First and largest wait between reconnection attempts to a peer, in ms (doubling). */
+export const reconnectBackoffMinMs = 100;
+export const reconnectBackoffMaxMs = 5_000;
+/** TLS/QUIC handshake must finish within this many ms. */
+export const handshakeTimeoutMs = 5_000;
+/** A connection with no traffic (keep-alives included) for this long is dead, in ms. */
+export const connectionIdleTimeoutMs = 10_000;
+/** Keep-alive ping interval on idle connections, in ms. */
+export const keepAliveIntervalMs = 2_000;
+/** Longest method name of a call, in UTF-8 bytes. */
+export const callMethodMaxBytes = 256;
+/** An inbound call's first frame must arrive within this many ms of its stream's first bytes. */
+export const callFrameTimeoutMs = 5_000;
+/** Longest deadline a callee honours, in ms; a larger `t` in a request frame is clamped to it. */
+export const callTimeoutMaxMs = 15 * 60_000;
+/** How long close() waits for a listening endpoint to tell its peers and unbind, in ms. */
+export const transportCloseGraceMs = 2_000;
+/** QUIC receive window of one stream, bytes: what one call may have in flight and unread. */
+export const quicStreamWindowBytes = 16 * MiB;
+/** QUIC receive window of one connection over all its streams, bytes: bounds unread data per connection. */
+export const quicConnectionWindowBytes = 32 * MiB;
+/** SO_RCVBUF / SO_SNDBUF asked for each QUIC UDP socket, bytes (the OS may clamp it). */
+export const quicSocketBufferBytes = 4 * MiB;
+/** Largest read from a QUIC stream in one native call, bytes. */
+export const quicReadChunkBytes = 1 * MiB;
+/** Streams a peer may have open at once on one QUIC connection (MAX_STREAMS); >= callsPerPeerMax. */
+export const quicStreamsPerConnectionMax = 256;
+/** HTTP/2 (TLS transport) receive window of one stream, bytes: what one call may have in flight and unread. */
+export const http2StreamWindowBytes = 4 * MiB;
+/** HTTP/2 (TLS transport) receive window of one connection over all its streams, bytes. */
+export const http2ConnectionWindowBytes = 16 * MiB;
+/** Largest HTTP/2 DATA frame a peer may send us, bytes (RFC 9113: 16 KiB .. 16 MiB - 1). Larger frames
+ *  measured no faster over TLS, whose records are 16 KiB anyway; the windows above are what matter. */
+export const http2FrameMaxBytes = 16 * KiB;
+/** Memory node:http2 may use per session before it refuses new streams, in MiB (its unit). */
+export const http2SessionMemoryMaxMiB = 64;
+
+// ---- cluster ----
+
+/** Deadline of one metadata call to a peer, in ms. */
+export const metaCallTimeoutMs = 3_000;
+/** After a read or write quorum answered, how long to wait for the other replicas, in ms. */
+export const replicaGraceMs = 30;
+/** While a peer counts as down, one shard call per this many ms still tries it (to see it come back). */
+export const peerProbeIntervalMs = 1_000;
+/** Deadline of one shard block read from a peer, in ms (then the read decodes from parity). */
+export const shardReadTimeoutMs = 2_000;
+/** Deadline of streaming one shard file to a peer, in ms (a stopped peer is found sooner by the connection's idle timeout). */
+export const shardWriteTimeoutMs = 15 * 60_000;
+/** Bytes queued for one outbound shard stream before its writer waits (back-pressure). */
+export const shardStreamQueueMaxBytes = 4 * MiB;
+/** First read size on a QUIC stream, bytes; it doubles up to quicReadChunkBytes while reads come back full. */
+export const quicReadChunkMinBytes = 64 * KiB;

@@ -27,6 +27,8 @@ export interface StartServerOptions {
   extraArgs?: string[];
   /** Extra environment for the server process. */
   env?: Record<string, string>;
+  /** CA file clients trust when the config names its own certificate. Default DATA/tls/cert.pem. */
+  caFile?: string;
 }
 
 export interface ExitInfo {
@@ -53,6 +55,8 @@ export interface S3dServer {
   stop(signal?: NodeJS.Signals): Promise<ExitInfo>;
   /** SIGKILL, waits for exit. Keeps the data dir. */
   kill9(): Promise<ExitInfo>;
+  /** Sends `signal` to the current process without waiting (SIGSTOP / SIGCONT freeze and thaw it). */
+  signal(signal: NodeJS.Signals): void;
   /**
    * Stops the current process (SIGTERM; a no-op if it already exited), starts a new one on the same
    * data dir and port, and waits for the ready line. `extraArgs`, when given, replaces the extra CLI
@@ -197,7 +201,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<S3dSer
   const secretKey = opts.secretKey ?? 'tessera-e2e-secret-0123456789abcdef';
   const port = await freePort();
   const endpoint = `https://127.0.0.1:${port}`;
-  const caFile = join(dataDir, 'tls', 'cert.pem');
+  const caFile = opts.caFile ?? join(dataDir, 'tls', 'cert.pem');
   const baseArgs = ['server', '--data-dir', dataDir, '--address', '127.0.0.1', '--port', String(port)];
   let extraArgs: readonly string[] = [...(opts.extraArgs ?? [])];
   const serverEnv: NodeJS.ProcessEnv = { ...process.env, S3D_ACCESS_KEY: accessKey, S3D_SECRET_KEY: secretKey, ...opts.env };
@@ -259,6 +263,9 @@ export async function startServer(opts: StartServerOptions = {}): Promise<S3dSer
     },
     stop: (signal = 'SIGTERM') => stopCurrent(signal),
     kill9: () => stopCurrent('SIGKILL'),
+    signal: (signal) => {
+      current.child.kill(signal);
+    },
     get extraArgs() {
       return extraArgs;
     },

@@ -81,7 +81,7 @@ describe('object layer', () => {
       const record = await put(h, `k${size}`, data);
       expect(record.sizeBytes).toBe(size);
       expect(record.etag).toBe(createHash('md5').update(data).digest('hex'));
-      const opened = h.objects.openObject('b', `k${size}`);
+      const opened = await h.objects.openObject('b', `k${size}`);
       expect((await collect(opened.read(0, size - 1))).equals(data)).toBe(true);
       for (const [first, last] of [[0, 0], [size - 1, size - 1], [blockSizeBytes - 3, blockSizeBytes + 3], [7, size - 8]] as const) {
         if (first < 0 || last >= size || last < first) continue;
@@ -101,7 +101,7 @@ describe('object layer', () => {
     await file.read(byte, 0, 1, offset);
     await file.write(Buffer.from([byte[0]! ^ 0x01]), 0, 1, offset);
     await file.close();
-    const opened = h.objects.openObject('b', 'rot');
+    const opened = await h.objects.openObject('b', 'rot');
     // Block 0 is intact and readable on its own; any read that touches block 1 fails.
     expect((await collect(opened.read(0, blockSizeBytes - 1))).equals(data.subarray(0, blockSizeBytes))).toBe(true);
     const received: Buffer[] = [];
@@ -122,7 +122,7 @@ describe('object layer', () => {
     }
     await expect(h.objects.putObject({ bucket: 'b', key: 'x', headers: { userMetadata: {} }, body: broken(), sizeMaxBytes: 1 << 30 }))
       .rejects.toThrow('client went away');
-    expect(() => h.objects.headObject('b', 'x')).toThrow(expect.objectContaining({ code: 'NoSuchKey' }));
+    await expect(h.objects.headObject('b', 'x')).rejects.toThrow(expect.objectContaining({ code: 'NoSuchKey' }));
     await settleGc();
     expect(await shardFiles(h)).toEqual([]);
     expect(h.meta.listPending()).toEqual([]);
@@ -153,13 +153,13 @@ describe('object layer', () => {
     expect(files).toHaveLength(1);
     expect(await readdir(join(h.dir, 'drive-1', 'tmp'))).toEqual([]);
     expect(h.meta.listPending()).toEqual([]);
-    expect(h.objects.headObject('b', 'kept').sizeBytes).toBe(200_000);
+    expect((await h.objects.headObject('b', 'kept')).sizeBytes).toBe(200_000);
   });
 
   it('an overwrite keeps the old data readable for a GET that started before it', async () => {
     const first = randomBytes(3 * blockSizeBytes);
     await put(h, 'k', first);
-    const opened = h.objects.openObject('b', 'k');
+    const opened = await h.objects.openObject('b', 'k');
     await put(h, 'k', randomBytes(200_000));
     await settleGc();
     expect((await collect(opened.read(0, first.length - 1))).equals(first)).toBe(true);
@@ -186,13 +186,13 @@ describe('object layer', () => {
     const record = await h.objects.completeUpload('b', 'mp', 'u1', [{ partNumber: 2, etag: `"${p2.etag}"` }, { partNumber: 3, etag: p3.etag }], none);
     const expectedEtag = createHash('md5').update(Buffer.concat([Buffer.from(p2.etag, 'hex'), Buffer.from(p3.etag, 'hex')])).digest('hex');
     expect(record.etag).toBe(`${expectedEtag}-2`);
-    const opened = h.objects.openObject('b', 'mp');
+    const opened = await h.objects.openObject('b', 'mp');
     expect((await collect(opened.read(0, record.sizeBytes - 1))).equals(Buffer.concat([big, Buffer.from('tail')]))).toBe(true);
     opened.release();
     await settleGc();
     expect(await shardFiles(h)).toHaveLength(1); // part 2; part 3 is inline; unused part 1 (inline) dropped
     expect(record.parts.map((p) => p.inline === undefined)).toEqual([true, false]);
-    expect(() => h.objects.getUpload('b', 'mp', 'u1')).toThrow(expect.objectContaining({ code: 'NoSuchUpload' }));
+    await expect(h.objects.getUpload('b', 'mp', 'u1')).rejects.toThrow(expect.objectContaining({ code: 'NoSuchUpload' }));
   });
 });
 
@@ -225,7 +225,7 @@ describe('erasure-coded object layer (4 + 2 over six drives)', () => {
   }
 
   async function readAll(key: string): Promise<Buffer> {
-    const opened = e.objects.openObject('b', key);
+    const opened = await e.objects.openObject('b', key);
     try {
       return await collect(opened.read(0, opened.record.sizeBytes - 1));
     } finally {
@@ -249,7 +249,7 @@ describe('erasure-coded object layer (4 + 2 over six drives)', () => {
       const record = await put(e, `k${size}`, data);
       expect(new Set(record.parts[0]!.drives).size).toBe(6);
       expect((await readAll(`k${size}`)).equals(data)).toBe(true);
-      const opened = e.objects.openObject('b', `k${size}`);
+      const opened = await e.objects.openObject('b', `k${size}`);
       for (const [first, last] of [[1, 1], [blockSizeBytes - 7, blockSizeBytes + 7], [size - 3, size - 1], [12_345, size - 999]] as const) {
         expect((await collect(opened.read(first, last))).equals(data.subarray(first, last + 1))).toBe(true);
       }
@@ -293,7 +293,7 @@ describe('erasure-coded object layer (4 + 2 over six drives)', () => {
     expect(repairs.every((r) => r.bucket === 'b' && r.key === 'degraded')).toBe(true);
     await rm(d3!, { recursive: true, force: true });
     await expect(put(e, 'too-few', randomBytes(blockSizeBytes * 3))).rejects.toMatchObject({ code: 'WriteQuorumNotMet' });
-    expect(() => e.objects.headObject('b', 'too-few')).toThrow(expect.objectContaining({ code: 'NoSuchKey' }));
+    await expect(e.objects.headObject('b', 'too-few')).rejects.toThrow(expect.objectContaining({ code: 'NoSuchKey' }));
   });
 
   it('recognises drives by id after they move, and treats an empty replacement as offline', async () => {

@@ -13,7 +13,7 @@ function bucketOf(ctx: RequestContext): string {
 }
 
 export const listBuckets: Handler = async (ctx) => {
-  const buckets = ctx.objects.listBuckets();
+  const buckets = await ctx.objects.listBuckets();
   return {
     status: 200,
     body: xmlDocument('ListAllMyBucketsResult', {
@@ -37,7 +37,7 @@ export const createBucket: Handler = async (ctx) => {
 };
 
 export const headBucket: Handler = async (ctx) => {
-  const bucket = ctx.objects.getBucket(bucketOf(ctx));
+  const bucket = await ctx.objects.getBucket(bucketOf(ctx));
   return { status: 200, headers: { 'x-amz-bucket-region': bucket.location || ctx.settings.region } };
 };
 
@@ -47,18 +47,18 @@ export const deleteBucket: Handler = async (ctx) => {
 };
 
 export const getBucketLocation: Handler = async (ctx) => {
-  const bucket = ctx.objects.getBucket(bucketOf(ctx));
+  const bucket = await ctx.objects.getBucket(bucketOf(ctx));
   // us-east-1 answers an empty LocationConstraint (GetBucketLocation API reference).
   return { status: 200, body: xmlDocument('LocationConstraint', bucket.location) };
 };
 
 export const getBucketVersioning: Handler = async (ctx) => {
-  ctx.objects.getBucket(bucketOf(ctx));
+  await ctx.objects.getBucket(bucketOf(ctx));
   return { status: 200, body: xmlDocument('VersioningConfiguration', {}) };
 };
 
 export const getBucketAcl: Handler = async (ctx) => {
-  ctx.objects.getBucket(bucketOf(ctx));
+  await ctx.objects.getBucket(bucketOf(ctx));
   const owner = { ID: ctx.settings.owner.id, DisplayName: ctx.settings.owner.displayName };
   return {
     status: 200,
@@ -76,7 +76,7 @@ export const getBucketAcl: Handler = async (ctx) => {
 
 /** Sub-resources Tessera does not store: GET answers the documented "no such configuration". */
 export const unsupportedBucketResource: Handler = async (ctx) => {
-  ctx.objects.getBucket(bucketOf(ctx));
+  await ctx.objects.getBucket(bucketOf(ctx));
   if (ctx.method === 'GET') {
     if (ctx.query.has('policy')) throw s3Error('NoSuchBucketPolicy');
     if (ctx.query.has('lifecycle')) throw s3Error('NoSuchLifecycleConfiguration');

@@ -35,9 +35,9 @@ export function parseCopySource(value: string): { bucket: string; key: string } 
 }
 
 /** Opens the copy source and checks its conditions; the caller must release() it. */
-export function openCopySource(ctx: RequestContext): OpenedObject {
+export async function openCopySource(ctx: RequestContext): Promise<OpenedObject> {
   const source = parseCopySource(String(ctx.req.headers['x-amz-copy-source']));
-  const opened = ctx.objects.openObject(source.bucket, source.key);
+  const opened = await ctx.objects.openObject(source.bucket, source.key);
   try {
     checkCopySourceConditions(ctx.req.headers, opened.record);
   } catch (err) {
@@ -53,7 +53,7 @@ export const copyObject: Handler = async (ctx) => {
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw s3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive', ArgumentValue: directive });
   }
-  const opened = openCopySource(ctx);
+  const opened = await openCopySource(ctx);
   try {
     const source = opened.record;
     if (source.bucket === ctx.bucket && source.key === ctx.key && directive === 'COPY') {

@@ -12,7 +12,7 @@ export const deleteObject: Handler = async (ctx) => {
 };
 
 export const deleteObjects: Handler = async (ctx) => {
-  ctx.objects.getBucket(ctx.bucket!);
+  await ctx.objects.getBucket(ctx.bucket!);
   const request = parseXmlBody(await readSmallBody(ctx), 'Delete', ['Object']);
   const quiet = xmlText(request, 'Quiet')?.trim().toLowerCase() === 'true';
   const objects = xmlChildren(request, 'Object');

@@ -85,7 +85,7 @@ async function primedBody(opened: OpenedObject, range: ByteRange): Promise<Async
 }
 
 export const getObject: Handler = async (ctx) => {
-  const opened = ctx.objects.openObject(ctx.bucket!, ctx.key!);
+  const opened = await ctx.objects.openObject(ctx.bucket!, ctx.key!);
   try {
     const record = opened.record;
     checkReadConditions(ctx.req.headers, record);
@@ -102,7 +102,7 @@ export const getObject: Handler = async (ctx) => {
 };
 
 export const headObject: Handler = async (ctx) => {
-  const record = ctx.objects.headObject(ctx.bucket!, ctx.key!);
+  const record = await ctx.objects.headObject(ctx.bucket!, ctx.key!);
   checkReadConditions(ctx.req.headers, record);
   const selection = select(ctx, record);
   return headersFor(ctx, record, selection);

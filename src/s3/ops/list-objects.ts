@@ -29,7 +29,7 @@ function owner(ctx: RequestContext): XmlTree {
   return { ID: ctx.settings.owner.id, DisplayName: ctx.settings.owner.displayName };
 }
 
-function list(ctx: RequestContext, startAfter: string, maxKeys: number): ListObjectsPage {
+function list(ctx: RequestContext, startAfter: string, maxKeys: number): Promise<ListObjectsPage> {
   return ctx.objects.listObjects(ctx.bucket!, {
     prefix: ctx.query.get('prefix') ?? '',
     delimiter: ctx.query.get('delimiter') ?? '',
@@ -62,7 +62,7 @@ export const listObjects: Handler = async (ctx) => {
   const encode = encoderOf(ctx);
   const maxKeys = maxKeysOf(ctx, 'max-keys');
   const marker = ctx.query.get('marker') ?? '';
-  const page = list(ctx, marker, maxKeys);
+  const page = await list(ctx, marker, maxKeys);
   const delimiter = ctx.query.get('delimiter');
   return {
     status: 200,
@@ -97,7 +97,7 @@ export const listObjectsV2: Handler = async (ctx) => {
   const token = ctx.query.get('continuation-token');
   const startAfterParam = ctx.query.get('start-after');
   const startAfter = token !== null ? decodeToken(token) : (startAfterParam ?? '');
-  const page = list(ctx, startAfter, maxKeys);
+  const page = await list(ctx, startAfter, maxKeys);
   return {
     status: 200,
     body: xmlDocument('ListBucketResult', {
@@ -121,7 +121,7 @@ export const listObjectVersions: Handler = async (ctx) => {
   const encode = encoderOf(ctx);
   const maxKeys = maxKeysOf(ctx, 'max-keys');
   const keyMarker = ctx.query.get('key-marker') ?? '';
-  const page = list(ctx, keyMarker, maxKeys);
+  const page = await list(ctx, keyMarker, maxKeys);
   return {
     status: 200,
     body: xmlDocument('ListVersionsResult', {

@@ -79,7 +79,7 @@ export const createMultipartUpload: Handler = async (ctx) => {
 
 export const uploadPart: Handler = async (ctx) => {
   const partNumber = partNumberOf(ctx);
-  const upload = ctx.objects.getUpload(ctx.bucket!, ctx.key!, uploadIdOf(ctx));
+  const upload = await ctx.objects.getUpload(ctx.bucket!, ctx.key!, uploadIdOf(ctx));
   const payload = requestPayload(ctx, upload.checksumAlgorithm);
   const part = await ctx.objects.uploadPart(ctx.bucket!, ctx.key!, upload.uploadId, partNumber, {
     body: payload.body,
@@ -94,8 +94,8 @@ export const uploadPart: Handler = async (ctx) => {
 
 export const uploadPartCopy: Handler = async (ctx) => {
   const partNumber = partNumberOf(ctx);
-  const upload = ctx.objects.getUpload(ctx.bucket!, ctx.key!, uploadIdOf(ctx));
-  const opened = openCopySource(ctx);
+  const upload = await ctx.objects.getUpload(ctx.bucket!, ctx.key!, uploadIdOf(ctx));
+  const opened = await openCopySource(ctx);
   try {
     const size = opened.record.sizeBytes;
     const rangeHeader = ctx.req.headers['x-amz-copy-source-range']?.toString();
@@ -171,7 +171,7 @@ function multipartChecksum(ctx: RequestContext, requested: RequestedPart[], uplo
 
 export const completeMultipartUpload: Handler = async (ctx) => {
   const uploadId = uploadIdOf(ctx);
-  ctx.objects.getUpload(ctx.bucket!, ctx.key!, uploadId);
+  await ctx.objects.getUpload(ctx.bucket!, ctx.key!, uploadId);
   const requested = parseCompleteBody(await readSmallBody(ctx));
   const conditions = writeConditionsFrom(ctx.req.headers);
   const record = await ctx.objects.completeUpload(
@@ -212,10 +212,10 @@ function boundedInt(ctx: RequestContext, name: string, fallback: number, max: nu
 
 export const listParts: Handler = async (ctx) => {
   const uploadId = uploadIdOf(ctx);
-  const upload = ctx.objects.getUpload(ctx.bucket!, ctx.key!, uploadId);
+  const upload = await ctx.objects.getUpload(ctx.bucket!, ctx.key!, uploadId);
   const marker = boundedInt(ctx, 'part-number-marker', 0, partNumberMax);
   const maxParts = boundedInt(ctx, 'max-parts', listKeysMax, listKeysMax);
-  const page = ctx.objects.listParts(ctx.bucket!, ctx.key!, uploadId, marker, maxParts);
+  const page = await ctx.objects.listParts(ctx.bucket!, ctx.key!, uploadId, marker, maxParts);
   return {
     status: 200,
     body: xmlDocument('ListPartsResult', {
@@ -243,7 +243,7 @@ export const listParts: Handler = async (ctx) => {
 };
 
 export const listMultipartUploads: Handler = async (ctx) => {
-  ctx.objects.getBucket(ctx.bucket!);
+  await ctx.objects.getBucket(ctx.bucket!);
   const maxUploads = boundedInt(ctx, 'max-uploads', listKeysMax, listKeysMax);
   const query = {
     prefix: ctx.query.get('prefix') ?? '',
@@ -252,7 +252,7 @@ export const listMultipartUploads: Handler = async (ctx) => {
     uploadIdMarker: ctx.query.get('upload-id-marker') ?? '',
     maxUploads,
   };
-  const page = ctx.objects.listUploads(ctx.bucket!, query);
+  const page = await ctx.objects.listUploads(ctx.bucket!, query);
   const encode = ctx.query.get('encoding-type') === 'url' ? (v: string) => encodeURIComponent(v).replace(/%2F/g, '/') : (v: string) => v;
   return {
     status: 200,

@@ -64,10 +64,30 @@ describe('loadConfig', () => {
       });
     const fields = walk(configSchema.shape as Record<string, unknown>, '');
     expect(fields.length).toBeGreaterThan(15);
-    for (const field of fields) {
+    // The cluster section's fields are shown in configs/cluster-6-nodes.yaml (checked below).
+    for (const field of fields.filter((f) => !f.startsWith('cluster.'))) {
       const leaf = field.split('.').pop()!;
       expect(text, field).toMatch(new RegExp(`^\\s*(# )?${leaf}:`, 'm'));
     }
+    const clusterText = readFileSync('configs/cluster-6-nodes.yaml', 'utf8');
+    for (const field of fields.filter((f) => f.startsWith('cluster.'))) {
+      const leaf = field.split('.').pop()!;
+      expect(clusterText, field).toMatch(new RegExp(`^\\s*(# )?(- )?${leaf}:`, 'm'));
+    }
+  });
+
+  it('configs/cluster-3-nodes.yaml and cluster-6-nodes.yaml load (4+2 and 2+1 over QUIC)', () => {
+    const six = loadConfig({ file: 'configs/cluster-6-nodes.yaml', stdoutIsTty: false });
+    expect([six.cluster?.nodes.length, six.cluster?.dataShards, six.cluster?.parityShards, six.cluster?.transport]).toEqual([6, 4, 2, 'quic']);
+    const three = loadConfig({ file: 'configs/cluster-3-nodes.yaml', stdoutIsTty: false });
+    expect([three.cluster?.nodes.length, three.cluster?.parityShards]).toEqual([3, 1]);
+  });
+
+  it('names the bad cluster field: unknown nodeId, duplicate node, too much parity', () => {
+    const base = readFileSync('configs/cluster-3-nodes.yaml', 'utf8');
+    expect(() => loadConfig({ file: yamlFile(base.replace('nodeId: node-1', 'nodeId: node-9')) })).toThrow(/"cluster\.nodeId": must be one of nodes\[\]\.id/);
+    expect(() => loadConfig({ file: yamlFile(base.replace('- id: node-2', '- id: node-1')) })).toThrow(/"cluster\.nodes\[1\]\.id": node id "node-1" is listed twice/);
+    expect(() => loadConfig({ file: yamlFile(base.replace('parityShards: 1', 'parityShards: 2')) })).toThrow(/"cluster\.parityShards"/);
   });
 
   it('reads a file, applies CLI overrides on top, then env credentials', () => {

@@ -66,7 +66,7 @@ describe('listObjects', () => {
       const seen: string[] = [];
       let startAfter = '';
       for (;;) {
-        const page = store.listObjects('t', { prefix: '', delimiter: '/', startAfter, maxKeys });
+        const page = await store.listObjects('t', { prefix: '', delimiter: '/', startAfter, maxKeys });
         seen.push(...pageItems(page).map(itemText));
         if (!page.isTruncated) break;
         expect(page.nextStartAfter).toBeDefined();
@@ -75,9 +75,9 @@ describe('listObjects', () => {
       expect(seen).toEqual(['a/', 'b', 'c/', 'd']);
     }
     // A v1 marker inside a rolled-up prefix does not bring the prefix back.
-    const page = store.listObjects('t', { prefix: '', delimiter: '/', startAfter: 'a/b', maxKeys: 10 });
+    const page = await store.listObjects('t', { prefix: '', delimiter: '/', startAfter: 'a/b', maxKeys: 10 });
     expect(pageItems(page).map(itemText)).toEqual(['b', 'c/', 'd']);
-    const inner = store.listObjects('t', { prefix: 'a/', delimiter: '/', startAfter: 'a/b', maxKeys: 10 });
+    const inner = await store.listObjects('t', { prefix: 'a/', delimiter: '/', startAfter: 'a/b', maxKeys: 10 });
     expect(pageItems(inner).map(itemText)).toEqual(['a/c', 'a/d/']);
   });
 
@@ -99,7 +99,7 @@ describe('listObjects', () => {
         let startAfter = '';
         for (let pages = 0; ; pages++) {
           expect(pages, context).toBeLessThanOrEqual(all.length);
-          const page = store.listObjects(bucket, { prefix, delimiter, startAfter, maxKeys });
+          const page = await store.listObjects(bucket, { prefix, delimiter, startAfter, maxKeys });
           expect(page.objects.length + page.commonPrefixes.length, context).toBeLessThanOrEqual(maxKeys);
           seen.push(...pageItems(page));
           if (!page.isTruncated) break;
@@ -109,7 +109,7 @@ describe('listObjects', () => {
         expect(seen, context).toEqual(all);
         // A page from an arbitrary startAfter (keys or random strings) equals the oracle's page.
         const from = pick(random, [randomKey(random), pick(random, keys), itemText(pick(random, all.length ? all : [{ key: '' }]))]);
-        const page = store.listObjects(bucket, { prefix, delimiter, startAfter: from, maxKeys });
+        const page = await store.listObjects(bucket, { prefix, delimiter, startAfter: from, maxKeys });
         const expected = oraclePage(all, from, maxKeys);
         expect({ items: pageItems(page), isTruncated: page.isTruncated }, `${context} from ${JSON.stringify(from)}`).toEqual(expected);
       }
@@ -119,7 +119,7 @@ describe('listObjects', () => {
   it('maxKeys 0 returns an empty, non-truncated page (AWS behaviour)', async () => {
     await store.createBucket(bucketRecord('z'));
     await store.putObject(objectRecord('z', 'k'));
-    expect(store.listObjects('z', { prefix: '', delimiter: '', startAfter: '', maxKeys: 0 }))
+    expect(await store.listObjects('z', { prefix: '', delimiter: '', startAfter: '', maxKeys: 0 }))
       .toEqual({ objects: [], commonPrefixes: [], isTruncated: false });
   });
 
@@ -132,7 +132,7 @@ describe('listObjects', () => {
     for (let k = 0; k < 1000; k++) keys.push(`top${String(k).padStart(4, '0')}`);
     expect(keys).toHaveLength(20_000);
     await Promise.all(keys.map((key) => store.putObject(objectRecord('big', key))));
-    const page = store.listObjects('big', { prefix: '', delimiter: '/', startAfter: '', maxKeys: 1000 });
+    const page = await store.listObjects('big', { prefix: '', delimiter: '/', startAfter: '', maxKeys: 1000 });
     const expected = oraclePage(oracleItems(keys, '', '/'), '', 1000);
     expect(page.commonPrefixes).toHaveLength(200);
     expect(page.objects).toHaveLength(800);
@@ -140,14 +140,14 @@ describe('listObjects', () => {
     expect(page.nextStartAfter).toBe('top0799');
   });
 
-  it('throws NoSuchBucket', () => {
-    expect(() => store.listObjects('nope', { prefix: '', delimiter: '', startAfter: '', maxKeys: 10 }))
-      .toThrow(expect.objectContaining({ code: 'NoSuchBucket' }));
+  it('throws NoSuchBucket', async () => {
+    await expect(store.listObjects('nope', { prefix: '', delimiter: '', startAfter: '', maxKeys: 10 }))
+      .rejects.toThrow(expect.objectContaining({ code: 'NoSuchBucket' }));
   });
 });
 
 describe('listRollup cost', () => {
-  it('visits one entry per common prefix, not the keys inside it', () => {
+  it('visits one entry per common prefix, not the keys inside it', async () => {
     const keys = Array.from({ length: 10_000 }, (_, i) => `p${i % 10}/${String(i).padStart(5, '0')}`).sort(byteOrder);
     let visited = 0;
     const encode = (s: string) => Buffer.from(s, 'utf8');
@@ -185,42 +185,42 @@ describe('listUploads', () => {
       uploadRecord('u', 'm', 'id-m', 5),
     ];
     await Promise.all(uploads.map((u) => store.createUpload(u)));
-    const all = store.listUploads('u', { prefix: '', delimiter: '', keyMarker: '', uploadIdMarker: '', maxUploads: 1000 });
+    const all = await store.listUploads('u', { prefix: '', delimiter: '', keyMarker: '', uploadIdMarker: '', maxUploads: 1000 });
     expect(all.uploads.map((u) => `${u.key}:${u.uploadId}`)).toEqual(['a/1:id-c', 'a/2:id-x', 'k:id-z', 'k:id-a', 'k:id-b', 'm:id-m']);
     expect(all.isTruncated).toBe(false);
 
-    const rolled = store.listUploads('u', { prefix: '', delimiter: '/', keyMarker: '', uploadIdMarker: '', maxUploads: 2 });
+    const rolled = await store.listUploads('u', { prefix: '', delimiter: '/', keyMarker: '', uploadIdMarker: '', maxUploads: 2 });
     expect(rolled.commonPrefixes).toEqual(['a/']);
     expect(rolled.uploads.map((u) => u.uploadId)).toEqual(['id-z']);
     expect(rolled).toMatchObject({ isTruncated: true, nextKeyMarker: 'k', nextUploadIdMarker: 'id-z' });
 
-    const next = store.listUploads('u', { prefix: '', delimiter: '/', keyMarker: 'k', uploadIdMarker: 'id-z', maxUploads: 2 });
+    const next = await store.listUploads('u', { prefix: '', delimiter: '/', keyMarker: 'k', uploadIdMarker: 'id-z', maxUploads: 2 });
     expect(next.uploads.map((u) => u.uploadId)).toEqual(['id-a', 'id-b']);
     expect(next).toMatchObject({ isTruncated: true, nextKeyMarker: 'k', nextUploadIdMarker: 'id-b' });
-    const last = store.listUploads('u', { prefix: '', delimiter: '/', keyMarker: 'k', uploadIdMarker: 'id-b', maxUploads: 2 });
+    const last = await store.listUploads('u', { prefix: '', delimiter: '/', keyMarker: 'k', uploadIdMarker: 'id-b', maxUploads: 2 });
     expect(last.uploads.map((u) => u.uploadId)).toEqual(['id-m']);
     expect(last.isTruncated).toBe(false);
 
     // keyMarker alone: keys strictly greater; a marker inside 'a/' does not repeat it.
-    const afterK = store.listUploads('u', { prefix: '', delimiter: '', keyMarker: 'k', uploadIdMarker: '', maxUploads: 10 });
+    const afterK = await store.listUploads('u', { prefix: '', delimiter: '', keyMarker: 'k', uploadIdMarker: '', maxUploads: 10 });
     expect(afterK.uploads.map((u) => u.uploadId)).toEqual(['id-m']);
-    const inA = store.listUploads('u', { prefix: '', delimiter: '/', keyMarker: 'a/1', uploadIdMarker: '', maxUploads: 10 });
+    const inA = await store.listUploads('u', { prefix: '', delimiter: '/', keyMarker: 'a/1', uploadIdMarker: '', maxUploads: 10 });
     expect(inA.commonPrefixes).toEqual([]);
     expect(inA.uploads.map((u) => u.uploadId)).toEqual(['id-z', 'id-a', 'id-b', 'id-m']);
 
     // The marker upload was aborted meanwhile: keyMarker's uploads with a greater id follow.
     await store.abortUpload('u', 'k', 'id-z');
-    const gone = store.listUploads('u', { prefix: '', delimiter: '', keyMarker: 'k', uploadIdMarker: 'id-z', maxUploads: 10 });
+    const gone = await store.listUploads('u', { prefix: '', delimiter: '', keyMarker: 'k', uploadIdMarker: 'id-z', maxUploads: 10 });
     expect(gone.uploads.map((u) => u.uploadId)).toEqual(['id-m']);
-    const goneA = store.listUploads('u', { prefix: '', delimiter: '', keyMarker: 'k', uploadIdMarker: 'id-a0', maxUploads: 10 });
+    const goneA = await store.listUploads('u', { prefix: '', delimiter: '', keyMarker: 'k', uploadIdMarker: 'id-a0', maxUploads: 10 });
     expect(goneA.uploads.map((u) => u.uploadId)).toEqual(['id-b', 'id-m']);
 
-    const prefixed = store.listUploads('u', { prefix: 'a/', delimiter: '/', keyMarker: '', uploadIdMarker: '', maxUploads: 10 });
+    const prefixed = await store.listUploads('u', { prefix: 'a/', delimiter: '/', keyMarker: '', uploadIdMarker: '', maxUploads: 10 });
     expect(prefixed.uploads.map((u) => u.key)).toEqual(['a/1', 'a/2']);
-    expect(store.listUploads('u', { prefix: '', delimiter: '', keyMarker: '', uploadIdMarker: '', maxUploads: 0 }))
+    expect(await store.listUploads('u', { prefix: '', delimiter: '', keyMarker: '', uploadIdMarker: '', maxUploads: 0 }))
       .toEqual({ uploads: [], commonPrefixes: [], isTruncated: false });
-    expect(() => store.listUploads('nope', { prefix: '', delimiter: '', keyMarker: '', uploadIdMarker: '', maxUploads: 1 }))
-      .toThrow(expect.objectContaining({ code: 'NoSuchBucket' }));
+    await expect(store.listUploads('nope', { prefix: '', delimiter: '', keyMarker: '', uploadIdMarker: '', maxUploads: 1 }))
+      .rejects.toThrow(expect.objectContaining({ code: 'NoSuchBucket' }));
   });
 
   it('matches the object-listing oracle over random keys (one upload per key)', async () => {
@@ -238,7 +238,7 @@ describe('listUploads', () => {
         let keyMarker = '';
         let uploadIdMarker = '';
         for (;;) {
-          const page = store.listUploads(bucket, { prefix, delimiter, keyMarker, uploadIdMarker, maxUploads });
+          const page = await store.listUploads(bucket, { prefix, delimiter, keyMarker, uploadIdMarker, maxUploads });
           const items: Item[] = [...page.uploads.map((u) => ({ key: u.key })), ...page.commonPrefixes.map((p) => ({ prefix: p }))];
           seen.push(...items.sort((a, b) => byteOrder(itemText(a), itemText(b))));
           if (!page.isTruncated) break;

@@ -24,12 +24,12 @@ describe('buckets', () => {
   it('creates, gets, lists in name order and deletes', async () => {
     await store.createBucket(bucket('beta'));
     await store.createBucket({ ...bucket('alpha'), location: 'eu-west-1' });
-    expect(store.getBucket('alpha')).toEqual({ ...bucket('alpha'), location: 'eu-west-1' });
-    expect(store.getBucket('gamma')).toBeUndefined();
-    expect(store.listBuckets().map((b) => b.name)).toEqual(['alpha', 'beta']);
+    expect(await store.getBucket('alpha')).toEqual({ ...bucket('alpha'), location: 'eu-west-1' });
+    expect(await store.getBucket('gamma')).toBeUndefined();
+    expect((await store.listBuckets()).map((b) => b.name)).toEqual(['alpha', 'beta']);
     await expect(store.createBucket(bucket('beta'))).rejects.toEqual(withCode('BucketAlreadyOwnedByYou'));
     await store.deleteBucket('beta');
-    expect(store.listBuckets().map((b) => b.name)).toEqual(['alpha']);
+    expect((await store.listBuckets()).map((b) => b.name)).toEqual(['alpha']);
     await expect(store.deleteBucket('beta')).rejects.toEqual(withCode('NoSuchBucket'));
   });
 
@@ -46,13 +46,13 @@ describe('buckets', () => {
     await store.createUpload(uploadRecord('b2', 'up', 'u2'));
     await store.removeGc(gcIds(store));
     await store.deleteBucket('b');
-    expect(store.getBucket('b')).toBeUndefined();
-    expect(store.getUpload('b', 'up', 'u1')).toBeUndefined();
+    expect(await store.getBucket('b')).toBeUndefined();
+    expect(await store.getUpload('b', 'up', 'u1')).toBeUndefined();
     expect(gcIds(store)).toEqual([part.dataId]);
-    expect(store.getUpload('b2', 'up', 'u2')).toBeDefined();
+    expect(await store.getUpload('b2', 'up', 'u2')).toBeDefined();
     // A bucket of the same name starts empty.
     await store.createBucket(bucket('b'));
-    expect(store.listUploads('b', { prefix: '', delimiter: '', keyMarker: '', uploadIdMarker: '', maxUploads: 10 }).uploads).toEqual([]);
+    expect((await store.listUploads('b', { prefix: '', delimiter: '', keyMarker: '', uploadIdMarker: '', maxUploads: 10 })).uploads).toEqual([]);
   });
 });
 
@@ -64,15 +64,15 @@ describe('objects', () => {
   it('puts, gets, replaces (old data to gc) and deletes (data to gc)', async () => {
     const first = objectRecord('b', 'dir/ключ😀', 'e1');
     expect(await store.putObject(first)).toBeUndefined();
-    expect(store.getObject('b', 'dir/ключ😀')).toEqual(first);
-    expect(store.getObject('b', 'dir/other')).toBeUndefined();
+    expect(await store.getObject('b', 'dir/ключ😀')).toEqual(first);
+    expect(await store.getObject('b', 'dir/other')).toBeUndefined();
     const second = objectRecord('b', 'dir/ключ😀', 'e2');
     expect(await store.putObject(second)).toEqual(first);
-    expect(store.getObject('b', 'dir/ключ😀')).toEqual(second);
+    expect(await store.getObject('b', 'dir/ключ😀')).toEqual(second);
     expect(gcIds(store)).toEqual([first.parts[0]?.dataId]);
     expect(store.listGc(1)[0]).toEqual({ dataId: first.parts[0]?.dataId, shardIds: [`${first.parts[0]?.dataId}.0`], drives: ['drive-a'] });
     expect(await store.deleteObject('b', 'dir/ключ😀')).toEqual(second);
-    expect(store.getObject('b', 'dir/ключ😀')).toBeUndefined();
+    expect(await store.getObject('b', 'dir/ключ😀')).toBeUndefined();
     expect(gcIds(store)).toEqual([first.parts[0]?.dataId, second.parts[0]?.dataId].sort());
     expect(await store.deleteObject('b', 'dir/ключ😀')).toBeUndefined();
   });
@@ -101,7 +101,7 @@ describe('objects', () => {
     await put('e3', { ifMatch: '*' });
     await expect(put('e4', { ifNoneMatch: 'e3' })).rejects.toEqual(withCode('PreconditionFailed'));
     await put('e4', { ifNoneMatch: 'e1' });
-    expect(store.getObject('b', 'k')?.etag).toBe('e4');
+    expect((await store.getObject('b', 'k'))?.etag).toBe('e4');
   });
 
   it('lets exactly one of many concurrent If-None-Match: * writers win, and rolls back the losers', async () => {
@@ -111,7 +111,7 @@ describe('objects', () => {
     const won = results.filter((r) => r.status === 'fulfilled');
     expect(won).toHaveLength(1);
     for (const r of results) if (r.status === 'rejected') expect(r.reason).toEqual(withCode('PreconditionFailed'));
-    const winner = store.getObject('b', 'race') as ObjectRecord;
+    const winner = await store.getObject('b', 'race') as ObjectRecord;
     // Only the winner's pending entry was cleared; nothing went to gc.
     expect(pendingIds(store)).toHaveLength(9);
     expect(pendingIds(store)).not.toContain(winner.parts[0]?.dataId);
@@ -138,12 +138,12 @@ describe('multipart uploads', () => {
     await expect(store.createUpload(uploadRecord('nope', 'k', 'u0'))).rejects.toEqual(withCode('NoSuchBucket'));
     const upload = uploadRecord('b', 'k', 'u1');
     await store.createUpload(upload);
-    expect(store.getUpload('b', 'k', 'u1')).toEqual(upload);
-    expect(store.getUpload('b', 'other', 'u1')).toBeUndefined();
-    expect(store.getUpload('b', 'k', 'u2')).toBeUndefined();
+    expect(await store.getUpload('b', 'k', 'u1')).toEqual(upload);
+    expect(await store.getUpload('b', 'other', 'u1')).toBeUndefined();
+    expect(await store.getUpload('b', 'k', 'u2')).toBeUndefined();
     await expect(store.putPart('b', 'other', 'u1', partRecord(1))).rejects.toEqual(withCode('NoSuchUpload'));
-    expect(() => store.listParts('b', 'k', 'u2', 0, 10)).toThrow(withCode('NoSuchUpload'));
-    expect(() => store.getParts('b', 'k', 'u2')).toThrow(withCode('NoSuchUpload'));
+    await expect(store.listParts('b', 'k', 'u2', 0, 10)).rejects.toThrow(withCode('NoSuchUpload'));
+    await expect(store.getParts('b', 'k', 'u2')).rejects.toThrow(withCode('NoSuchUpload'));
     await expect(store.abortUpload('b', 'k', 'u2')).rejects.toEqual(withCode('NoSuchUpload'));
     await expect(store.completeUpload('u2', objectRecord('b', 'k'))).rejects.toEqual(withCode('NoSuchUpload'));
   });
@@ -157,16 +157,16 @@ describe('multipart uploads', () => {
     const replacement = partRecord(2);
     await store.putPart('b', 'k', 'u1', replacement);
     expect(gcIds(store)).toEqual([parts[2]?.dataId]);
-    expect(store.getParts('b', 'k', 'u1').map((p) => p.partNumber)).toEqual([1, 2, 3, 10]);
-    expect(store.getParts('b', 'k', 'u1')[1]).toEqual(replacement);
-    const page1 = store.listParts('b', 'k', 'u1', 0, 2);
+    expect((await store.getParts('b', 'k', 'u1')).map((p) => p.partNumber)).toEqual([1, 2, 3, 10]);
+    expect((await store.getParts('b', 'k', 'u1'))[1]).toEqual(replacement);
+    const page1 = await store.listParts('b', 'k', 'u1', 0, 2);
     expect(page1.parts.map((p) => p.partNumber)).toEqual([1, 2]);
     expect(page1).toMatchObject({ isTruncated: true, nextPartNumberMarker: 2 });
-    const page2 = store.listParts('b', 'k', 'u1', 2, 2);
+    const page2 = await store.listParts('b', 'k', 'u1', 2, 2);
     expect(page2.parts.map((p) => p.partNumber)).toEqual([3, 10]);
     expect(page2.isTruncated).toBe(false);
-    expect(store.listParts('b', 'k', 'u1', 10, 2)).toEqual({ parts: [], isTruncated: false });
-    expect(store.listParts('b', 'k', 'u1', 0, 0)).toEqual({ parts: [], isTruncated: false });
+    expect(await store.listParts('b', 'k', 'u1', 10, 2)).toEqual({ parts: [], isTruncated: false });
+    expect(await store.listParts('b', 'k', 'u1', 0, 0)).toEqual({ parts: [], isTruncated: false });
   });
 
   it('completeUpload stores the object, gcs unused parts and the replaced object, removes the upload', async () => {
@@ -178,11 +178,11 @@ describe('multipart uploads', () => {
     const used = [parts[0], parts[2]].map((p, i) => ({ partNumber: i + 1, sizeBytes: 5, etag: p?.etag ?? '', dataId: p?.dataId ?? '', drives: ['drive-a'] }));
     const record: ObjectRecord = { ...objectRecord('b', 'k', 'abc-2'), sizeBytes: 10, parts: used, multipart: true };
     await expect(store.completeUpload('u1', record, { ifMatch: 'nope' })).rejects.toEqual(withCode('PreconditionFailed'));
-    expect(store.getParts('b', 'k', 'u1')).toHaveLength(3);
+    expect(await store.getParts('b', 'k', 'u1')).toHaveLength(3);
     expect(await store.completeUpload('u1', record, { ifMatch: 'old' })).toEqual(old);
-    expect(store.getObject('b', 'k')).toEqual(record);
-    expect(store.getUpload('b', 'k', 'u1')).toBeUndefined();
-    expect(() => store.getParts('b', 'k', 'u1')).toThrow(withCode('NoSuchUpload'));
+    expect(await store.getObject('b', 'k')).toEqual(record);
+    expect(await store.getUpload('b', 'k', 'u1')).toBeUndefined();
+    await expect(store.getParts('b', 'k', 'u1')).rejects.toThrow(withCode('NoSuchUpload'));
     expect(gcIds(store)).toEqual([old.parts[0]?.dataId, parts[1]?.dataId].sort());
     await expect(store.completeUpload('u1', record)).rejects.toEqual(withCode('NoSuchUpload'));
   });
@@ -192,7 +192,7 @@ describe('multipart uploads', () => {
     const parts = [1, 2].map((n) => partRecord(n));
     for (const part of parts) await store.putPart('b', 'k', 'u1', part);
     await store.abortUpload('b', 'k', 'u1');
-    expect(store.getUpload('b', 'k', 'u1')).toBeUndefined();
+    expect(await store.getUpload('b', 'k', 'u1')).toBeUndefined();
     expect(gcIds(store)).toEqual(parts.map((p) => p.dataId).sort());
   });
 });
@@ -226,17 +226,17 @@ describe('persistence', () => {
     await store.putPart('b', 'mp', 'u1', part);
     await store.addPending({ dataId: 'p1', shardIds: ['p1.0'], drives: ['drive-a'] });
     const before = {
-      buckets: store.listBuckets(), object: store.getObject('b', 'a/b/c'), upload: store.getUpload('b', 'mp', 'u1'),
-      parts: store.getParts('b', 'mp', 'u1'), pending: store.listPending(), gc: store.listGc(10),
+      buckets: await store.listBuckets(), object: await store.getObject('b', 'a/b/c'), upload: await store.getUpload('b', 'mp', 'u1'),
+      parts: await store.getParts('b', 'mp', 'u1'), pending: store.listPending(), gc: store.listGc(10),
     };
     expect(before.gc).toHaveLength(1);
     await store.close();
     store = await openMetaStore(dir);
     expect({
-      buckets: store.listBuckets(), object: store.getObject('b', 'a/b/c'), upload: store.getUpload('b', 'mp', 'u1'),
-      parts: store.getParts('b', 'mp', 'u1'), pending: store.listPending(), gc: store.listGc(10),
+      buckets: await store.listBuckets(), object: await store.getObject('b', 'a/b/c'), upload: await store.getUpload('b', 'mp', 'u1'),
+      parts: await store.getParts('b', 'mp', 'u1'), pending: store.listPending(), gc: store.listGc(10),
     }).toEqual(before);
-    expect(store.listObjects('b', { prefix: '', delimiter: '/', startAfter: '', maxKeys: 10 }).commonPrefixes).toEqual(['a/']);
+    expect((await store.listObjects('b', { prefix: '', delimiter: '/', startAfter: '', maxKeys: 10 })).commonPrefixes).toEqual(['a/']);
   });
 });
 

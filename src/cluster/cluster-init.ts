@@ -1,0 +1,121 @@
+// `s3d cluster init`: makes everything a cluster needs to start: one Ed25519 key per node, one
+// shared S3 certificate and credentials, and DIR/node-i.yaml per node listing every node's
+// public key, so `s3d server --config DIR/node-i.yaml` starts node i.
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { clusterNodesMax } from '../config/schema.js';
+import { generateNodeKey } from '../transport/identity.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { TesseraError } from '../util/errors.js';
+import { ensureCredentials } from './credentials.js';
+import { ensureCertificate } from './tls-certificate.js';
+
+export interface ClusterInitOptions {
+  /** Number of nodes, 1..clusterNodesMax. */
+  nodes: number;
+  /** Output directory (created); it must not already hold node configs. */
+  outDir: string;
+  /** Node i serves S3 over HTTPS on basePort + i - 1 and its shard server on basePort + 100 + i - 1. */
+  basePort: number;
+  /** Parity shards per stripe; default: 2 for 4 or more nodes, 1 for 2-3, 0 for 1. */
+  parityShards?: number;
+  /** Host every node listens on and peers dial. Default 127.0.0.1 (a loopback cluster). */
+  host: string;
+  transport: 'quic' | 'tls';
+}
+
+/** Offset from an S3 port to the same node's shard server port. */
+export const shardPortOffset = 100;
+
+export interface ClusterInitResult {
+  configFiles: string[];
+  endpoints: string[];
+  certFile: string;
+  accessKey: string;
+  secretKey: string;
+  dataShards: number;
+  parityShards: number;
+}
+
+/** Default parity for a cluster of `nodes` (4+2 for six nodes, 2+1 for three). */
+export function defaultClusterParity(nodes: number): number {
+  if (nodes >= 4) return 2;
+  return nodes >= 2 ? 1 : 0;
+}
+
+/**
+ * Writes DIR/node-i.key (mode 0600), DIR/tls/{cert,key}.pem, DIR/credentials.json and
+ * DIR/node-i.yaml (mode 0600: it holds the credentials) for i = 1..nodes.
+ * Throws InvalidConfig for a bad node count, parity or port range, or when DIR already holds
+ * node configs (so a running cluster's keys are never replaced).
+ */
+export async function initCluster(options: ClusterInitOptions): Promise<ClusterInitResult> {
+  const { nodes, basePort, host } = options;
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > clusterNodesMax) {
+    throw new TesseraError('InvalidConfig', `--nodes must be 1 to ${clusterNodesMax} (got ${nodes})`);
+  }
+  const parityShards = options.parityShards ?? defaultClusterParity(nodes);
+  const dataShards = nodes - parityShards;
+  if (parityShards < 0 || dataShards < 1 || parityShards > dataShards) {
+    throw new TesseraError('InvalidConfig', `--parity must be 0..${Math.floor(nodes / 2)} for ${nodes} nodes (got ${parityShards})`);
+  }
+  if (basePort < 1 || basePort + shardPortOffset + nodes - 1 > 65_535) {
+    throw new TesseraError('InvalidConfig', `--base-port ${basePort} leaves no room for ${nodes} S3 and shard ports below 65536`);
+  }
+  const outDir = resolve(options.outDir);
+  await mkdir(outDir, { recursive: true, mode: 0o700 });
+  const existing = (await readdir(outDir)).filter((name) => /^node-\d+\.(yaml|key)$/.test(name));
+  if (existing.length > 0) {
+    throw new TesseraError('InvalidConfig', `${outDir} already holds ${existing[0]}; refusing to replace a cluster's keys (use a new --out directory)`);
+  }
+
+  const credentials = await ensureCredentials(outDir, {});
+  const tls = await ensureCertificate(outDir, [host, '*.s3.localhost']);
+  const keys = [];
+  for (let i = 1; i <= nodes; i++) {
+    const key = generateNodeKey();
+    const keyFile = join(outDir, `node-${i}.key`);
+    await writeFileAtomic(keyFile, key.privateKeyPem, 0o600);
+    keys.push({ id: `node-${i}`, keyFile, publicKey: key.publicKey, s3Port: basePort + i - 1, port: basePort + shardPortOffset + i - 1 });
+  }
+  const clusterNodes = keys.map((k) => ({ id: k.id, host, port: k.port, s3Port: k.s3Port, publicKey: k.publicKey }));
+  const configFiles: string[] = [];
+  for (const [index, key] of keys.entries()) {
+    const config = {
+      dataDir: join(outDir, key.id),
+      address: host,
+      port: key.s3Port,
+      tls: { certFile: tls.certFile, keyFile: tls.keyFile },
+      credentials: { accessKey: credentials.accessKey, secretKey: credentials.secretKey },
+      cluster: {
+        nodeId: key.id,
+        keyFile: key.keyFile,
+        transport: options.transport,
+        parityShards,
+        dataShards,
+        layoutVersion: 1,
+        nodes: clusterNodes,
+      },
+    };
+    const header = [
+      `# Tessera node ${index + 1} of ${nodes}, made by \`s3d cluster init\`. Start it with:`,
+      `#   s3d server --config ${join(outDir, `${key.id}.yaml`)}`,
+      '# Every node lists the same nodes, keys and credentials; field docs: configs/cluster-6-nodes.yaml.',
+      '',
+    ].join('\n');
+    const file = join(outDir, `${key.id}.yaml`);
+    await writeFileAtomic(file, `${header}${stringify(config)}`, 0o600);
+    configFiles.push(file);
+  }
+  await writeFile(join(outDir, 'endpoints.txt'), `${keys.map((k) => `https://${host}:${k.s3Port}`).join('\n')}\n`);
+  return {
+    configFiles,
+    endpoints: keys.map((k) => `https://${host}:${k.s3Port}`),
+    certFile: tls.certFile,
+    accessKey: credentials.accessKey,
+    secretKey: credentials.secretKey,
+    dataShards,
+    parityShards,
+  };
+}

@@ -1,0 +1,384 @@
+// Cluster metadata: a MetaStore whose records live on the nodes that hold the object's shards
+// (as MinIO keeps xl.meta beside each shard). Object and upload records go to the key's k + m
+// home nodes with a write quorum and are read from a read quorum, newest version winning
+// (last writer wins on (lastModifiedMs, writer node)); bucket records go to every node; listings
+// merge every node's sorted LMDB page. Queues (pending, gc, repair) stay local to this node.
+import type { Logger } from 'pino';
+import { compareVersions, type MetaReplica, type MetaStore } from '../meta/meta-store.js';
+import { compareUtf8 } from '../meta/keys.js';
+import { dataRefOf } from '../meta/write-rules.js';
+import type {
+  BucketRecord, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage, ListUploadsQuery,
+  ObjectRecord, ObjectVersion, PartRecord, RepairEntry, Tombstone, UploadRecord, WriteConditions,
+} from '../meta/types.js';
+import { checkConditions } from '../meta/write-rules.js';
+import { TesseraError } from '../util/errors.js';
+import { replicaGraceMs } from '../util/limits.js';
+import { gather, metaReadQuorum, successes, unanimousError, type ReplicaResult } from './quorum.js';
+
+/** The MetaReplica methods a peer may call (the meta server refuses anything else). */
+export const replicaMethods = [
+  'getBucket', 'listBuckets', 'applyBucket', 'deleteBucket', 'listObjects', 'getObjectVersion', 'applyObject',
+  'applyDelete', 'createUpload', 'getUpload', 'putPart', 'getParts', 'listUploads', 'applyCompleteUpload', 'abortUpload',
+] as const;
+export type ReplicaMethod = (typeof replicaMethods)[number];
+
+/** Calls `method` of the replica on `nodeId` (locally when it is this node), within its deadline. */
+export type ReplicaInvoker = (nodeId: string, method: ReplicaMethod, args: unknown[]) => Promise<unknown>;
+
+export interface ClusterMetaOptions {
+  local: MetaReplica;
+  selfId: string;
+  /** Every node id of the cluster. */
+  nodeIds: readonly string[];
+  /** Home nodes of `${bucket}/${key}` (length k + m), as the placement ring names them. */
+  homeNodes: (placementKey: string) => string[];
+  layoutVersion: number;
+  /** Replicas that must store a version before it is acknowledged. */
+  writeQuorum: number;
+  invoke: ReplicaInvoker;
+  log: Logger;
+}
+
+const notFoundCodes = ['NoSuchBucket', 'NoSuchUpload'];
+
+/** Metadata over the cluster. Errors as MetaStore, plus WriteQuorumNotMet and ReadQuorumNotMet (503). */
+export class ClusterMetaStore implements MetaStore {
+  private readonly local: MetaReplica;
+
+  constructor(private readonly options: ClusterMetaOptions) {
+    this.local = options.local;
+  }
+
+  async close(): Promise<void> {
+    // The node closes its local store.
+  }
+
+  // ---- buckets: on every node ----
+
+  async getBucket(name: string): Promise<BucketRecord | undefined> {
+    const local = await this.local.getBucket(name);
+    if (local) return local;
+    const found = successes(await this.onAll('getBucket', [name], 1)).find((b) => b !== undefined) as BucketRecord | undefined;
+    if (found) await this.local.applyBucket(found).catch(() => undefined);
+    return found;
+  }
+
+  async listBuckets(): Promise<BucketRecord[]> {
+    const results = await this.onAll('listBuckets', [], this.listQuorum());
+    const byName = new Map<string, BucketRecord>();
+    for (const list of successes(results) as BucketRecord[][]) for (const bucket of list) if (!byName.has(bucket.name)) byName.set(bucket.name, bucket);
+    return [...byName.values()].sort((a, b) => compareUtf8(a.name, b.name));
+  }
+
+  async createBucket(record: BucketRecord): Promise<void> {
+    if (await this.getBucket(record.name)) throw new TesseraError('BucketAlreadyOwnedByYou', 'bucket already exists', { bucket: record.name });
+    const results = await this.onAll('applyBucket', [record], this.majority());
+    this.requireWrites(results, this.majority(), `bucket ${record.name}`);
+  }
+
+  async deleteBucket(name: string): Promise<void> {
+    if (!(await this.getBucket(name))) throw new TesseraError('NoSuchBucket', 'bucket does not exist', { bucket: name });
+    const page = await this.listObjects(name, { prefix: '', delimiter: '', startAfter: '', maxKeys: 1 });
+    if (page.objects.length > 0) throw new TesseraError('BucketNotEmpty', 'bucket is not empty', { bucket: name });
+    const results = await this.onAll('deleteBucket', [name], this.majority());
+    const done = results.filter((r) => r.ok || (r.error as { code?: string }).code === 'NoSuchBucket').length;
+    if (done < this.majority()) throw new TesseraError('WriteQuorumNotMet', `bucket ${name} deleted on ${done} nodes, need ${this.majority()}`);
+  }
+
+  // ---- objects: on the key's home nodes ----
+
+  async getObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
+    const home = this.home(bucket, key);
+    const results = await this.onNodes(home, 'getObjectVersion', [bucket, key], this.readQuorum(home));
+    const versions = successes(results) as ObjectVersion[];
+    if (versions.length < this.readQuorum(home)) {
+      throw new TesseraError('ReadQuorumNotMet', `metadata of ${bucket}/${key}: ${versions.length} of ${home.length} replicas answered, need ${this.readQuorum(home)}`);
+    }
+    const newest = newestVersion(versions);
+    this.readRepair(results, newest);
+    return newest?.record;
+  }
+
+  async putObject(record: ObjectRecord, conditions?: WriteConditions): Promise<ObjectRecord | undefined> {
+    if (conditions && (conditions.ifMatch || conditions.ifNoneMatch)) checkConditions(await this.getObject(record.bucket, record.key), conditions, record);
+    const versioned = this.stamp(record);
+    return this.publish(versioned, 'applyObject', [versioned]);
+  }
+
+  async deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
+    const tombstone: Tombstone = { bucket, key, lastModifiedMs: Date.now(), writer: this.options.selfId };
+    const home = this.home(bucket, key);
+    const results = await this.onNodes(home, 'applyDelete', [tombstone], this.options.writeQuorum);
+    this.requireWrites(results, this.options.writeQuorum, `delete of ${bucket}/${key}`);
+    return newestRecord(successes(results) as (ObjectRecord | undefined)[]);
+  }
+
+  /**
+   * One page merged from every node's page for the same query. Each node returns up to maxKeys
+   * entries; entries up to the smallest last entry of a truncated node are complete, and there
+   * are at least maxKeys distinct ones, so one round yields a full page.
+   */
+  async listObjects(bucket: string, query: ListObjectsQuery): Promise<ListObjectsPage> {
+    if (!(await this.getBucket(bucket))) throw new TesseraError('NoSuchBucket', 'bucket does not exist', { bucket });
+    if (query.maxKeys === 0) return { objects: [], commonPrefixes: [], isTruncated: false };
+    const results = await this.onAll('listObjects', [bucket, query], this.listQuorum());
+    const pages = results.flatMap((r) => (r.ok ? [r.value as ListObjectsPage] : notFoundCodes.includes((r.error as { code?: string }).code ?? '') ? [emptyPage] : []));
+    if (pages.length < this.listQuorum()) {
+      throw new TesseraError('ReadQuorumNotMet', `listing of ${bucket}: ${pages.length} of ${this.options.nodeIds.length} nodes answered, need ${this.listQuorum()}`);
+    }
+    return mergeObjectPages(pages, query.maxKeys);
+  }
+
+  // ---- multipart uploads: on the key's home nodes ----
+
+  async createUpload(record: UploadRecord): Promise<void> {
+    const home = this.home(record.bucket, record.key);
+    const results = await this.onNodes(home, 'createUpload', [record], this.options.writeQuorum);
+    this.requireWrites(results, this.options.writeQuorum, `upload ${record.uploadId}`);
+  }
+
+  async getUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord | undefined> {
+    const home = this.home(bucket, key);
+    const results = await this.onNodes(home, 'getUpload', [bucket, key, uploadId], this.readQuorum(home));
+    return (successes(results) as (UploadRecord | undefined)[]).find((u) => u !== undefined);
+  }
+
+  async putPart(bucket: string, key: string, uploadId: string, part: PartRecord): Promise<void> {
+    const home = this.home(bucket, key);
+    await this.local.removePending([part.dataId]);
+    const results = await this.onNodes(home, 'putPart', [bucket, key, uploadId, part], this.options.writeQuorum);
+    const missing = unanimousError(results, ['NoSuchUpload']);
+    if (missing) {
+      await this.collect([dataRefOf(part)]);
+      throw missing;
+    }
+    this.requireWrites(results, this.options.writeQuorum, `part ${part.partNumber} of upload ${uploadId}`);
+  }
+
+  async listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): Promise<ListPartsPage> {
+    const parts = (await this.getParts(bucket, key, uploadId)).filter((p) => p.partNumber > partNumberMarker);
+    const page = parts.slice(0, maxParts);
+    const isTruncated = parts.length > maxParts;
+    return { parts: page, isTruncated, ...(isTruncated && page.length > 0 ? { nextPartNumberMarker: page[page.length - 1]!.partNumber } : {}) };
+  }
+
+  async getParts(bucket: string, key: string, uploadId: string): Promise<PartRecord[]> {
+    const home = this.home(bucket, key);
+    const results = await this.onNodes(home, 'getParts', [bucket, key, uploadId], this.readQuorum(home));
+    const missing = unanimousError(results, ['NoSuchUpload']);
+    if (missing) throw missing;
+    const byNumber = new Map<number, PartRecord>();
+    for (const list of successes(results) as PartRecord[][]) {
+      for (const part of list) {
+        const seen = byNumber.get(part.partNumber);
+        if (!seen || part.lastModifiedMs > seen.lastModifiedMs) byNumber.set(part.partNumber, part);
+      }
+    }
+    if (successes(results).length === 0) throw new TesseraError('ReadQuorumNotMet', `parts of upload ${uploadId}: no replica answered`);
+    return [...byNumber.values()].sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  async listUploads(bucket: string, query: ListUploadsQuery): Promise<ListUploadsPage> {
+    if (!(await this.getBucket(bucket))) throw new TesseraError('NoSuchBucket', 'bucket does not exist', { bucket });
+    const results = await this.onAll('listUploads', [bucket, query], this.listQuorum());
+    const pages = successes(results) as ListUploadsPage[];
+    return mergeUploadPages(pages, query.maxUploads);
+  }
+
+  async completeUpload(uploadId: string, record: ObjectRecord, conditions?: WriteConditions): Promise<ObjectRecord | undefined> {
+    if (conditions && (conditions.ifMatch || conditions.ifNoneMatch)) checkConditions(await this.getObject(record.bucket, record.key), conditions, record);
+    const versioned = this.stamp(record);
+    return this.publish(versioned, 'applyCompleteUpload', [uploadId, versioned]);
+  }
+
+  async abortUpload(bucket: string, key: string, uploadId: string): Promise<void> {
+    const results = await this.onNodes(this.home(bucket, key), 'abortUpload', [bucket, key, uploadId], this.options.writeQuorum);
+    const missing = unanimousError(results, ['NoSuchUpload']);
+    if (missing) throw missing;
+    if (!results.some((r) => r.ok)) throw new TesseraError('WriteQuorumNotMet', `abort of upload ${uploadId} reached no replica`);
+  }
+
+  // ---- this node's queues ----
+
+  addPending(ref: DataRef): Promise<void> {
+    return this.local.addPending(ref);
+  }
+
+  abandonPending(dataId: string): Promise<void> {
+    return this.local.abandonPending(dataId);
+  }
+
+  listPending(): DataRef[] {
+    return this.local.listPending();
+  }
+
+  listGc(limit: number): DataRef[] {
+    return this.local.listGc(limit);
+  }
+
+  removeGc(dataIds: string[]): Promise<void> {
+    return this.local.removeGc(dataIds);
+  }
+
+  addRepairs(entries: readonly RepairEntry[]): Promise<void> {
+    return this.local.addRepairs(entries);
+  }
+
+  listRepairs(limit: number): RepairEntry[] {
+    return this.local.listRepairs(limit);
+  }
+
+  removeRepairs(entries: readonly Pick<RepairEntry, 'dataId' | 'shardIndex'>[]): Promise<void> {
+    return this.local.removeRepairs(entries);
+  }
+
+  // ---- internals ----
+
+  private home(bucket: string, key: string): string[] {
+    return this.options.homeNodes(`${bucket}/${key}`);
+  }
+
+  private readQuorum(home: readonly string[]): number {
+    return Math.max(1, metaReadQuorum(home.length, this.options.writeQuorum));
+  }
+
+  /** Nodes a cluster-wide listing needs: enough that every key has a replica among them. */
+  private listQuorum(): number {
+    return Math.max(1, this.options.nodeIds.length - this.options.writeQuorum + 1);
+  }
+
+  private majority(): number {
+    return Math.floor(this.options.nodeIds.length / 2) + 1;
+  }
+
+  private stamp(record: ObjectRecord): ObjectRecord {
+    return { ...record, writer: this.options.selfId, layoutVersion: this.options.layoutVersion };
+  }
+
+  /**
+   * Sends a new version to its home nodes. The gateway's pending entries are dropped first: once
+   * any replica may hold the record, a crash here must never collect the data (an orphan is
+   * safe, a deleted shard of a live object is not). When no replica took it, the data is collected.
+   */
+  private async publish(record: ObjectRecord, method: 'applyObject' | 'applyCompleteUpload', args: unknown[]): Promise<ObjectRecord | undefined> {
+    await this.local.removePending(record.parts.map((p) => p.dataId));
+    const home = this.home(record.bucket, record.key);
+    const results = await this.onNodes(home, method, args, this.options.writeQuorum);
+    if (method === 'applyObject' && !results.some((r) => r.ok)) await this.collect(record.parts.map((p) => dataRefOf(p)));
+    this.requireWrites(results, this.options.writeQuorum, `${record.bucket}/${record.key}`);
+    return newestRecord(successes(results) as (ObjectRecord | undefined)[]);
+  }
+
+  /** Queues data no replica references for deletion by this node's gc. */
+  private async collect(refs: DataRef[]): Promise<void> {
+    for (const ref of refs) {
+      if (ref.shardIds.length === 0) continue;
+      await this.local.addPending(ref);
+      await this.local.abandonPending(ref.dataId);
+    }
+  }
+
+  private requireWrites(results: readonly ReplicaResult<unknown>[], need: number, what: string): void {
+    const ok = results.filter((r) => r.ok).length;
+    if (ok >= need) return;
+    const failure = results.find((r) => !r.ok);
+    const reason = failure && !failure.ok ? `: ${(failure.error as Error).message}` : '';
+    throw new TesseraError('WriteQuorumNotMet', `${what} stored on ${ok} of ${results.length} replicas, need ${need}${reason}`);
+  }
+
+  /** Sends the newest version to replicas that answered with an older one (best effort). */
+  private readRepair(results: readonly ReplicaResult<unknown>[], newest: ObjectVersion | undefined): void {
+    if (!newest) return;
+    const winner = newest.record ?? newest.tombstone!;
+    for (const result of results) {
+      if (!result.ok) continue;
+      const version = result.value as ObjectVersion;
+      const held = version.record ?? version.tombstone;
+      if (held && compareVersions(held, winner) >= 0) continue;
+      const repair = newest.record ? this.options.invoke(result.nodeId, 'applyObject', [newest.record]) : this.options.invoke(result.nodeId, 'applyDelete', [newest.tombstone]);
+      repair.catch((err: unknown) => this.options.log.debug({ err, nodeId: result.nodeId }, 'read repair failed'));
+    }
+  }
+
+  private onNodes(nodeIds: readonly string[], method: ReplicaMethod, args: unknown[], need: number): Promise<ReplicaResult<unknown>[]> {
+    return gather(nodeIds, (nodeId) => this.options.invoke(nodeId, method, args), { need, graceMs: replicaGraceMs });
+  }
+
+  private onAll(method: ReplicaMethod, args: unknown[], need: number): Promise<ReplicaResult<unknown>[]> {
+    return this.onNodes(this.options.nodeIds, method, args, need);
+  }
+}
+
+const emptyPage: ListObjectsPage = { objects: [], commonPrefixes: [], isTruncated: false };
+
+/** The newest of the replicas' versions (record or tombstone), or undefined when none has the key. */
+export function newestVersion(versions: readonly ObjectVersion[]): ObjectVersion | undefined {
+  let best: ObjectVersion | undefined;
+  for (const version of versions) {
+    const held = version.record ?? version.tombstone;
+    if (!held) continue;
+    const bestHeld = best?.record ?? best?.tombstone;
+    if (!bestHeld || compareVersions(held, bestHeld) > 0) best = version;
+  }
+  return best;
+}
+
+function newestRecord(records: readonly (ObjectRecord | undefined)[]): ObjectRecord | undefined {
+  let best: ObjectRecord | undefined;
+  for (const record of records) if (record && (!best || compareVersions(record, best) > 0)) best = record;
+  return best;
+}
+
+type Entry = { name: string; object?: ObjectRecord };
+
+/** Merges nodes' listing pages of one query into one page of at most maxKeys entries (see listObjects). */
+export function mergeObjectPages(pages: readonly ListObjectsPage[], maxKeys: number): ListObjectsPage {
+  let cutoff: string | undefined;
+  for (const page of pages) {
+    if (!page.isTruncated || page.nextStartAfter === undefined) continue;
+    if (cutoff === undefined || compareUtf8(page.nextStartAfter, cutoff) < 0) cutoff = page.nextStartAfter;
+  }
+  const byName = new Map<string, Entry>();
+  for (const page of pages) {
+    for (const object of page.objects) {
+      const seen = byName.get(object.key);
+      if (!seen?.object || compareVersions(object, seen.object) > 0) byName.set(object.key, { name: object.key, object });
+    }
+    for (const prefix of page.commonPrefixes) if (!byName.has(prefix)) byName.set(prefix, { name: prefix });
+  }
+  const entries = [...byName.values()]
+    .filter((e) => cutoff === undefined || compareUtf8(e.name, cutoff) <= 0)
+    .sort((a, b) => compareUtf8(a.name, b.name));
+  const taken = entries.slice(0, maxKeys);
+  const isTruncated = entries.length > maxKeys || cutoff !== undefined;
+  const last = taken[taken.length - 1];
+  return {
+    objects: taken.flatMap((e) => (e.object ? [e.object] : [])),
+    commonPrefixes: taken.flatMap((e) => (e.object ? [] : [e.name])),
+    isTruncated: isTruncated && last !== undefined,
+    ...(isTruncated && last ? { nextStartAfter: last.name } : {}),
+  };
+}
+
+/** Merges nodes' ListMultipartUploads pages: union by upload id, ordered by (key, initiated, id). */
+function mergeUploadPages(pages: readonly ListUploadsPage[], maxUploads: number): ListUploadsPage {
+  const uploads = new Map<string, UploadRecord>();
+  const prefixes = new Set<string>();
+  for (const page of pages) {
+    for (const upload of page.uploads) uploads.set(upload.uploadId, upload);
+    for (const prefix of page.commonPrefixes) prefixes.add(prefix);
+  }
+  type Row = { name: string; upload?: UploadRecord };
+  const rows: Row[] = [...[...uploads.values()].map((u) => ({ name: u.key, upload: u })), ...[...prefixes].map((p) => ({ name: p }))];
+  rows.sort((a, b) => compareUtf8(a.name, b.name) || (a.upload?.initiatedMs ?? 0) - (b.upload?.initiatedMs ?? 0) || compareUtf8(a.upload?.uploadId ?? '', b.upload?.uploadId ?? ''));
+  const taken = rows.slice(0, maxUploads);
+  const isTruncated = rows.length > maxUploads || pages.some((p) => p.isTruncated);
+  const last = taken[taken.length - 1];
+  return {
+    uploads: taken.flatMap((r) => (r.upload ? [r.upload] : [])),
+    commonPrefixes: taken.flatMap((r) => (r.upload ? [] : [r.name])),
+    isTruncated: isTruncated && last !== undefined,
+    ...(isTruncated && last ? { nextKeyMarker: last.name, ...(last.upload ? { nextUploadIdMarker: last.upload.uploadId } : {}) } : {}),
+  };
+}

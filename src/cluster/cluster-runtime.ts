@@ -1,0 +1,89 @@
+// The cluster half of a node: loads the node key, starts the transport (QUIC or TLS) with the
+// shard and replica servers behind it, and builds the placement, the ClusterShardStores and the
+// ClusterMetaStore the object layer runs on.
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import type { LmdbMetaStore } from '../meta/lmdb-meta-store.js';
+import type { MetaStore } from '../meta/meta-store.js';
+import { Placement } from '../placement/placement.js';
+import { isShardMethod, serveShard } from '../store/shard-server.js';
+import type { ShardStore, ShardStoreSet } from '../store/shard-store.js';
+import { loadNodeIdentity } from '../transport/identity.js';
+import type { CallHandler, PeerAddress, Transport } from '../transport/transport.js';
+import { TesseraError } from '../util/errors.js';
+import { metaCallTimeoutMs } from '../util/limits.js';
+import { ClusterMetaStore, type ReplicaMethod } from './cluster-meta-store.js';
+import { ClusterShardStores } from './cluster-stores.js';
+import { metaWriteQuorum } from './quorum.js';
+import { invokeLocal, isReplicaMethod, serveReplica } from './replica-server.js';
+
+type ClusterConfig = NonNullable<Config['cluster']>;
+
+export interface ClusterRuntime {
+  stores: ShardStoreSet;
+  meta: MetaStore;
+  transport: Transport;
+  /** Port the shard server listens on. */
+  shardPort: number;
+  dataShards: number;
+  parityShards: number;
+  close(): Promise<void>;
+}
+
+async function makeTransport(cluster: ClusterConfig, options: ConstructorParameters<typeof import('../transport/quic-transport.js').QuicTransport>[0]): Promise<Transport> {
+  if (cluster.transport === 'tls') {
+    const { TlsTransport } = await import('../transport/tls-transport.js');
+    return new TlsTransport(options);
+  }
+  const { QuicTransport } = await import('../transport/quic-transport.js');
+  return new QuicTransport(options);
+}
+
+/** Starts this node's cluster services. Throws InvalidConfig (key file), ListenFailed (shard port). */
+export async function startClusterRuntime(cluster: ClusterConfig, local: LmdbMetaStore, localStore: ShardStore | undefined, log: Logger): Promise<ClusterRuntime> {
+  const identity = await loadNodeIdentity(cluster.keyFile);
+  const self = cluster.nodes.find((n) => n.id === cluster.nodeId)!;
+  if (identity.publicKey !== self.publicKey) {
+    throw new TesseraError('InvalidConfig', `config field "cluster.keyFile": ${cluster.keyFile} holds public key ${identity.publicKey}, but nodes[] lists ${self.publicKey} for ${cluster.nodeId}`);
+  }
+  const peers: PeerAddress[] = cluster.nodes.map((n) => ({ nodeId: n.id, host: n.host, port: n.port, publicKey: n.publicKey }));
+  const transport = await makeTransport(cluster, { identity, nodeId: cluster.nodeId, peers, listen: { host: cluster.listenAddress ?? self.host, port: self.port } });
+
+  const parityShards = cluster.parityShards;
+  const dataShards = cluster.dataShards ?? cluster.nodes.length - parityShards;
+  const placement = new Placement({
+    version: cluster.layoutVersion,
+    nodes: cluster.nodes.map((n) => ({ nodeId: n.id, weight: n.weight, ...(n.zone !== undefined ? { zone: n.zone } : {}) })),
+  });
+  const nodeIds = cluster.nodes.map((n) => n.id);
+  const stores = new ClusterShardStores({ dataShards, parityShards }, placement, cluster.nodeId, localStore, transport, nodeIds);
+  const invoke = async (nodeId: string, method: ReplicaMethod, args: unknown[]): Promise<unknown> => {
+    if (nodeId === cluster.nodeId) return invokeLocal(local, method, args);
+    const reply = await transport.call(nodeId, { method: `meta.${method}`, header: args }, { timeoutMs: metaCallTimeoutMs });
+    for await (const _ of reply.body) { /* no reply body for meta calls */ }
+    return reply.header ?? undefined;
+  };
+  const meta = new ClusterMetaStore({
+    local, selfId: cluster.nodeId, nodeIds, layoutVersion: cluster.layoutVersion,
+    homeNodes: (key) => placement.place(key, dataShards + parityShards),
+    writeQuorum: metaWriteQuorum(dataShards, parityShards), invoke, log: log.child({ component: 'cluster-meta' }),
+  });
+
+  const handler: CallHandler = async (call) => {
+    if (isShardMethod(call.method)) {
+      if (!localStore) throw new TesseraError('StorageIOError', `node ${cluster.nodeId} has no usable drive`);
+      return serveShard(localStore, call);
+    }
+    if (isReplicaMethod(call.method)) return serveReplica(local, call);
+    throw new TesseraError('UnknownMethod', `no method ${call.method}`);
+  };
+  let shardPort: number;
+  try {
+    shardPort = await transport.listen(handler);
+  } catch (err) {
+    await transport.close().catch(() => undefined);
+    throw new TesseraError('ListenFailed', `cannot start the ${cluster.transport} shard server on ${cluster.listenAddress ?? self.host}:${self.port}: ${(err as Error).message}`);
+  }
+  log.info({ nodeId: cluster.nodeId, transport: cluster.transport, shardPort, nodes: nodeIds.length, dataShards, parityShards, layoutVersion: cluster.layoutVersion }, 'cluster transport listening');
+  return { stores, meta, transport, shardPort, dataShards, parityShards, close: () => transport.close() };
+}

@@ -1,0 +1,210 @@
+// The ShardStore of another node, over the transport (MinIO's storage-rest-client): the object
+// layer writes and reads it exactly like a local drive. A peer that is down or slow shows up as
+// StorageIOError, which readers treat as a missing shard and writers as a missed one.
+import { TesseraError, isTesseraError } from '../util/errors.js';
+import { peerProbeIntervalMs, shardReadTimeoutMs, shardStreamQueueMaxBytes, shardWriteTimeoutMs, metaCallTimeoutMs } from '../util/limits.js';
+import type { Transport } from '../transport/transport.js';
+import type { ShardStore, ShardWriter } from './shard-store.js';
+
+/** Codes a peer's shard server sends that keep their meaning here. */
+const storeCodes = ['ShardNotFound', 'ShardTruncated', 'StorageIOError', 'InvalidShardId'];
+
+/** Transport and peer failures become StorageIOError; the shard store's own codes pass through. */
+function storeError(err: unknown, nodeId: string, what: string): TesseraError {
+  if (isTesseraError(err, ...storeCodes)) return err;
+  const code = isTesseraError(err) ? err.code : 'Error';
+  return new TesseraError('StorageIOError', `${what} on node ${nodeId}: ${code}: ${(err as Error).message}`, { nodeId });
+}
+
+async function collect(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > maxBytes) throw new TesseraError('StorageIOError', `reply body longer than ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/**
+ * A bounded single-consumer queue of chunks, consumed as an async iterable (the call's request
+ * body). push() resolves once the queue is below maxBytes; end() finishes the body; fail() makes
+ * the consumer throw, which resets the stream.
+ */
+class BodyPipe {
+  private readonly chunks: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private ended = false;
+  private failure: Error | undefined;
+  private wakeConsumer: (() => void) | undefined;
+  private wakeProducer: (() => void) | undefined;
+
+  constructor(private readonly maxBytes: number) {}
+
+  async push(chunk: Uint8Array): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.chunks.push(chunk);
+    this.queuedBytes += chunk.length;
+    this.wake();
+    while (this.queuedBytes > this.maxBytes && !this.failure) await new Promise<void>((resolve) => (this.wakeProducer = resolve));
+    if (this.failure) throw this.failure;
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  fail(error: Error): void {
+    this.failure ??= error;
+    this.wake();
+    this.wakeProducer?.();
+  }
+
+  private wake(): void {
+    const wake = this.wakeConsumer;
+    this.wakeConsumer = undefined;
+    wake?.();
+  }
+
+  async *body(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const chunk = this.chunks.shift();
+      if (chunk) {
+        this.queuedBytes -= chunk.length;
+        if (this.queuedBytes <= this.maxBytes) {
+          const wake = this.wakeProducer;
+          this.wakeProducer = undefined;
+          wake?.();
+        }
+        yield chunk;
+        continue;
+      }
+      if (this.ended) return;
+      await new Promise<void>((resolve) => (this.wakeConsumer = resolve));
+    }
+  }
+}
+
+class RemoteShardWriter implements ShardWriter {
+  sizeBytes = 0;
+  private readonly pipe = new BodyPipe(shardStreamQueueMaxBytes);
+  private readonly reply: Promise<unknown>;
+  private settled = false;
+
+  constructor(private readonly transport: Transport, private readonly nodeId: string, shardId: string) {
+    this.reply = transport
+      .call(nodeId, { method: 'shard.put', header: { shardId }, body: this.pipe.body() }, { timeoutMs: shardWriteTimeoutMs })
+      .then(async (reply) => {
+        await collect(reply.body, 0);
+        return reply.header;
+      });
+    // A failed call stops the producer at its next write.
+    this.reply.then(
+      () => (this.settled = true),
+      (err: unknown) => {
+        this.settled = true;
+        this.pipe.fail(storeError(err, nodeId, `writing ${shardId}`));
+      },
+    );
+  }
+
+  /** Copies `chunk`: callers reuse their buffers (the stripe writer's codec memory) once this resolves. */
+  async write(chunk: Uint8Array): Promise<void> {
+    await this.pipe.push(Buffer.from(chunk));
+    this.sizeBytes += chunk.length;
+  }
+
+  /** Waits for `beforeRename`, then ends the body: the peer fsyncs, renames and answers. */
+  async commit(beforeRename?: Promise<unknown>): Promise<void> {
+    try {
+      await beforeRename;
+    } catch (err) {
+      await this.abort();
+      throw err;
+    }
+    this.pipe.end();
+    try {
+      await this.reply;
+    } catch (err) {
+      throw storeError(err, this.nodeId, 'commit');
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.settled) return;
+    this.pipe.fail(new TesseraError('StorageIOError', 'shard write aborted by its writer'));
+    await this.reply.catch(() => undefined);
+  }
+}
+
+/** A peer's shard store. Errors: ShardNotFound, ShardTruncated, StorageIOError (peer down, slow, or failing). */
+export class RemoteShardStore implements ShardStore {
+  private nextProbeMs = 0;
+
+  constructor(private readonly transport: Transport, readonly nodeId: string) {}
+
+  /**
+   * A peer known to be down costs nothing: readers decode from parity and writers skip it at
+   * once. One call per peerProbeIntervalMs still goes through, so a peer that comes back (or
+   * thaws) is seen as up again.
+   */
+  private checkUp(): void {
+    if (this.transport.health(this.nodeId).up) return;
+    const now = Date.now();
+    if (now < this.nextProbeMs) throw new TesseraError('StorageIOError', `node ${this.nodeId} is down`, { nodeId: this.nodeId });
+    this.nextProbeMs = now + peerProbeIntervalMs;
+  }
+
+  async createWriter(shardId: string): Promise<ShardWriter> {
+    this.checkUp();
+    return new RemoteShardWriter(this.transport, this.nodeId, shardId);
+  }
+
+  async readRange(shardId: string, offsetBytes: number, lengthBytes: number): Promise<Buffer> {
+    this.checkUp();
+    try {
+      const reply = await this.transport.call(this.nodeId, { method: 'shard.read', header: { shardId, offsetBytes, lengthBytes } }, { timeoutMs: shardReadTimeoutMs });
+      const data = await collect(reply.body, lengthBytes);
+      if (data.length !== lengthBytes) throw new TesseraError('ShardTruncated', `${shardId} on node ${this.nodeId}: got ${data.length} of ${lengthBytes} bytes`);
+      return data;
+    } catch (err) {
+      throw storeError(err, this.nodeId, `reading ${shardId}`);
+    }
+  }
+
+  async stat(shardId: string): Promise<{ sizeBytes: number } | undefined> {
+    const header = await this.small('shard.stat', { shardId });
+    return (header as { sizeBytes?: number } | null)?.sizeBytes !== undefined ? { sizeBytes: (header as { sizeBytes: number }).sizeBytes } : undefined;
+  }
+
+  async delete(shardId: string): Promise<void> {
+    await this.small('shard.delete', { shardId });
+  }
+
+  // eslint-disable-next-line require-yield
+  async *list(): AsyncGenerator<string> {
+    throw new TesseraError('NotSupported', `listing node ${this.nodeId}'s shards remotely is not supported; run the scan on that node`);
+  }
+
+  /** Each node cleans its own temp files at start-up. */
+  async cleanTemp(): Promise<number> {
+    return 0;
+  }
+
+  async close(): Promise<void> {
+    // The transport is closed by the node.
+  }
+
+  private async small(method: string, header: unknown): Promise<unknown> {
+    try {
+      const reply = await this.transport.call(this.nodeId, { method, header }, { timeoutMs: metaCallTimeoutMs });
+      await collect(reply.body, 0);
+      return reply.header;
+    } catch (err) {
+      throw storeError(err, this.nodeId, method);
+    }
+  }
+}

@@ -1,0 +1,685 @@
+// TLS-over-TCP node transport: node:http2 over mutually authenticated TLS 1.3, one long-lived
+// HTTP/2 session per peer we dial, one HTTP/2 stream per call carrying framing.ts's request and
+// reply streams. A connection whose certificate key is not a configured peer's is destroyed before
+// any stream is read, and a dialed server must present the key of the node it was dialed as.
+import http2, { constants as h2 } from 'node:http2';
+import { isIPv6, type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls, { type TLSSocket } from 'node:tls';
+import { assert } from '../util/assert.js';
+import { isTesseraError, TesseraError } from '../util/errors.js';
+import {
+  callFrameTimeoutMs,
+  callMethodMaxBytes,
+  callQueuePerPeerMax,
+  callsPerPeerMax,
+  callTimeoutMaxMs,
+  connectionIdleTimeoutMs,
+  handshakeTimeoutMs,
+  http2ConnectionWindowBytes,
+  http2FrameMaxBytes,
+  http2SessionMemoryMaxMiB,
+  http2StreamWindowBytes,
+  inboundCallsMax,
+  keepAliveIntervalMs,
+  transportCloseGraceMs,
+} from '../util/limits.js';
+import { encodeFrame, errorFrame, errorFromFrame, readFrame, type ReplyFrame, type RequestFrame } from './framing.js';
+import { publicKeyBytes, publicKeyString, type NodeIdentity } from './identity.js';
+import { nodeCertificate, type NodeCertificate } from './node-certificate.js';
+import { PeerState } from './peer-state.js';
+import type { Call, CallHandler, CallOptions, HandlerReply, PeerAddress, PeerHealth, Reply, Transport } from './transport.js';
+
+/** Limits a test or a small deployment may tighten; defaults come from util/limits.ts. */
+export interface TransportLimits {
+  callsPerPeerMax: number;
+  callQueuePerPeerMax: number;
+  inboundCallsMax: number;
+  handshakeTimeoutMs: number;
+  connectionIdleTimeoutMs: number;
+  keepAliveIntervalMs: number;
+}
+
+export interface TlsTransportOptions {
+  identity: NodeIdentity;
+  /** This node's id (the CN of its certificate). */
+  nodeId: string;
+  /** Every node that may call us or be called; an entry for this node itself is allowed. */
+  peers: PeerAddress[];
+  /** TCP address of the shard server; port 0 picks a free port (listen() returns it). */
+  listen: { host: string; port: number };
+  limits?: Partial<TransportLimits>;
+}
+
+/** The only path a call stream uses. */
+const callPath = '/call';
+const noop = (): void => {};
+
+/** What we know about one peer we dial. */
+interface PeerLink {
+  state: PeerState;
+  session?: http2.ClientHttp2Session;
+  connecting?: Promise<http2.ClientHttp2Session>;
+  /** No connection attempt before this time (ms since epoch): the reconnect backoff. */
+  nextAttemptMs: number;
+  reconnectTimer?: NodeJS.Timeout;
+}
+
+/** One inbound call being served, so close() can abort it. */
+interface InboundEntry {
+  controller: AbortController;
+  stream: http2.ServerHttp2Stream;
+}
+
+export class TlsTransport implements Transport {
+  readonly kind = 'tls' as const;
+  private readonly limits: TransportLimits;
+  private readonly links = new Map<string, PeerLink>();
+  private readonly nodeIdByKey = new Map<string, string>();
+  private readonly callers = new WeakMap<http2.Http2Session, string>();
+  private readonly outbound = new Set<OutboundCall>();
+  private readonly inbound = new Set<InboundEntry>();
+  private readonly inboundSessions = new Set<http2.ServerHttp2Session>();
+  private readonly inboundSlots: Slots;
+  private credentials: Promise<NodeCertificate> | undefined;
+  private server: http2.Http2SecureServer | undefined;
+  private closed = false;
+
+  /** Throws InvalidConfig for a malformed or duplicate peer key or inconsistent limits. */
+  constructor(private readonly options: TlsTransportOptions) {
+    this.limits = {
+      callsPerPeerMax,
+      callQueuePerPeerMax,
+      inboundCallsMax,
+      handshakeTimeoutMs,
+      connectionIdleTimeoutMs,
+      keepAliveIntervalMs,
+      ...options.limits,
+    };
+    checkLimits(this.limits);
+    for (const peer of options.peers) {
+      publicKeyBytes(peer.publicKey);
+      const other = this.nodeIdByKey.get(peer.publicKey);
+      if (other !== undefined || this.links.has(peer.nodeId)) {
+        throw new TesseraError('InvalidConfig', `peer ${peer.nodeId}: node id or public key listed twice (also ${other ?? peer.nodeId})`);
+      }
+      this.nodeIdByKey.set(peer.publicKey, peer.nodeId);
+      this.links.set(peer.nodeId, { state: new PeerState(peer, this.limits.callsPerPeerMax, this.limits.callQueuePerPeerMax), nextAttemptMs: 0 });
+    }
+    // Inbound calls wait at most for every peer's full set of concurrent streams.
+    this.inboundSlots = new Slots(this.limits.inboundCallsMax, Math.max(1, options.peers.length) * this.limits.callsPerPeerMax);
+  }
+
+  /** Starts the TLS listener; returns the bound TCP port. Throws the listen error (e.g. EADDRINUSE). */
+  async listen(handler: CallHandler): Promise<number> {
+    assert(this.server === undefined, 'listen() called twice');
+    this.throwIfClosed();
+    const { certPem, keyPem } = await this.certificate();
+    const server = http2.createSecureServer({
+      cert: certPem,
+      key: keyPem,
+      requestCert: true,
+      rejectUnauthorized: false, // self-signed peers: acceptSession() compares keys instead
+      minVersion: 'TLSv1.3',
+      handshakeTimeout: this.limits.handshakeTimeoutMs,
+      allowHTTP1: false,
+      maxSessionMemory: http2SessionMemoryMaxMiB,
+      settings: { ...sessionSettings, maxConcurrentStreams: this.limits.callsPerPeerMax },
+    });
+    this.server = server;
+    server.on('session', (session) => this.acceptSession(session));
+    server.on('stream', (stream, headers) => this.acceptStream(stream, headers, handler));
+    server.on('sessionError', noop);
+    server.on('tlsClientError', noop);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.listen.port, this.options.listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  /** See Transport.call; also throws PeerNotAuthorized when the dialed server has another key. */
+  async call(nodeId: string, call: Call, options: CallOptions): Promise<Reply> {
+    const link = this.links.get(nodeId);
+    if (link === undefined) throw new TesseraError('PeerUnknown', `node ${nodeId} is not in the peer list`);
+    this.throwIfClosed();
+    assert(Buffer.byteLength(call.method) <= callMethodMaxBytes, `method name longer than ${callMethodMaxBytes} bytes`);
+    assert(options.timeoutMs > 0 && options.timeoutMs <= callTimeoutMaxMs, `timeoutMs ${options.timeoutMs} outside (0, ${callTimeoutMaxMs}]`);
+    const outbound = new OutboundCall(link.state, options, () => this.outbound.delete(outbound));
+    this.outbound.add(outbound);
+    try {
+      outbound.setRelease(await link.state.acquire(outbound.signal));
+      const session = await abortable(this.session(link), outbound.signal);
+      const request = encodeFrame({ m: call.method, h: call.header, t: outbound.remainingMs() });
+      const stream = outbound.open(session);
+      void sendRequest(outbound, stream, request, call.body);
+      const { frame, body } = await readFrame<ReplyFrame>(stream);
+      if (isErrorFrame(frame)) {
+        link.state.succeeded(); // a handler error proves the peer is up
+        outbound.finish();
+        throw errorFromFrame(frame, nodeId);
+      }
+      link.state.succeeded();
+      return { header: frame.h, body: outbound.body(body) };
+    } catch (err) {
+      throw outbound.settle(err);
+    }
+  }
+
+  /** Throws PeerUnknown for a node id that is not in the peer list. */
+  health(nodeId: string): PeerHealth {
+    const link = this.links.get(nodeId);
+    if (link === undefined) throw new TesseraError('PeerUnknown', `node ${nodeId} is not in the peer list`);
+    return link.state.health();
+  }
+
+  /** Stops accepting, aborts calls in both directions, sends GOAWAY and waits (bounded) for sessions to close. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const reason = new TesseraError('TransportClosed', `transport of node ${this.options.nodeId} is closed`);
+    for (const call of [...this.outbound]) call.fail(reason);
+    for (const { controller, stream } of [...this.inbound]) {
+      controller.abort(reason);
+      stream.close(h2.NGHTTP2_CANCEL);
+    }
+    const sessions: http2.Http2Session[] = [...this.inboundSessions];
+    for (const link of this.links.values()) {
+      clearTimeout(link.reconnectTimer);
+      if (link.session !== undefined) sessions.push(link.session);
+    }
+    const server = this.server;
+    const serverClosed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    await Promise.all(sessions.map((session) => closeSession(session)));
+    await serverClosed;
+  }
+
+  private certificate(): Promise<NodeCertificate> {
+    this.credentials ??= nodeCertificate(this.options.identity, this.options.nodeId);
+    return this.credentials;
+  }
+
+  private throwIfClosed(): void {
+    if (this.closed) throw new TesseraError('TransportClosed', `transport of node ${this.options.nodeId} is closed`);
+  }
+
+  // ---- inbound ----
+
+  /** Runs synchronously when the session is created, so nothing of an unknown peer is ever read. */
+  private acceptSession(session: http2.ServerHttp2Session): void {
+    session.on('error', noop);
+    const key = peerKeyOf(session.socket as TLSSocket);
+    const from = key === undefined ? undefined : this.nodeIdByKey.get(key);
+    if (from === undefined || this.closed) {
+      session.destroy();
+      return;
+    }
+    this.callers.set(session, from);
+    this.inboundSessions.add(session);
+    session.once('close', () => this.inboundSessions.delete(session));
+    session.setLocalWindowSize(http2ConnectionWindowBytes);
+    keepAlive(session, this.limits);
+  }
+
+  private acceptStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, handler: CallHandler): void {
+    stream.on('error', noop);
+    const from = this.callers.get(stream.session as http2.Http2Session);
+    if (from === undefined) {
+      stream.close(h2.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    if (headers[':method'] !== 'POST' || headers[':path'] !== callPath) {
+      stream.respond({ ':status': 404 }, { endStream: true });
+      return;
+    }
+    void this.serve(stream, from, handler);
+  }
+
+  private async serve(stream: http2.ServerHttp2Stream, from: string, handler: CallHandler): Promise<void> {
+    const entry: InboundEntry = { controller: new AbortController(), stream };
+    const { controller } = entry;
+    const abort = (reason: TesseraError): void => {
+      if (!controller.signal.aborted) controller.abort(reason);
+    };
+    stream.once('close', () => abort(new TesseraError('CallAborted', `caller ${from} went away`)));
+    this.inbound.add(entry);
+    let release: (() => void) | undefined;
+    let deadline: NodeJS.Timeout | undefined;
+    const source = discardOnReturn(stream);
+    try {
+      release = await this.inboundSlots.acquire(controller.signal);
+      const { frame, body } = await withTimeout(readFrame<RequestFrame>(source), callFrameTimeoutMs, 'request frame');
+      if (!isRequestFrame(frame)) throw new TesseraError('BadFrame', 'request frame lacks a method name or a deadline');
+      deadline = setTimeout(() => {
+        abort(new TesseraError('CallTimeout', `call from ${from} passed its ${frame.t} ms deadline`));
+        stream.close(h2.NGHTTP2_CANCEL);
+      }, Math.min(frame.t, callTimeoutMaxMs));
+      // A handler that ignores its signal must not keep the slot: stop waiting for it once aborted.
+      const handling = handler({ from, method: frame.m, header: frame.h, body, signal: controller.signal });
+      handling.catch(noop);
+      const reply = await abortable(handling, controller.signal).catch((err: unknown) => err);
+      await sendReply(stream, reply);
+    } catch (err) {
+      await sendReply(stream, err);
+    } finally {
+      clearTimeout(deadline);
+      release?.();
+      this.inbound.delete(entry);
+      void source.return(undefined).catch(noop); // discard what the handler left unread
+    }
+  }
+
+  // ---- outbound ----
+
+  /** The live session to `link`, connecting when there is none. Throws PeerUnreachable during backoff. */
+  private session(link: PeerLink): Promise<http2.ClientHttp2Session> {
+    const live = link.session;
+    if (live !== undefined && !live.closed && !live.destroyed) return Promise.resolve(live);
+    if (link.connecting === undefined) {
+      const waitMs = link.nextAttemptMs - Date.now();
+      if (waitMs > 0) {
+        const { nodeId } = link.state.peer;
+        const lastError = link.state.health().lastError ?? 'unknown error';
+        return Promise.reject(new TesseraError('PeerUnreachable', `node ${nodeId} is unreachable (${lastError}); next attempt in ${waitMs} ms`));
+      }
+      this.startConnect(link);
+    }
+    return link.connecting as Promise<http2.ClientHttp2Session>;
+  }
+
+  private startConnect(link: PeerLink): void {
+    const connecting = this.connect(link).finally(() => {
+      link.connecting = undefined;
+    });
+    connecting.catch(noop); // failures are reported to the calls that wait and to health()
+    link.connecting = connecting;
+  }
+
+  private async connect(link: PeerLink): Promise<http2.ClientHttp2Session> {
+    const { peer } = link.state;
+    try {
+      const socket = await this.dial(peer, await this.certificate());
+      if (this.closed) socket.destroy();
+      this.throwIfClosed();
+      const session = http2.connect(authorityOf(peer), {
+        createConnection: () => socket,
+        maxSessionMemory: http2SessionMemoryMaxMiB,
+        settings: { ...sessionSettings, enablePush: false },
+      });
+      session.on('error', noop);
+      session.once('connect', () => session.setLocalWindowSize(http2ConnectionWindowBytes));
+      session.once('close', () => this.lost(link, session));
+      session.once('goaway', () => {
+        if (link.session === session) link.session = undefined; // new calls dial afresh
+      });
+      keepAlive(session, this.limits);
+      link.session = session;
+      link.nextAttemptMs = 0;
+      link.state.succeeded();
+      return session;
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (isTesseraError(err, 'TransportClosed')) throw err;
+      link.state.failed(reason);
+      link.nextAttemptMs = Date.now() + link.state.backoffMs();
+      this.scheduleReconnect(link);
+      if (isTesseraError(err)) throw err;
+      throw new TesseraError('PeerUnreachable', `cannot connect to node ${peer.nodeId} at ${peer.host}:${peer.port}: ${reason}`, {}, { cause: err });
+    }
+  }
+
+  /** TLS handshake with `peer`; resolves once the server proved it holds `peer.publicKey`. */
+  private dial(peer: PeerAddress, credentials: NodeCertificate): Promise<TLSSocket> {
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({
+        host: peer.host,
+        port: peer.port,
+        cert: credentials.certPem,
+        key: credentials.keyPem,
+        ALPNProtocols: ['h2'],
+        minVersion: 'TLSv1.3',
+        rejectUnauthorized: false, // self-signed peers: the key comparison below authenticates
+      });
+      const fail = (err: Error): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(err);
+      };
+      const timer = setTimeout(() => fail(new TesseraError('PeerUnreachable', `TLS handshake with node ${peer.nodeId} took longer than ${this.limits.handshakeTimeoutMs} ms`)), this.limits.handshakeTimeoutMs);
+      socket.once('error', fail);
+      socket.once('secureConnect', () => {
+        socket.off('error', fail);
+        socket.on('error', noop); // the HTTP/2 session reports errors from here on
+        const key = peerKeyOf(socket);
+        if (key !== peer.publicKey) {
+          return fail(new TesseraError('PeerNotAuthorized', `server at ${peer.host}:${peer.port} presented key ${key ?? '(none)'}, not the key of node ${peer.nodeId}`));
+        }
+        if (socket.alpnProtocol !== 'h2') return fail(new TesseraError('PeerUnreachable', `node ${peer.nodeId} did not agree to HTTP/2`));
+        clearTimeout(timer);
+        resolve(socket);
+      });
+    });
+  }
+
+  /** A dialed session closed: forget it and, unless we are closing, count a failure and reconnect. */
+  private lost(link: PeerLink, session: http2.ClientHttp2Session): void {
+    if (link.session === session) link.session = undefined;
+    if (this.closed) return;
+    link.state.failed('connection lost');
+    link.nextAttemptMs = Date.now() + link.state.backoffMs();
+    this.scheduleReconnect(link);
+  }
+
+  /** Reconnects in the background after the backoff, so health() recovers without calls. */
+  private scheduleReconnect(link: PeerLink): void {
+    if (link.reconnectTimer !== undefined || this.closed) return;
+    link.reconnectTimer = setTimeout(() => {
+      link.reconnectTimer = undefined;
+      if (this.closed || link.session !== undefined || link.connecting !== undefined) return;
+      this.startConnect(link);
+    }, Math.max(0, link.nextAttemptMs - Date.now()));
+    link.reconnectTimer.unref();
+  }
+}
+
+/**
+ * One outbound call's deadline, cancellation and resources (slot, stream). Exactly one reason ends
+ * it early (CallTimeout, CallAborted, TransportClosed or a request body error); finish() is idempotent.
+ */
+class OutboundCall {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  private readonly deadlineMs: number;
+  private readonly onCallerAbort: () => void;
+  private stream: http2.ClientHttp2Stream | undefined;
+  private session: http2.ClientHttp2Session | undefined;
+  private release: (() => void) | undefined;
+  private done = false;
+
+  constructor(private readonly peer: PeerState, private readonly options: CallOptions, private readonly onDone: () => void) {
+    const { nodeId } = peer.peer;
+    this.deadlineMs = Date.now() + options.timeoutMs;
+    this.timer = setTimeout(() => {
+      peer.failed(`call timed out after ${options.timeoutMs} ms`);
+      this.fail(new TesseraError('CallTimeout', `call to node ${nodeId} took longer than ${options.timeoutMs} ms`));
+    }, options.timeoutMs);
+    this.onCallerAbort = () => this.fail(new TesseraError('CallAborted', `call to node ${nodeId} aborted by the caller`));
+    if (options.signal?.aborted) this.onCallerAbort();
+    else options.signal?.addEventListener('abort', this.onCallerAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  remainingMs(): number {
+    return Math.max(1, this.deadlineMs - Date.now());
+  }
+
+  setRelease(release: () => void): void {
+    if (this.done) release();
+    else this.release = release;
+  }
+
+  open(session: http2.ClientHttp2Session): http2.ClientHttp2Stream {
+    const stream = session.request({ ':method': 'POST', ':path': callPath }, { endStream: false });
+    stream.on('error', noop); // reading the stream reports its errors
+    this.stream = stream;
+    this.session = session;
+    return stream;
+  }
+
+  /** Ends the call early with `reason` (thrown to whoever waits on it). */
+  fail(reason: unknown): void {
+    if (this.done) return;
+    if (!this.controller.signal.aborted) this.controller.abort(reason);
+    this.finish();
+  }
+
+  /** Releases the slot, cancels the stream if still open, stops the deadline. */
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    this.options.signal?.removeEventListener('abort', this.onCallerAbort);
+    if (this.stream !== undefined && !this.stream.closed) this.stream.close(h2.NGHTTP2_CANCEL);
+    this.release?.();
+    this.onDone();
+  }
+
+  /** The error to throw for `err`, met while the call ran; ends the call. */
+  settle(err: unknown): unknown {
+    const { nodeId } = this.peer.peer;
+    let result: unknown = err;
+    if (this.controller.signal.aborted) result = this.controller.signal.reason;
+    else if (this.stream?.rstCode === h2.NGHTTP2_INTERNAL_ERROR && this.session?.destroyed === false) {
+      // The peer reset this stream on a live session: its handler failed mid-reply (see sendReply).
+      result = new TesseraError('RemoteError', `node ${nodeId} failed while sending its reply body`, { remoteNode: nodeId });
+    } else if (!isTesseraError(err)) {
+      result = new TesseraError('PeerUnreachable', `call to node ${nodeId} broke: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
+    }
+    // Connection failures were counted by connect(); here only streams that broke count.
+    if (this.stream !== undefined && isTesseraError(result, 'PeerUnreachable')) this.peer.failed(result.message);
+    this.finish();
+    return result;
+  }
+
+  /** The reply body: enforces the deadline and ends the call when consumed or returned. */
+  async *body(rest: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    try {
+      for await (const chunk of rest) yield chunk;
+      if (this.controller.signal.aborted) throw this.controller.signal.reason;
+    } catch (err) {
+      throw this.settle(err);
+    } finally {
+      this.finish();
+    }
+  }
+}
+
+/** Streams the request frame and body with back-pressure; a failing body source fails the call. */
+async function sendRequest(outbound: OutboundCall, stream: http2.ClientHttp2Stream, frame: Buffer, body?: AsyncIterable<Uint8Array>): Promise<void> {
+  try {
+    await writeChunk(stream, frame);
+    if (body !== undefined) for await (const chunk of body) await writeChunk(stream, chunk);
+    stream.end();
+  } catch (err) {
+    if (stream.destroyed || stream.closed) return; // the reply side reports why
+    outbound.fail(isTesseraError(err) ? err : new TesseraError('RequestBodyFailed', `request body failed: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err }));
+  }
+}
+
+/**
+ * Sends a handler's reply, or an error frame for anything thrown. Once the reply header is out, a
+ * failing reply body resets the stream with INTERNAL_ERROR (the caller sees RemoteError).
+ */
+async function sendReply(stream: http2.ServerHttp2Stream, reply: unknown): Promise<void> {
+  if (stream.destroyed || stream.closed || stream.headersSent) return;
+  let frame: Buffer;
+  let body: AsyncIterable<Uint8Array> | undefined;
+  if (isHandlerReply(reply)) {
+    try {
+      frame = encodeFrame({ h: reply.header });
+      body = reply.body;
+    } catch (err) {
+      frame = encodeFrame(errorFrame(err));
+    }
+  } else {
+    frame = encodeFrame(errorFrame(reply));
+  }
+  try {
+    stream.respond({ ':status': 200 });
+    await writeChunk(stream, frame);
+    if (body !== undefined) for await (const chunk of body) await writeChunk(stream, chunk);
+    stream.end();
+  } catch {
+    if (!stream.closed) stream.close(h2.NGHTTP2_INTERNAL_ERROR);
+  }
+}
+
+/** Writes `chunk`, waiting for 'drain' when the stream's buffer is full. Throws PeerUnreachable once the stream closed. */
+async function writeChunk(stream: Duplex, chunk: Uint8Array): Promise<void> {
+  if (stream.destroyed || stream.writableEnded) throw streamClosed();
+  if (stream.write(chunk)) return;
+  await new Promise<void>((resolve, reject) => {
+    const settle = (err?: Error): void => {
+      stream.off('drain', onDrain);
+      stream.off('close', onClose);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const onDrain = (): void => settle();
+    const onClose = (): void => settle(streamClosed());
+    stream.on('drain', onDrain);
+    stream.on('close', onClose);
+    if (stream.destroyed) onClose();
+  });
+}
+
+function streamClosed(): TesseraError {
+  return new TesseraError('PeerUnreachable', 'stream closed while writing');
+}
+
+/**
+ * The readable side of `stream` as chunks. Returning early does not destroy the stream (the reply
+ * still has to go out); it switches the stream to discarding, so the caller can finish sending.
+ */
+async function* discardOnReturn(stream: http2.ServerHttp2Stream): AsyncGenerator<Uint8Array, void, undefined> {
+  let ended = false;
+  try {
+    for await (const chunk of stream.iterator({ destroyOnReturn: false })) yield chunk as Uint8Array;
+    ended = true;
+  } finally {
+    if (!ended && !stream.destroyed) stream.resume();
+  }
+}
+
+/** Pings every keepAliveIntervalMs; destroys the session when no answer came for connectionIdleTimeoutMs. */
+function keepAlive(session: http2.Http2Session, limits: TransportLimits): void {
+  let lastAnswerMs = Date.now();
+  const timer = setInterval(() => {
+    if (session.destroyed || session.closed) return;
+    if (Date.now() - lastAnswerMs > limits.connectionIdleTimeoutMs) {
+      session.destroy(new TesseraError('PeerUnreachable', `no ping answer for ${limits.connectionIdleTimeoutMs} ms`));
+      return;
+    }
+    session.ping((err) => {
+      if (err === null) lastAnswerMs = Date.now();
+    });
+  }, limits.keepAliveIntervalMs);
+  timer.unref();
+  session.once('close', () => clearInterval(timer));
+}
+
+/** GOAWAY, then wait for open streams; destroys the session after transportCloseGraceMs. */
+async function closeSession(session: http2.Http2Session): Promise<void> {
+  if (session.destroyed) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => session.destroy(), transportCloseGraceMs);
+    session.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    session.close();
+  });
+}
+
+/** Call slots of the whole listener; waiting is bounded by `queueMax` (PeerBusy past it). */
+class Slots {
+  private used = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly max: number, private readonly queueMax: number) {}
+
+  async acquire(signal: AbortSignal): Promise<() => void> {
+    if (this.used >= this.max) {
+      if (signal.aborted) throw signal.reason;
+      if (this.waiting.length >= this.queueMax) throw new TesseraError('PeerBusy', `${this.waiting.length} inbound calls already wait`);
+      await new Promise<void>((resolve, reject) => {
+        const wake = (): void => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = (): void => {
+          const at = this.waiting.indexOf(wake);
+          if (at >= 0) this.waiting.splice(at, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.waiting.push(wake);
+      });
+    }
+    this.used++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.used--;
+      this.waiting.shift()?.();
+    };
+  }
+}
+
+/** HTTP/2 settings both sides announce: large windows and frames so one stream can fill the link. */
+const sessionSettings: http2.Settings = { initialWindowSize: http2StreamWindowBytes, maxFrameSize: http2FrameMaxBytes };
+
+function checkLimits(limits: TransportLimits): void {
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isInteger(value) || value <= 0) throw new TesseraError('InvalidConfig', `transport limit ${name} must be a positive integer, got ${value}`);
+  }
+  if (limits.keepAliveIntervalMs >= limits.connectionIdleTimeoutMs) {
+    throw new TesseraError('InvalidConfig', `keepAliveIntervalMs (${limits.keepAliveIntervalMs}) must be below connectionIdleTimeoutMs (${limits.connectionIdleTimeoutMs})`);
+  }
+}
+
+/** The base64url Ed25519 key of the peer's certificate, or undefined (no certificate, other key type). */
+function peerKeyOf(socket: TLSSocket): string | undefined {
+  const certificate = socket.getPeerX509Certificate();
+  if (certificate === undefined) return undefined;
+  try {
+    return publicKeyString(certificate.publicKey);
+  } catch {
+    return undefined;
+  }
+}
+
+function authorityOf(peer: PeerAddress): string {
+  return `https://${isIPv6(peer.host) ? `[${peer.host}]` : peer.host}:${peer.port}`;
+}
+
+function isErrorFrame(frame: ReplyFrame): frame is Extract<ReplyFrame, { e: unknown }> {
+  if (typeof frame !== 'object' || frame === null) throw new TesseraError('BadFrame', 'reply frame is not a map');
+  return 'e' in frame && typeof frame.e === 'object' && frame.e !== null && typeof frame.e.code === 'string';
+}
+
+function isRequestFrame(frame: unknown): frame is RequestFrame {
+  if (typeof frame !== 'object' || frame === null) return false;
+  const { m, t } = frame as Partial<RequestFrame>;
+  return typeof m === 'string' && Buffer.byteLength(m) <= callMethodMaxBytes && typeof t === 'number' && t > 0;
+}
+
+function isHandlerReply(value: unknown): value is HandlerReply {
+  return typeof value === 'object' && value !== null && !(value instanceof Error) && 'header' in value;
+}
+
+/** `promise`, or the signal's reason once it aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** `promise`, or PeerUnreachable after `timeoutMs`. */
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TesseraError('PeerUnreachable', `${what} did not arrive within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
