@@ -30,6 +30,8 @@ export class PeerState {
     if (this.waiting.length >= this.queueMax) {
       throw new TesseraError('PeerBusy', `${this.waiting.length} calls already wait for node ${this.peer.nodeId}`);
     }
+    // A released slot is handed straight to the first waiter (inFlight stays counted), so a new
+    // acquire() between the release and the waiter's wake-up cannot take it too.
     await new Promise<void>((resolve, reject) => {
       const wake = (): void => {
         signal?.removeEventListener('abort', onAbort);
@@ -44,7 +46,6 @@ export class PeerState {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(wake);
     });
-    this.inFlight++;
     return this.releaser();
   }
 
@@ -53,8 +54,9 @@ export class PeerState {
     return () => {
       if (released) return;
       released = true;
-      this.inFlight--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.inFlight--;
     };
   }
 
