@@ -159,6 +159,8 @@ export class TlsTransport implements Transport {
       const { frame, body } = await readFrame<ReplyFrame>(stream);
       if (isErrorFrame(frame)) {
         link.state.succeeded(); // a handler error proves the peer is up
+        // Read the (empty) rest so the stream ends by itself instead of being reset by finish().
+        await drainQuietly(body);
         outbound.finish();
         throw errorFromFrame(frame, nodeId);
       }
@@ -439,13 +441,18 @@ class OutboundCall {
     this.finish();
   }
 
-  /** Releases the slot, cancels the stream if still open, stops the deadline. */
+  /**
+   * Releases the slot, stops the deadline, and cancels the stream unless both directions already
+   * ended. A finished call must not send RST_STREAM: nghttp2 (>= 1.57, the CVE-2023-44487 "rapid
+   * reset" guard) lets a server session receive only 1000 of them in a burst (+33/s) and then ends
+   * the whole session with GOAWAY(INTERNAL_ERROR), killing every call on it, bulk transfers included.
+   */
   finish(): void {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
     this.options.signal?.removeEventListener('abort', this.onCallerAbort);
-    if (this.stream !== undefined && !this.stream.closed) this.stream.close(h2.NGHTTP2_CANCEL);
+    if (this.stream !== undefined && !settled(this.stream)) this.stream.close(h2.NGHTTP2_CANCEL);
     this.release?.();
     this.onDone();
   }
@@ -477,6 +484,20 @@ class OutboundCall {
     } finally {
       this.finish();
     }
+  }
+}
+
+/** True once both directions of `stream` ended: it closes by itself, with no RST_STREAM. */
+function settled(stream: http2.ClientHttp2Stream): boolean {
+  return stream.closed || stream.destroyed || (stream.readableEnded && stream.writableEnded);
+}
+
+/** Reads `body` to its end, ignoring errors (the call's deadline bounds the wait). */
+async function drainQuietly(body: AsyncIterable<Uint8Array>): Promise<void> {
+  try {
+    for await (const chunk of body) void chunk;
+  } catch {
+    // the stream broke: finish() has nothing left to cancel
   }
 }
 

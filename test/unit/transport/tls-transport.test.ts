@@ -10,7 +10,7 @@ import { TlsTransport, type TransportLimits } from '../../../src/transport/tls-t
 import type { CallHandler } from '../../../src/transport/transport.js';
 import { callHeaderMaxBytes } from '../../../src/util/limits.js';
 import { TesseraError } from '../../../src/util/errors.js';
-import { describeTransportContract, drain, newIdentity, rejectionCode, waitFor } from './transport-contract.js';
+import { describeTransportContract, drain, newIdentity, patternBody, rejectionCode, waitFor } from './transport-contract.js';
 
 describeTransportContract('TLS', (options) => new TlsTransport(options));
 
@@ -195,6 +195,44 @@ describe('TlsTransport', () => {
     const reply = await client.call(b.nodeId, { method: 'test.next', header: null }, { timeoutMs: 3_000 });
     expect(reply.header).toBe('served');
   });
+
+  // Regression: every call used to end with the client resetting its stream (RST_STREAM CANCEL),
+  // even after a complete reply. nghttp2 (>= 1.57, CVE-2023-44487 "rapid reset" guard) lets a server
+  // session receive only 1000 RST_STREAMs in a burst (+33/s), then sends GOAWAY(INTERNAL_ERROR):
+  // ~1000 calls later the session died under everything in flight on it, bulk transfers included.
+  it('keeps one session through thousands of concurrent small calls, error replies and bulk transfers', async () => {
+    const { client } = await pair(async (call) => {
+      if (call.method === 'test.fail') throw new TesseraError('NoSuchKey', 'no such shard');
+      if (call.method === 'test.download') return { header: null, body: patternBody((call.header as { bytes: number }).bytes).body };
+      return { header: null, body: call.body };
+    });
+    const echo = async (): Promise<void> => {
+      const body = (async function* one(): AsyncGenerator<Uint8Array> {
+        yield new Uint8Array(4096);
+      })();
+      const reply = await client.call(b.nodeId, { method: 'test.echo', header: null, body }, { timeoutMs: 20_000 });
+      expect((await drain(reply.body)).bytes).toBe(4096);
+    };
+    await echo();
+    const total = 4_000;
+    let started = 0;
+    const small = Array.from({ length: 32 }, async () => {
+      while (started < total) {
+        const n = started++;
+        if (n % 8 === 7) expect(await rejectionCode(client.call(b.nodeId, { method: 'test.fail', header: null }, { timeoutMs: 20_000 }))).toBe('NoSuchKey');
+        else await echo();
+      }
+    });
+    const bulk = Array.from({ length: 4 }, async () => {
+      for (let i = 0; i < 2; i++) {
+        const reply = await client.call(b.nodeId, { method: 'test.download', header: { bytes: 16 * 1024 * 1024 } }, { timeoutMs: 20_000 });
+        expect((await drain(reply.body)).bytes).toBe(16 * 1024 * 1024);
+      }
+    });
+    await Promise.all([...small, ...bulk]);
+    expect(started).toBeGreaterThanOrEqual(total);
+    expect(client.health(b.nodeId)).toMatchObject({ up: true, consecutiveFailures: 0, inFlight: 0 });
+  }, 30_000);
 
   it('refuses a peer list with a repeated public key or inconsistent limits', () => {
     const peer = { nodeId: 'node-x', host, port: 1, publicKey: a.identity.publicKey };
