@@ -6,12 +6,11 @@
 import type { Logger } from 'pino';
 import { compareVersions, type MetaReplica, type MetaStore } from '../meta/meta-store.js';
 import { compareUtf8 } from '../meta/keys.js';
-import { dataRefOf } from '../meta/write-rules.js';
 import type {
   BucketRecord, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage, ListUploadsQuery,
   ObjectRecord, ObjectVersion, PartRecord, RepairEntry, Tombstone, UploadRecord, WriteConditions,
 } from '../meta/types.js';
-import { checkConditions } from '../meta/write-rules.js';
+import { checkConditions, dataRefOf } from '../meta/write-rules.js';
 import { TesseraError } from '../util/errors.js';
 import { replicaGraceMs } from '../util/limits.js';
 import { gather, metaReadQuorum, successes, unanimousError, type ReplicaResult } from './quorum.js';

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { shardPortOffset } from '../../src/cluster/cluster-init.js';
 import { freePort, makeTempDir, removeTempDir, repoRoot, startServer, type S3dServer } from './server.js';
 
 export interface TestCluster {
@@ -15,8 +16,6 @@ export interface TestCluster {
   dispose(): Promise<void>;
 }
 
-/** Shard ports are S3 base port + this offset (as `s3d cluster init` assigns them). */
-const shardPortOffset = 100;
 
 /** Starts an `nodes`-node cluster (parity `parity`) over `transport` on 127.0.0.1. */
 export async function startCluster(opts: { nodes: number; parity: number; transport?: 'quic' | 'tls' }): Promise<TestCluster> {
