@@ -33,6 +33,7 @@ export interface QuicTransportLimits {
   quicSocketBufferBytes: number;
   quicReadChunkBytes: number;
   quicStreamsPerConnectionMax: number;
+  quicSilentConnectionMs: number;
 }
 
 export interface QuicTransportOptions {
@@ -66,6 +67,13 @@ interface OutboundLink {
   retryTimer?: NodeJS.Timeout;
   /** Once connected, the link is kept up in the background (reconnect with backoff). */
   everConnected: boolean;
+}
+
+/** What a call saw of its connection when it started: datagrams received so far, and when. */
+interface SilenceProbe {
+  readonly connection: NativeConnection;
+  readonly heard: number;
+  readonly sinceMs: number;
 }
 
 /** One call's cancellation: a deadline timer, the caller's signal, transport close. */
@@ -186,11 +194,14 @@ export class QuicTransport implements Transport {
       () => new TesseraError('CallAborted', `call ${call.method} to node ${nodeId} was aborted`, { remoteNode: nodeId }),
     );
     let release: (() => void) | undefined;
+    let silence: SilenceProbe | undefined;
     let stream: NativeStream | undefined;
     let source: StreamSource | undefined;
     try {
       release = await link.state.acquire(scope.signal);
       const connection = await this.connection(link, scope.signal);
+      const heard = connection.stats().udpRxDatagrams;
+      silence = { connection, heard, sinceMs: Date.now() };
       const opening = connection.outboundStream().catch((err: unknown) => {
         throw brokenStream(err, nodeId);
       });
@@ -208,6 +219,7 @@ export class QuicTransport implements Transport {
       release?.();
       if (stream !== undefined) dropStream(stream, source?.finished);
       if (stream !== undefined && isTesseraError(error, 'CallTimeout', 'PeerUnreachable')) link.state.failed((error as Error).message);
+      if (isTesseraError(error, 'CallTimeout') && silence !== undefined) this.dropIfSilent(link, silence);
       throw error;
     }
   }
@@ -340,6 +352,21 @@ export class QuicTransport implements Transport {
     link.state.failed(`connection to node ${link.state.peer.nodeId} closed`);
     link.nextAttemptAtMs = Date.now() + link.state.backoffMs();
     this.scheduleReconnect(link);
+  }
+
+  /**
+   * Closes the link's connection when a call timed out on it and nothing at all (no reply, ACK or
+   * keep-alive) arrived on it since the call started, quicSilentConnectionMs or more ago. A live
+   * peer ACKs within a round trip even when its handler is slow; a peer that crashed and restarted
+   * never answers the old connection, which would otherwise linger until its idle timeout. The
+   * reconnect that follows reaches the new process at once, or backs off if nobody is there.
+   */
+  private dropIfSilent(link: OutboundLink, silence: SilenceProbe): void {
+    const { connection, heard, sinceMs } = silence;
+    if (link.connection !== connection || Date.now() - sinceMs < this.limits.quicSilentConnectionMs) return;
+    if (connection.stats().udpRxDatagrams !== heard) return;
+    connection.abort();
+    this.onOutboundClosed(link, connection);
   }
 
   /** Keeps a once-connected link up: one background attempt per backoff period. */
@@ -535,9 +562,9 @@ const callEnded = new TesseraError('CallEnded', 'call is over');
 
 function defaultLimits(): QuicTransportLimits {
   const { handshakeTimeoutMs, connectionIdleTimeoutMs, keepAliveIntervalMs, callsPerPeerMax, callQueuePerPeerMax, inboundCallsMax, callFrameTimeoutMs, callTimeoutMaxMs, transportCloseGraceMs,
-    quicStreamWindowBytes, quicConnectionWindowBytes, quicSocketBufferBytes, quicReadChunkBytes, quicStreamsPerConnectionMax } = limits;
+    quicStreamWindowBytes, quicConnectionWindowBytes, quicSocketBufferBytes, quicReadChunkBytes, quicStreamsPerConnectionMax, quicSilentConnectionMs } = limits;
   return { handshakeTimeoutMs, connectionIdleTimeoutMs, keepAliveIntervalMs, callsPerPeerMax, callQueuePerPeerMax, inboundCallsMax, callFrameTimeoutMs, callTimeoutMaxMs, transportCloseGraceMs,
-    quicStreamWindowBytes, quicConnectionWindowBytes, quicSocketBufferBytes, quicReadChunkBytes, quicStreamsPerConnectionMax };
+    quicStreamWindowBytes, quicConnectionWindowBytes, quicSocketBufferBytes, quicReadChunkBytes, quicStreamsPerConnectionMax, quicSilentConnectionMs };
 }
 
 /** Relations between the limits; throws InvalidConfig when one does not hold. */

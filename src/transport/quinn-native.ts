@@ -71,6 +71,14 @@ export interface NativeConnection {
   abort(): void;
   /** Smoothed round-trip time, ms. */
   rtt(): number;
+  /** Counters of the connection so far (a new object each call; the engine has about 60, typed here as used). */
+  stats(): NativeConnectionStats;
+}
+
+/** The ConnectionStats counters Tessera reads. */
+export interface NativeConnectionStats {
+  /** UDP datagrams received on this connection (packets, ACKs and keep-alives alike). */
+  readonly udpRxDatagrams: number;
 }
 
 /**

@@ -1,9 +1,12 @@
 // QuicTransport over real QUIC on 127.0.0.1: small and 64 MiB calls, remote errors, deadlines,
 // refusal of unknown keys in both directions, concurrency, peer restart and health.
 import { createHash, randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TesseraError } from '../../../src/util/errors.js';
+import { callFailuresToDown } from '../../../src/util/limits.js';
 import { generateNodeKey, identityFromPem, type NodeIdentity } from '../../../src/transport/identity.js';
 import { QuicTransport, type QuicTransportLimits } from '../../../src/transport/quic-transport.js';
 import type { CallHandler, InboundCall, PeerAddress, Reply } from '../../../src/transport/transport.js';
@@ -14,6 +17,8 @@ const testLimits: Partial<QuicTransportLimits> = { handshakeTimeoutMs: 500, conn
 interface Node {
   nodeId: string;
   identity: NodeIdentity;
+  /** PKCS#8 PEM of the identity's private key. */
+  pem: string;
   port: number;
   peer: PeerAddress;
 }
@@ -32,9 +37,10 @@ async function freeUdpPort(): Promise<number> {
 }
 
 async function node(nodeId: string): Promise<Node> {
-  const identity = identityFromPem(generateNodeKey().privateKeyPem);
+  const pem = generateNodeKey().privateKeyPem;
+  const identity = identityFromPem(pem);
   const port = await freeUdpPort();
-  return { nodeId, identity, port, peer: { nodeId, host: '127.0.0.1', port, publicKey: identity.publicKey } };
+  return { nodeId, identity, pem, port, peer: { nodeId, host: '127.0.0.1', port, publicKey: identity.publicKey } };
 }
 
 async function start(self: Node, peers: PeerAddress[], handler?: CallHandler): Promise<QuicTransport> {
@@ -59,6 +65,29 @@ async function drain(reply: Promise<Reply>): Promise<Reply> {
   const done = await reply;
   await collect(done.body);
   return done;
+}
+
+/**
+ * Node `b` in a child process (the built transport in dist/), so the test can SIGKILL it: it
+ * answers every call with its pid and prints "ready" once listening.
+ */
+async function startPeerProcess(self: Node, peers: PeerAddress[]): Promise<ChildProcess> {
+  const transportModule = fileURLToPath(new URL('../../../dist/src/transport/quic-transport.js', import.meta.url));
+  const identityModule = fileURLToPath(new URL('../../../dist/src/transport/identity.js', import.meta.url));
+  const script = `
+    const { QuicTransport } = await import(${JSON.stringify(transportModule)});
+    const { identityFromPem } = await import(${JSON.stringify(identityModule)});
+    const options = JSON.parse(process.argv[1]);
+    const transport = new QuicTransport({ ...options, identity: identityFromPem(options.pem) });
+    await transport.listen(async () => ({ header: { pid: process.pid } }));
+    process.stdout.write('ready\\n');`;
+  const options = { pem: self.pem, nodeId: self.nodeId, peers, listen: { host: '127.0.0.1', port: self.port }, limits: testLimits };
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`peer process exited with ${code}`)));
+  });
+  return child;
 }
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -231,6 +260,43 @@ describe('QuicTransport', () => {
     const reply = await drain(client.call('b', { method: 'echo', header: 3 }, { timeoutMs: 2_000 }));
     expect(reply.header).toEqual({ echoed: 3, from: 'a' });
     expect(client.health('b').consecutiveFailures).toBe(0);
+  });
+
+  it('reaches a peer that was SIGKILLed and restarted long before the old connection would idle out', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    const children: ChildProcess[] = [];
+    try {
+      children.push(await startPeerProcess(b, [a.peer, b.peer]));
+      // With a 60 s idle timeout, only noticing the silent connection gets the client through.
+      const client = new QuicTransport({ identity: a.identity, nodeId: 'a', peers: [a.peer, b.peer], listen: { host: '127.0.0.1', port: a.port }, limits: { ...testLimits, connectionIdleTimeoutMs: 60_000 } });
+      open.push(client);
+      const first = await drain(client.call('b', { method: 'pid', header: null }, { timeoutMs: 5_000 }));
+      expect(first.header).toEqual({ pid: children[0]!.pid });
+
+      children[0]!.kill('SIGKILL');
+      await new Promise((resolve) => children[0]!.once('exit', resolve));
+      children.push(await startPeerProcess(b, [a.peer, b.peer]));
+
+      const errors: string[] = [];
+      const end = Date.now() + 20_000;
+      let reply: Reply | undefined;
+      while (reply === undefined && Date.now() < end) {
+        reply = await drain(client.call('b', { method: 'pid', header: null }, { timeoutMs: 500 })).catch((err: TesseraError) => {
+          errors.push(err.code);
+          return undefined;
+        });
+        if (reply === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(reply?.header, `errors before the restarted peer answered: ${errors.join(', ')}`).toEqual({ pid: children[1]!.pid });
+      expect(errors.every((code) => code === 'CallTimeout' || code === 'PeerUnreachable')).toBe(true);
+      // The link drops the connection once callFailuresToDown calls time out on it, then reconnects
+      // after a short backoff (calls meanwhile fail at once); waiting out the idle timeout instead
+      // fails about 40 calls.
+      expect(errors.filter((code) => code === 'CallTimeout').length, errors.join()).toBeLessThanOrEqual(callFailuresToDown);
+      expect(errors.length, errors.join()).toBeLessThanOrEqual(10);
+    } finally {
+      for (const child of children) child.kill('SIGKILL');
+    }
   });
 
   it('fails calls in flight with TransportClosed on close, and later calls at once', async () => {

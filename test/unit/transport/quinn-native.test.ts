@@ -61,6 +61,8 @@ describe('native engine on loopback', () => {
       expect(peerIdOfMultiaddr(outbound.remoteMultiaddr())).toBe(peerIdOfPublicKey(serverId.publicKeyRaw));
       expect(peerIdOfMultiaddr(inbound.remoteMultiaddr())).toBe(peerIdOfPublicKey(clientId.publicKeyRaw));
 
+      const heardBefore = outbound.stats().udpRxDatagrams;
+      expect(heardBefore).toBeGreaterThan(0); // the handshake's datagrams
       const stream = await outbound.outboundStream();
       await stream.write(Buffer.from('ping'));
       await stream.finishWrite();
@@ -76,6 +78,7 @@ describe('native engine on loopback', () => {
       for await (const chunk of reply) replied.push(Buffer.from(chunk));
       expect(Buffer.concat(replied).toString()).toBe('pong');
       expect(reply.finished).toBe(true);
+      expect(outbound.stats().udpRxDatagrams).toBeGreaterThan(heardBefore); // 'pong' came in datagrams
       outbound.abort();
     } finally {
       client.abort();
