@@ -16,7 +16,7 @@ import type { MarkerPosition, RollupSource, ScanEntry } from './listing.js';
 import { assertObjectRecord, assertPageSize, checkConditions, dataRefOf } from './write-rules.js';
 import { compareVersions, type MetaReplica } from './meta-store.js';
 import type {
-  BucketRecord, DataLayout, DataPart, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage,
+  BucketRecord, DataPart, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage,
   ListUploadsPage, ListUploadsQuery, ObjectRecord, ObjectVersion, PartRecord, RepairEntry, Tombstone, UploadRecord, WriteConditions,
 } from './types.js';
 
@@ -208,7 +208,7 @@ export class LmdbMetaStore implements MetaReplica {
   putPart(bucket: string, key: string, uploadId: string, part: PartRecord): Promise<void> {
     assert(Number.isInteger(part.partNumber) && part.partNumber >= 1 && part.partNumber <= partNumberMax, 'part number in 1..partNumberMax');
     return this.write(() => {
-      const upload = this.requireUpload(bucket, key, uploadId);
+      this.requireUpload(bucket, key, uploadId); // throws NoSuchUpload
       const replaced = this.parts.get(partKey(uploadId, part.partNumber));
       this.parts.putSync(partKey(uploadId, part.partNumber), part);
       this.pending.removeSync(dataKey(part.dataId));

@@ -15,7 +15,7 @@ import type {
   ListUploadsQuery, ObjectHeaders, ObjectRecord, PartRecord, StoredChecksum, UploadRecord, WriteConditions,
 } from '../meta/types.js';
 import type { DataPart, RepairReason } from '../meta/types.js';
-import type { ShardStoreSet, ShardWriter } from '../store/shard-store.js';
+import type { ShardStoreSet } from '../store/shard-store.js';
 import { TesseraError } from '../util/errors.js';
 import { bitrotHash } from '../erasure/bitrot.js';
 import { createCodec } from '../erasure/create-codec.js';

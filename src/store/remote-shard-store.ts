@@ -94,7 +94,7 @@ class RemoteShardWriter implements ShardWriter {
   private readonly reply: Promise<unknown>;
   private settled = false;
 
-  constructor(private readonly transport: Transport, private readonly nodeId: string, shardId: string) {
+  constructor(transport: Transport, private readonly nodeId: string, shardId: string) {
     this.reply = transport
       .call(nodeId, { method: 'shard.put', header: { shardId }, body: this.pipe.body() }, { timeoutMs: shardWriteTimeoutMs })
       .then(async (reply) => {

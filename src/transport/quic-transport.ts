@@ -11,6 +11,8 @@ import * as limits from '../util/limits.js';
 import { encodeFrame, errorFrame, errorFromFrame, readFrame, type ReplyFrame, type RequestFrame } from './framing.js';
 import { publicKeyBytes, type NodeIdentity } from './identity.js';
 import { PeerState } from './peer-state.js';
+import { brokenStream, CallScope, replyBody, sendRequest, writeReply } from './quic-call.js';
+import { CallSlots } from './slots.js';
 import {
   StreamSource, dropStream, ignore, loadQuinnEngine, peerIdOfMultiaddr, peerIdOfPublicKey, privateKeyProto, raceAbort,
   type NativeClient, type NativeConfig, type NativeConnection, type NativeServer, type NativeStream, type QuinnEngine, type SocketFamily,
@@ -76,72 +78,6 @@ interface SilenceProbe {
   readonly sinceMs: number;
 }
 
-/** One call's cancellation: a deadline timer, the caller's signal, transport close. */
-class CallScope {
-  readonly controller = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
-  private readonly onExternalAbort: (() => void) | undefined;
-
-  constructor(private readonly scopes: Set<CallScope>, timeoutMs: number, timeoutError: () => TesseraError, private readonly external?: AbortSignal, abortedError?: () => TesseraError) {
-    scopes.add(this);
-    this.rearm(timeoutMs, timeoutError);
-    if (external !== undefined && abortedError !== undefined) {
-      this.onExternalAbort = () => this.abort(abortedError());
-      if (external.aborted) this.onExternalAbort();
-      else external.addEventListener('abort', this.onExternalAbort, { once: true });
-    }
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  /** Restarts the deadline: `timeoutMs` from now. */
-  rearm(timeoutMs: number, timeoutError: () => TesseraError): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.abort(timeoutError()), Math.max(0, timeoutMs));
-  }
-
-  abort(reason: Error): void {
-    if (!this.controller.signal.aborted) this.controller.abort(reason);
-    this.dispose();
-  }
-
-  /** Ends the call: pending waits of its leftovers (e.g. a request body still being sent) stop. */
-  end(): void {
-    this.abort(callEnded);
-  }
-
-  /** Stops the timer and forgets the listeners; idempotent. */
-  dispose(): void {
-    clearTimeout(this.timer);
-    if (this.onExternalAbort !== undefined) this.external?.removeEventListener('abort', this.onExternalAbort);
-    this.scopes.delete(this);
-  }
-}
-
-/** A counting semaphore without a queue bound (the waiters are bounded by the connections). */
-class Slots {
-  private used = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly max: number) {}
-  get inUse(): number {
-    return this.used;
-  }
-  async acquire(): Promise<() => void> {
-    if (this.used >= this.max || this.waiting.length > 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.used++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.waiting.shift();
-      if (next !== undefined) next(); // the slot passes straight to the next waiter
-      else this.used--;
-    };
-  }
-}
-
 export class QuicTransport implements Transport {
   readonly kind = 'quic' as const;
   private readonly limits: QuicTransportLimits;
@@ -149,7 +85,7 @@ export class QuicTransport implements Transport {
   private readonly nodeIdByPeerId = new Map<string, string>();
   private readonly scopes = new Set<CallScope>();
   private readonly inboundConnections = new Map<NativeConnection, Set<CallScope>>();
-  private readonly inboundSlots: Slots;
+  private readonly inboundSlots: CallSlots;
   private readonly clients = new Map<SocketFamily, NativeClient>();
   private started: Promise<{ engine: QuinnEngine; config: NativeConfig }> | undefined;
   private server: NativeServer | undefined;
@@ -160,7 +96,7 @@ export class QuicTransport implements Transport {
   constructor(private readonly options: QuicTransportOptions) {
     this.limits = { ...defaultLimits(), ...options.limits };
     checkLimits(this.limits);
-    this.inboundSlots = new Slots(this.limits.inboundCallsMax);
+    this.inboundSlots = new CallSlots({ max: this.limits.inboundCallsMax, what: 'an inbound call slot' }); // waiters: one per connection
     for (const peer of options.peers) {
       const peerId = peerIdOfPublicKey(publicKeyBytes(peer.publicKey));
       if (this.links.has(peer.nodeId)) throw new TesseraError('InvalidConfig', `node ${peer.nodeId} is listed twice`);
@@ -463,102 +399,7 @@ export class QuicTransport implements Transport {
   }
 }
 
-// ---- call stream halves ----
-
-/** Writes the request frame and body, then FIN. A body source error aborts the call with it. */
-async function sendRequest(stream: NativeStream, frame: Buffer, body: AsyncIterable<Uint8Array> | undefined, scope: CallScope): Promise<void> {
-  let writeFailed = false;
-  const write = (data: Uint8Array): Promise<void> =>
-    raceAbort(stream.write(data), scope.signal).catch((err: unknown) => {
-      writeFailed = true;
-      throw err;
-    });
-  try {
-    await write(frame);
-    if (body !== undefined) {
-      for await (const chunk of body) if (chunk.length > 0) await write(chunk);
-    }
-    await stream.finishWrite();
-  } catch (err) {
-    // Write failures (peer stopped reading, connection lost, call over) surface on the reply
-    // side; only a failing body source is the caller's own error and ends the call here.
-    if (writeFailed || scope.signal.aborted) return;
-    scope.abort(isTesseraError(err) ? err : new TesseraError('RequestBodyError', `request body failed: ${(err as Error).message}`, {}, { cause: err }));
-  }
-}
-
-/** Writes a reply frame (an error frame when the header is too large) and the body, then FIN. */
-async function writeReply(stream: NativeStream, frame: ReplyFrame, body: AsyncIterable<Uint8Array> | undefined, signal: AbortSignal, callerGone: (err: unknown) => TesseraError): Promise<void> {
-  const write = (data: Uint8Array): Promise<void> =>
-    raceAbort(stream.write(data), signal).catch((err: unknown) => {
-      throw signal.aborted ? err : callerGone(err);
-    });
-  let encoded: Buffer;
-  try {
-    encoded = encodeFrame(frame);
-  } catch (err) {
-    encoded = encodeFrame(errorFrame(err));
-    body = undefined;
-  }
-  await write(encoded);
-  if (body !== undefined) {
-    for await (const chunk of body) if (chunk.length > 0) await write(chunk);
-  }
-  await stream.finishWrite();
-}
-
-/**
- * The reply body handed to the caller: ends the call (slot, timer) when it completes, fails or is
- * returned early, and also when the deadline passes while nobody reads it.
- */
-function replyBody(body: AsyncIterable<Uint8Array>, source: StreamSource, stream: NativeStream, scope: CallScope, state: PeerState, release: () => void): AsyncIterable<Uint8Array> {
-  const iterator = body[Symbol.asyncIterator]();
-  let done = false;
-  let failure: unknown;
-  const finish = (error?: unknown): void => {
-    if (done) return;
-    done = true;
-    failure = error;
-    scope.signal.removeEventListener('abort', onDeadline);
-    scope.end();
-    release();
-    if (!source.finished) dropStream(stream);
-    if (isTesseraError(error, 'CallTimeout', 'PeerUnreachable')) state.failed(error.message);
-  };
-  const onDeadline = (): void => {
-    finish(scope.signal.reason);
-    void iterator.return?.().catch(ignore);
-  };
-  scope.signal.addEventListener('abort', onDeadline, { once: true });
-  return {
-    [Symbol.asyncIterator]: () => ({
-      async next(): Promise<IteratorResult<Uint8Array>> {
-        if (done) {
-          if (failure !== undefined) throw failure as Error;
-          return { done: true, value: undefined };
-        }
-        try {
-          const next = await iterator.next();
-          if (next.done === true) finish();
-          return next;
-        } catch (err) {
-          finish(err);
-          throw err;
-        }
-      },
-      async return(): Promise<IteratorResult<Uint8Array>> {
-        finish();
-        void iterator.return?.().catch(ignore);
-        return { done: true, value: undefined };
-      },
-    }),
-  };
-}
-
 // ---- helpers ----
-
-/** Abort reason of a call's leftovers once the call is over; never reaches a caller. */
-const callEnded = new TesseraError('CallEnded', 'call is over');
 
 function defaultLimits(): QuicTransportLimits {
   const { handshakeTimeoutMs, connectionIdleTimeoutMs, keepAliveIntervalMs, callsPerPeerMax, callQueuePerPeerMax, inboundCallsMax, callFrameTimeoutMs, callTimeoutMaxMs, transportCloseGraceMs,
@@ -597,9 +438,4 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number, timeoutError: ()
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(timeoutError()), timeoutMs);
   return raceAbort(promise, controller.signal, onLate).finally(() => clearTimeout(timer));
-}
-
-function brokenStream(err: unknown, nodeId: string): TesseraError {
-  if (isTesseraError(err)) return err;
-  return new TesseraError('PeerUnreachable', `stream with node ${nodeId} broke: ${(err as Error).message}`, { remoteNode: nodeId }, { cause: err });
 }

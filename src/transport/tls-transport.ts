@@ -4,7 +4,6 @@
 // any stream is read, and a dialed server must present the key of the node it was dialed as.
 import http2, { constants as h2 } from 'node:http2';
 import { isIPv6, type AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import tls, { type TLSSocket } from 'node:tls';
 import { assert } from '../util/assert.js';
 import { isTesseraError, TesseraError } from '../util/errors.js';
@@ -24,11 +23,13 @@ import {
   keepAliveIntervalMs,
   transportCloseGraceMs,
 } from '../util/limits.js';
-import { encodeFrame, errorFrame, errorFromFrame, readFrame, type ReplyFrame, type RequestFrame } from './framing.js';
+import { encodeFrame, errorFromFrame, readFrame, type ReplyFrame, type RequestFrame } from './framing.js';
 import { publicKeyBytes, publicKeyString, type NodeIdentity } from './identity.js';
 import { nodeCertificate, type NodeCertificate } from './node-certificate.js';
 import { PeerState } from './peer-state.js';
-import type { Call, CallHandler, CallOptions, HandlerReply, PeerAddress, PeerHealth, Reply, Transport } from './transport.js';
+import { CallSlots } from './slots.js';
+import { callPath, discardOnReturn, drainQuietly, noop, OutboundCall, sendReply, sendRequest } from './tls-call.js';
+import type { Call, CallHandler, CallOptions, PeerAddress, PeerHealth, Reply, Transport } from './transport.js';
 
 /** Limits a test or a small deployment may tighten; defaults come from util/limits.ts. */
 export interface TransportLimits {
@@ -52,8 +53,6 @@ export interface TlsTransportOptions {
 }
 
 /** The only path a call stream uses. */
-const callPath = '/call';
-const noop = (): void => {};
 
 /** What we know about one peer we dial. */
 interface PeerLink {
@@ -80,7 +79,7 @@ export class TlsTransport implements Transport {
   private readonly outbound = new Set<OutboundCall>();
   private readonly inbound = new Set<InboundEntry>();
   private readonly inboundSessions = new Set<http2.ServerHttp2Session>();
-  private readonly inboundSlots: Slots;
+  private readonly inboundSlots: CallSlots;
   private credentials: Promise<NodeCertificate> | undefined;
   private server: http2.Http2SecureServer | undefined;
   private closed = false;
@@ -107,7 +106,7 @@ export class TlsTransport implements Transport {
       this.links.set(peer.nodeId, { state: new PeerState(peer, this.limits.callsPerPeerMax, this.limits.callQueuePerPeerMax), nextAttemptMs: 0 });
     }
     // Inbound calls wait at most for every peer's full set of concurrent streams.
-    this.inboundSlots = new Slots(this.limits.inboundCallsMax, Math.max(1, options.peers.length) * this.limits.callsPerPeerMax);
+    this.inboundSlots = new CallSlots({ max: this.limits.inboundCallsMax, queueMax: Math.max(1, options.peers.length) * this.limits.callsPerPeerMax, what: 'an inbound call slot' });
   }
 
   /** Starts the TLS listener; returns the bound TCP port. Throws the listen error (e.g. EADDRINUSE). */
@@ -387,197 +386,6 @@ export class TlsTransport implements Transport {
   }
 }
 
-/**
- * One outbound call's deadline, cancellation and resources (slot, stream). Exactly one reason ends
- * it early (CallTimeout, CallAborted, TransportClosed or a request body error); finish() is idempotent.
- */
-class OutboundCall {
-  private readonly controller = new AbortController();
-  private readonly timer: NodeJS.Timeout;
-  private readonly deadlineMs: number;
-  private readonly onCallerAbort: () => void;
-  private stream: http2.ClientHttp2Stream | undefined;
-  private session: http2.ClientHttp2Session | undefined;
-  private release: (() => void) | undefined;
-  private done = false;
-
-  constructor(private readonly peer: PeerState, private readonly options: CallOptions, private readonly onDone: () => void) {
-    const { nodeId } = peer.peer;
-    this.deadlineMs = Date.now() + options.timeoutMs;
-    this.timer = setTimeout(() => {
-      peer.failed(`call timed out after ${options.timeoutMs} ms`);
-      this.fail(new TesseraError('CallTimeout', `call to node ${nodeId} took longer than ${options.timeoutMs} ms`));
-    }, options.timeoutMs);
-    this.onCallerAbort = () => this.fail(new TesseraError('CallAborted', `call to node ${nodeId} aborted by the caller`));
-    if (options.signal?.aborted) this.onCallerAbort();
-    else options.signal?.addEventListener('abort', this.onCallerAbort, { once: true });
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  remainingMs(): number {
-    return Math.max(1, this.deadlineMs - Date.now());
-  }
-
-  setRelease(release: () => void): void {
-    if (this.done) release();
-    else this.release = release;
-  }
-
-  open(session: http2.ClientHttp2Session): http2.ClientHttp2Stream {
-    const stream = session.request({ ':method': 'POST', ':path': callPath }, { endStream: false });
-    stream.on('error', noop); // reading the stream reports its errors
-    this.stream = stream;
-    this.session = session;
-    return stream;
-  }
-
-  /** Ends the call early with `reason` (thrown to whoever waits on it). */
-  fail(reason: unknown): void {
-    if (this.done) return;
-    if (!this.controller.signal.aborted) this.controller.abort(reason);
-    this.finish();
-  }
-
-  /**
-   * Releases the slot, stops the deadline, and cancels the stream unless both directions already
-   * ended. A finished call must not send RST_STREAM: nghttp2 (>= 1.57, the CVE-2023-44487 "rapid
-   * reset" guard) lets a server session receive only 1000 of them in a burst (+33/s) and then ends
-   * the whole session with GOAWAY(INTERNAL_ERROR), killing every call on it, bulk transfers included.
-   */
-  finish(): void {
-    if (this.done) return;
-    this.done = true;
-    clearTimeout(this.timer);
-    this.options.signal?.removeEventListener('abort', this.onCallerAbort);
-    if (this.stream !== undefined && !settled(this.stream)) this.stream.close(h2.NGHTTP2_CANCEL);
-    this.release?.();
-    this.onDone();
-  }
-
-  /** The error to throw for `err`, met while the call ran; ends the call. */
-  settle(err: unknown): unknown {
-    const { nodeId } = this.peer.peer;
-    let result: unknown = err;
-    if (this.controller.signal.aborted) result = this.controller.signal.reason;
-    else if (this.stream?.rstCode === h2.NGHTTP2_INTERNAL_ERROR && this.session?.destroyed === false) {
-      // The peer reset this stream on a live session: its handler failed mid-reply (see sendReply).
-      result = new TesseraError('RemoteError', `node ${nodeId} failed while sending its reply body`, { remoteNode: nodeId });
-    } else if (!isTesseraError(err)) {
-      result = new TesseraError('PeerUnreachable', `call to node ${nodeId} broke: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
-    }
-    // Connection failures were counted by connect(); here only streams that broke count.
-    if (this.stream !== undefined && isTesseraError(result, 'PeerUnreachable')) this.peer.failed(result.message);
-    this.finish();
-    return result;
-  }
-
-  /** The reply body: enforces the deadline and ends the call when consumed or returned. */
-  async *body(rest: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-    try {
-      for await (const chunk of rest) yield chunk;
-      if (this.controller.signal.aborted) throw this.controller.signal.reason;
-    } catch (err) {
-      throw this.settle(err);
-    } finally {
-      this.finish();
-    }
-  }
-}
-
-/** True once both directions of `stream` ended: it closes by itself, with no RST_STREAM. */
-function settled(stream: http2.ClientHttp2Stream): boolean {
-  return stream.closed || stream.destroyed || (stream.readableEnded && stream.writableEnded);
-}
-
-/** Reads `body` to its end, ignoring errors (the call's deadline bounds the wait). */
-async function drainQuietly(body: AsyncIterable<Uint8Array>): Promise<void> {
-  try {
-    for await (const chunk of body) void chunk;
-  } catch {
-    // the stream broke: finish() has nothing left to cancel
-  }
-}
-
-/** Streams the request frame and body with back-pressure; a failing body source fails the call. */
-async function sendRequest(outbound: OutboundCall, stream: http2.ClientHttp2Stream, frame: Buffer, body?: AsyncIterable<Uint8Array>): Promise<void> {
-  try {
-    await writeChunk(stream, frame);
-    if (body !== undefined) for await (const chunk of body) await writeChunk(stream, chunk);
-    stream.end();
-  } catch (err) {
-    if (stream.destroyed || stream.closed) return; // the reply side reports why
-    outbound.fail(isTesseraError(err) ? err : new TesseraError('RequestBodyFailed', `request body failed: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err }));
-  }
-}
-
-/**
- * Sends a handler's reply, or an error frame for anything thrown. Once the reply header is out, a
- * failing reply body resets the stream with INTERNAL_ERROR (the caller sees RemoteError).
- */
-async function sendReply(stream: http2.ServerHttp2Stream, reply: unknown): Promise<void> {
-  if (stream.destroyed || stream.closed || stream.headersSent) return;
-  let frame: Buffer;
-  let body: AsyncIterable<Uint8Array> | undefined;
-  if (isHandlerReply(reply)) {
-    try {
-      frame = encodeFrame({ h: reply.header });
-      body = reply.body;
-    } catch (err) {
-      frame = encodeFrame(errorFrame(err));
-    }
-  } else {
-    frame = encodeFrame(errorFrame(reply));
-  }
-  try {
-    stream.respond({ ':status': 200 });
-    await writeChunk(stream, frame);
-    if (body !== undefined) for await (const chunk of body) await writeChunk(stream, chunk);
-    stream.end();
-  } catch {
-    if (!stream.closed) stream.close(h2.NGHTTP2_INTERNAL_ERROR);
-  }
-}
-
-/** Writes `chunk`, waiting for 'drain' when the stream's buffer is full. Throws PeerUnreachable once the stream closed. */
-async function writeChunk(stream: Duplex, chunk: Uint8Array): Promise<void> {
-  if (stream.destroyed || stream.writableEnded) throw streamClosed();
-  if (stream.write(chunk)) return;
-  await new Promise<void>((resolve, reject) => {
-    const settle = (err?: Error): void => {
-      stream.off('drain', onDrain);
-      stream.off('close', onClose);
-      if (err === undefined) resolve();
-      else reject(err);
-    };
-    const onDrain = (): void => settle();
-    const onClose = (): void => settle(streamClosed());
-    stream.on('drain', onDrain);
-    stream.on('close', onClose);
-    if (stream.destroyed) onClose();
-  });
-}
-
-function streamClosed(): TesseraError {
-  return new TesseraError('PeerUnreachable', 'stream closed while writing');
-}
-
-/**
- * The readable side of `stream` as chunks. Returning early does not destroy the stream (the reply
- * still has to go out); it switches the stream to discarding, so the caller can finish sending.
- */
-async function* discardOnReturn(stream: http2.ServerHttp2Stream): AsyncGenerator<Uint8Array, void, undefined> {
-  let ended = false;
-  try {
-    for await (const chunk of stream.iterator({ destroyOnReturn: false })) yield chunk as Uint8Array;
-    ended = true;
-  } finally {
-    if (!ended && !stream.destroyed) stream.resume();
-  }
-}
-
 /** Pings every keepAliveIntervalMs; destroys the session when no answer came for connectionIdleTimeoutMs. */
 function keepAlive(session: http2.Http2Session, limits: TransportLimits): void {
   let lastAnswerMs = Date.now();
@@ -606,42 +414,6 @@ async function closeSession(session: http2.Http2Session): Promise<void> {
     });
     session.close();
   });
-}
-
-/** Call slots of the whole listener; waiting is bounded by `queueMax` (PeerBusy past it). */
-class Slots {
-  private used = 0;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(private readonly max: number, private readonly queueMax: number) {}
-
-  async acquire(signal: AbortSignal): Promise<() => void> {
-    if (this.used >= this.max) {
-      if (signal.aborted) throw signal.reason;
-      if (this.waiting.length >= this.queueMax) throw new TesseraError('PeerBusy', `${this.waiting.length} inbound calls already wait`);
-      await new Promise<void>((resolve, reject) => {
-        const wake = (): void => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        const onAbort = (): void => {
-          const at = this.waiting.indexOf(wake);
-          if (at >= 0) this.waiting.splice(at, 1);
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.waiting.push(wake);
-      });
-    }
-    this.used++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.used--;
-      this.waiting.shift()?.();
-    };
-  }
 }
 
 /** HTTP/2 settings both sides announce: large windows and frames so one stream can fill the link. */
@@ -682,9 +454,6 @@ function isRequestFrame(frame: unknown): frame is RequestFrame {
   return typeof m === 'string' && Buffer.byteLength(m) <= callMethodMaxBytes && typeof t === 'number' && t > 0;
 }
 
-function isHandlerReply(value: unknown): value is HandlerReply {
-  return typeof value === 'object' && value !== null && !(value instanceof Error) && 'header' in value;
-}
 
 /** `promise`, or the signal's reason once it aborts. */
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
