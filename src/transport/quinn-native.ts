@@ -247,8 +247,9 @@ export function ignore(): void {}
 
 /**
  * The receive side of a native stream as an async iterable of chunks of at most `maxBytes`.
- * Reads start at `minBytes` and double while they come back full: the engine allocates the
- * whole read size per call, so small calls stay cheap and bulk streams make few calls.
+ * Reads start at `minBytes`, double while they come back full and halve while they come back
+ * under a quarter full: the engine allocates the whole read size per call and keeps it with the
+ * returned array, which V8 counts only by its length, so oversized reads are hidden memory.
  * Reads are issued only on demand, so a consumer that stops asking leaves no read pending.
  * `signal` aborts a pending read (rejecting with its reason); native failures become
  * `toError(err)`. Iterate it once.
@@ -282,6 +283,7 @@ export class StreamSource implements AsyncIterable<Uint8Array> {
         return;
       }
       if (chunk.length === readBytes) readBytes = Math.min(2 * readBytes, this.maxBytes);
+      else if (chunk.length < readBytes / 4) readBytes = Math.max(readBytes / 2, this.minBytes);
       if (chunk.length > 0) yield chunk;
     }
   }

@@ -110,8 +110,10 @@ export const quicStreamWindowBytes = 2 * MiB;
 export const quicConnectionWindowBytes = 8 * MiB;
 /** SO_RCVBUF / SO_SNDBUF asked for each QUIC UDP socket, bytes (the OS may clamp it). */
 export const quicSocketBufferBytes = 4 * MiB;
-/** Largest read from a QUIC stream in one native call, bytes. */
-export const quicReadChunkBytes = 1 * MiB;
+/** Largest read from a QUIC stream in one native call, bytes. The engine allocates this much per
+ *  read whatever arrives; 1 MiB doubled a cluster node's peak RSS (make bench, 64 MiB PUT c16:
+ *  586 -> 308 MiB at 256 KiB) for no speed (bench/transport.bench.ts --quic-limits). */
+export const quicReadChunkBytes = 256 * KiB;
 /** A QUIC connection on which a call timed out with no datagram at all received for this long
  *  (a live peer ACKs within a round trip) is closed and re-made, in ms: a peer that restarted
  *  never answers its old connection. */
