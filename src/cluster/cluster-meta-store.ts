@@ -261,7 +261,7 @@ export class ClusterMetaStore implements MetaStore {
    * safe, a deleted shard of a live object is not). When no replica took it, the data is collected.
    */
   private async publish(record: ObjectRecord, method: 'applyObject' | 'applyCompleteUpload', args: unknown[]): Promise<ObjectRecord | undefined> {
-    await this.local.removePending(record.parts.map((p) => p.dataId));
+    await this.local.removePending(record.parts.filter((p) => p.inline === undefined).map((p) => p.dataId)); // inline parts have no pending entry
     const home = this.home(record.bucket, record.key);
     const results = await this.onNodes(home, method, args, this.options.writeQuorum);
     if (method === 'applyObject' && !results.some((r) => r.ok)) await this.collect(record.parts.map((p) => dataRefOf(p)));

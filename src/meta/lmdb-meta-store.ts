@@ -330,6 +330,7 @@ export class LmdbMetaStore implements MetaReplica {
   }
 
   removePending(dataIds: readonly string[]): Promise<void> {
+    if (dataIds.length === 0) return Promise.resolve(); // no commit (and no fsync) for nothing
     return this.write(() => {
       for (const dataId of dataIds) this.pending.removeSync(dataKey(dataId));
     });

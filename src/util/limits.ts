@@ -134,8 +134,10 @@ export const http2SessionMemoryMaxMiB = 64;
 
 /** Deadline of one metadata call to a peer, in ms. */
 export const metaCallTimeoutMs = 3_000;
-/** After a read or write quorum answered, how long to wait for the other replicas, in ms. */
-export const replicaGraceMs = 30;
+/** After a read or write quorum answered, how long to wait for the other replicas, in ms. 0: answer
+ *  at quorum (quorums overlap, so nothing needs the rest; their calls finish in the background).
+ *  30 ms cost 4 KiB requests 10-20% (make bench, 6-nodes-tls: GET c1 122 -> 149 ops/s, PUT c16 194 -> 237). */
+export const replicaGraceMs = 0;
 /** While a peer counts as down, one shard call per this many ms still tries it (to see it come back). */
 export const peerProbeIntervalMs = 1_000;
 /** Deadline of one shard block read from a peer, in ms (then the read decodes from parity). */
