@@ -1,7 +1,7 @@
 // Reads a byte range of one data part stripe by stripe: fetches the k data shard blocks first,
-// verifies each block's bitrot hash, and only when one is missing or corrupt fetches parity
-// blocks and decodes. Every bad shard is reported once (for the repair queue). One stripe is
-// fetched ahead of the one being sent. Inline parts are verified against their stored hash.
+// verifies each block's bitrot hash, and fetches parity blocks and decodes only when one is
+// missing, corrupt or slower than shardReadHedgeMs. Every bad shard is reported once (for the
+// repair queue) and tried last in the stripes after. One stripe is fetched ahead of the one being sent. Inline parts are verified against their stored hash.
 import type { DataLayout, DataPart, RepairReason } from '../meta/types.js';
 import type { ErasureCodec } from '../erasure/erasure-codec.js';
 import type { ShardStore } from '../store/shard-store.js';
@@ -9,6 +9,7 @@ import { TesseraError, isTesseraError } from '../util/errors.js';
 import { bitrotHash, bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
 import { stripeAt, type Stripe } from '../erasure/stripe.js';
 import { shardIdOf } from './layout.js';
+import { shardReadHedgeMs } from '../util/limits.js';
 
 /** What the reader needs from its surroundings. */
 export interface StripeSource {
@@ -35,32 +36,65 @@ async function readShard(source: StripeSource, part: DataPart, shardIndex: numbe
   }
 }
 
-/** The k data blocks of a stripe (decoded when needed). Throws InsufficientShards. */
+/**
+ * The k data blocks of a stripe (decoded when needed). Throws InsufficientShards.
+ *
+ * Reads k shards, data shards first and shards already found bad in this read last. A failed
+ * read is replaced by the next shard at once; and while the stripe is incomplete, one more
+ * shard read starts every shardReadHedgeMs, so a node that is gone or stalled (whose read only
+ * fails at its deadline) costs the stripe that delay, not the deadline. Reads still running when
+ * k blocks are in finish in the background; a late failure is still reported.
+ */
 async function readStripe(source: StripeSource, part: DataPart, layout: DataLayout, stripe: Stripe, reported: Set<number>): Promise<Uint8Array[]> {
   const k = layout.dataShards;
   const total = k + layout.parityShards;
   const shards: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(total).fill(undefined);
-  let good = 0;
-  let next = 0;
+  const order = [...Array(total).keys()].sort((a, b) => Number(reported.has(a)) - Number(reported.has(b)));
   const noteBad = (index: number, reason: RepairReason): void => {
     if (reported.has(index)) return;
     reported.add(index);
     source.onBadShard(part, index, reason);
   };
-  while (good < k && next < total) {
-    const batch: number[] = [];
-    while (batch.length < k - good && next < total) batch.push(next++);
-    const results = await Promise.all(batch.map((i) => readShard(source, part, i, stripe)));
-    results.forEach((result, j) => {
-      const index = batch[j]!;
-      if ('data' in result) {
-        shards[index] = result.data;
-        good++;
-      } else {
-        noteBad(index, result.reason);
-      }
-    });
-  }
+  let good = 0;
+  await new Promise<void>((resolve, reject) => {
+    let next = 0;
+    let running = 0;
+    let done = false;
+    let hedgeTimer: NodeJS.Timeout | undefined;
+    const finish = (err?: unknown): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(hedgeTimer);
+      if (err === undefined) resolve();
+      else reject(err as Error);
+    };
+    const launch = (): void => {
+      const index = order[next++]!;
+      running++;
+      readShard(source, part, index, stripe).then(
+        (result) => {
+          running--;
+          if (!('data' in result)) noteBad(index, result.reason);
+          else if (!done) {
+            shards[index] = result.data;
+            good++;
+          }
+          if (done) return;
+          if (good >= k) return finish();
+          while (good + running < k && next < total) launch();
+          if (running === 0) finish(); // every shard tried
+        },
+        (err: unknown) => finish(err),
+      );
+    };
+    const hedge = (): void => {
+      if (done || next >= total) return;
+      launch();
+      hedgeTimer = setTimeout(hedge, shardReadHedgeMs);
+    };
+    while (running < k && next < total) launch();
+    hedgeTimer = setTimeout(hedge, shardReadHedgeMs);
+  });
   if (good < k) {
     throw new TesseraError('InsufficientShards', `only ${good} of ${total} shards of stripe ${stripe.index} are readable, ${k} needed`, { dataId: part.dataId, stripe: stripe.index });
   }

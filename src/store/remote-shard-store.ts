@@ -148,14 +148,17 @@ export class RemoteShardStore implements ShardStore {
 
   /**
    * A peer known to be down costs nothing: readers decode from parity and writers skip it at
-   * once. One call per peerProbeIntervalMs still goes through, so a peer that comes back (or
-   * thaws) is seen as up again.
+   * once (StorageIOError). In the background one shard.ping per peerProbeIntervalMs goes to it,
+   * so a peer that comes back (or thaws) is seen as up again without a request waiting on it.
    */
   private checkUp(): void {
     if (this.transport.health(this.nodeId).up) return;
     const now = Date.now();
-    if (now < this.nextProbeMs) throw new TesseraError('StorageIOError', `node ${this.nodeId} is down`, { nodeId: this.nodeId });
-    this.nextProbeMs = now + peerProbeIntervalMs;
+    if (now >= this.nextProbeMs) {
+      this.nextProbeMs = now + peerProbeIntervalMs;
+      this.small('shard.ping', null).catch(() => undefined); // its outcome lands in the peer's health
+    }
+    throw new TesseraError('StorageIOError', `node ${this.nodeId} is down`, { nodeId: this.nodeId });
   }
 
   async createWriter(shardId: string): Promise<ShardWriter> {

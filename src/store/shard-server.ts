@@ -26,10 +26,11 @@ export function isShardMethod(method: string): boolean {
 /**
  * Serves one shard.* call: shard.put (body = shard bytes; reply { sizeBytes }), shard.read
  * ({ shardId, offsetBytes, lengthBytes } -> body), shard.stat (-> { sizeBytes } or null),
- * shard.delete. Throws the store's codes (ShardNotFound, ShardTruncated, StorageIOError),
+ * shard.delete, shard.ping (no header; answers null: the node is up). Throws the store's codes (ShardNotFound, ShardTruncated, StorageIOError),
  * InvalidShardId, BadRequest, UnknownMethod.
  */
 export async function serveShard(store: ShardStore, call: InboundCall): Promise<HandlerReply> {
+  if (call.method === 'shard.ping') return { header: null };
   const shardId = shardIdOf(call.header);
   switch (call.method) {
     case 'shard.put': {

@@ -138,8 +138,12 @@ export const metaCallTimeoutMs = 3_000;
  *  at quorum (quorums overlap, so nothing needs the rest; their calls finish in the background).
  *  30 ms cost 4 KiB requests 10-20% (make bench, 6-nodes-tls: GET c1 122 -> 149 ops/s, PUT c16 194 -> 237). */
 export const replicaGraceMs = 0;
-/** While a peer counts as down, one shard call per this many ms still tries it (to see it come back). */
+/** While a peer counts as down, one background shard.ping per this many ms tries it (to see it come back). */
 export const peerProbeIntervalMs = 1_000;
+/** While a stripe's k shard reads are not all in after this many ms, one more shard read starts
+ *  (parity, then decode), and again each such interval: a gone or stalled node costs a stripe this
+ *  long instead of shardReadTimeoutMs. A healthy block read takes a few ms here. */
+export const shardReadHedgeMs = 250;
 /** Deadline of one shard block read from a peer, in ms (then the read decodes from parity). */
 export const shardReadTimeoutMs = 2_000;
 /** Deadline of streaming one shard file to a peer, in ms (a stopped peer is found sooner by the connection's idle timeout). */

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, open, readdir, rename, rm, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { initBitrot } from '../../src/erasure/bitrot.js';
 import { openMetaStore } from '../../src/meta/lmdb-meta-store.js';
 import type { MetaStore } from '../../src/meta/meta-store.js';
@@ -278,6 +278,31 @@ describe('erasure-coded object layer (4 + 2 over six drives)', () => {
     expect(repairs.some((r) => r.reason === 'corrupt')).toBe(true);
     for (const index of [0, 2, 4]) await rm(shardPath(part, index));
     await expect(readAll('x')).rejects.toMatchObject({ code: 'InsufficientShards' });
+  });
+
+  it('tries a shard found bad in one stripe only once per read: later stripes go to parity', async () => {
+    const data = randomBytes(blockSizeBytes * 5 + 77);
+    const part = (await put(e, 'skip', data)).parts[0]!;
+    await rm(shardPath(part, 0));
+    const store = e.drives.drives().find((d) => d.driveId === part.drives[0])!.store!;
+    const reads = vi.spyOn(store, 'readRange');
+    expect((await readAll('skip')).equals(data)).toBe(true);
+    const missingShard = shardIdOf(part.dataId, 0);
+    expect(reads.mock.calls.filter(([shardId]) => shardId === missingShard)).toHaveLength(1); // 6 stripes, one try
+    reads.mockRestore();
+  });
+
+  it('reads past a shard read that never answers (a stalled node) by hedging to parity', async () => {
+    const data = randomBytes(blockSizeBytes * 3 + 11);
+    const part = (await put(e, 'stalled', data)).parts[0]!;
+    const store = e.drives.drives().find((d) => d.driveId === part.drives[1])!.store!;
+    const stalledShard = shardIdOf(part.dataId, 1);
+    const original = store.readRange.bind(store);
+    const reads = vi.spyOn(store, 'readRange').mockImplementation((shardId, offset, length) =>
+      shardId === stalledShard ? new Promise<Buffer>(() => undefined) : original(shardId, offset, length));
+    expect((await readAll('stalled')).equals(data)).toBe(true); // would wait for ever without hedging
+    expect(reads.mock.calls.filter(([shardId]) => shardId === stalledShard).length).toBeGreaterThan(0);
+    reads.mockRestore();
   });
 
   it('writes succeed with two drives gone (repairs queued) and fail below the write quorum', async () => {
