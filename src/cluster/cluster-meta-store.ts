@@ -12,7 +12,7 @@ import type {
 } from '../meta/types.js';
 import { checkConditions, dataRefOf } from '../meta/write-rules.js';
 import { TesseraError } from '../util/errors.js';
-import { replicaGraceMs } from '../util/limits.js';
+import { replicaReadGraceMs, replicaWriteGraceMs } from '../util/limits.js';
 import { gather, metaReadQuorum, successes, unanimousError, type ReplicaResult } from './quorum.js';
 
 /** The MetaReplica methods a peer may call (the meta server refuses anything else). */
@@ -40,6 +40,8 @@ export interface ClusterMetaOptions {
 }
 
 const notFoundCodes = ['NoSuchBucket', 'NoSuchUpload'];
+/** Replica methods that only read: they answer at their quorum (replicaReadGraceMs). */
+const readMethods: ReadonlySet<ReplicaMethod> = new Set<ReplicaMethod>(['getBucket', 'listBuckets', 'getObjectVersion', 'listObjects', 'getUpload', 'getParts', 'listUploads']);
 
 /** Metadata over the cluster. Errors as MetaStore, plus WriteQuorumNotMet and ReadQuorumNotMet (503). */
 export class ClusterMetaStore implements MetaStore {
@@ -301,7 +303,8 @@ export class ClusterMetaStore implements MetaStore {
   }
 
   private onNodes(nodeIds: readonly string[], method: ReplicaMethod, args: unknown[], need: number): Promise<ReplicaResult<unknown>[]> {
-    return gather(nodeIds, (nodeId) => this.options.invoke(nodeId, method, args), { need, graceMs: replicaGraceMs });
+    const graceMs = readMethods.has(method) ? replicaReadGraceMs : replicaWriteGraceMs;
+    return gather(nodeIds, (nodeId) => this.options.invoke(nodeId, method, args), { need, graceMs });
   }
 
   private onAll(method: ReplicaMethod, args: unknown[], need: number): Promise<ReplicaResult<unknown>[]> {

@@ -134,10 +134,14 @@ export const http2SessionMemoryMaxMiB = 64;
 
 /** Deadline of one metadata call to a peer, in ms. */
 export const metaCallTimeoutMs = 3_000;
-/** After a read or write quorum answered, how long to wait for the other replicas, in ms. 0: answer
- *  at quorum (quorums overlap, so nothing needs the rest; their calls finish in the background).
- *  30 ms cost 4 KiB requests 10-20% (make bench, 6-nodes-tls: GET c1 122 -> 149 ops/s, PUT c16 194 -> 237). */
-export const replicaGraceMs = 0;
+/** After a metadata read quorum answered, how long to wait for the other replicas, in ms. 0: answer
+ *  at quorum (read and write quorums overlap; the other reads finish in the background). 30 ms cost
+ *  4 KiB GETs about 20% (make bench, 6-nodes-tls, GET c1: 122 -> 149 ops/s at 0). */
+export const replicaReadGraceMs = 0;
+/** After a metadata write quorum answered, how long to wait for the other replicas, in ms. Not 0:
+ *  a write answered at quorum gives a slow replica no back-pressure, and under a burst (20,000 PUTs
+ *  in CI) its queue grew until its calls passed metaCallTimeoutMs and writes lost their quorum. */
+export const replicaWriteGraceMs = 30;
 /** While a peer counts as down, one background shard.ping per this many ms tries it (to see it come back). */
 export const peerProbeIntervalMs = 1_000;
 /** While a stripe's k shard reads are not all in after this many ms, one more shard read starts
