@@ -226,8 +226,8 @@ export class ClusterMetaStore implements MetaStore {
     return this.local.addRepairs(entries);
   }
 
-  listRepairs(limit: number): RepairEntry[] {
-    return this.local.listRepairs(limit);
+  listRepairs(limit: number, after?: Pick<RepairEntry, 'dataId' | 'shardIndex'>): RepairEntry[] {
+    return this.local.listRepairs(limit, after);
   }
 
   removeRepairs(entries: readonly Pick<RepairEntry, 'dataId' | 'shardIndex'>[]): Promise<void> {

@@ -9,6 +9,7 @@ import type { Config } from '../config/config.js';
 import { initBitrot } from '../erasure/bitrot.js';
 import { openMetaStore } from '../meta/lmdb-meta-store.js';
 import { ObjectLayer } from '../object/object-layer.js';
+import { Reconstructor } from '../repair/reconstructor.js';
 import { S3Gateway } from '../s3/server.js';
 import { DriveSet } from '../store/drive-set.js';
 import { TesseraError } from '../util/errors.js';
@@ -93,11 +94,15 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
       throw err;
     });
   }
+  let reconstructor: Reconstructor | undefined;
   const objects = new ObjectLayer({
     meta: cluster?.meta ?? meta, drives: cluster?.stores ?? drives, blockSizeBytes: config.blockSizeBytes,
     inlineObjectMaxBytes: config.inlineObjectMaxBytes, log: log.child({ component: 'objects' }),
+    onRepairQueued: () => reconstructor?.kick(),
   });
   await objects.start();
+  reconstructor = new Reconstructor(cluster?.meta ?? meta, (entry) => objects.repairShard(entry), log.child({ component: 'repair' }));
+  reconstructor.start();
 
   const ownerId = createHash('sha256').update(credentials.accessKey).digest('hex');
   const gateway = new S3Gateway({
@@ -118,6 +123,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     }
   } catch (err) {
     await gateway.close();
+    await reconstructor.stop();
     await objects.stop();
     await cluster?.close();
     await meta.close();
@@ -141,6 +147,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     dataDir,
     async stop() {
       await gateway.close();
+      await reconstructor.stop();
       await objects.stop();
       await cluster?.close();
       await drives.close();

@@ -400,11 +400,13 @@ export class LmdbMetaStore implements MetaReplica {
     });
   }
 
-  /** At most `limit` (>= 0) entries in (dataId, shardIndex) order. */
-  listRepairs(limit: number): RepairEntry[] {
+  /** At most `limit` (>= 0) entries in (dataId, shardIndex) order, after `after` when given. */
+  listRepairs(limit: number, after?: Pick<RepairEntry, 'dataId' | 'shardIndex'>): RepairEntry[] {
     assert(Number.isInteger(limit) && limit >= 0, 'listRepairs limit is a non-negative integer');
     if (limit === 0) return [];
-    return [...this.repair.getRange({ limit }).map(({ value }) => value)];
+    if (after === undefined) return [...this.repair.getRange({ limit }).map(({ value }) => value)];
+    const start = repairKey(after.dataId, after.shardIndex);
+    return [...this.repair.getRange({ start, limit: limit + 1 }).filter(({ key }) => !start.equals(key)).map(({ value }) => value)].slice(0, limit);
   }
 
   removeRepairs(entries: readonly Pick<RepairEntry, 'dataId' | 'shardIndex'>[]): Promise<void> {

@@ -77,8 +77,8 @@ export interface MetaStore {
 
   /** Queues shards to rebuild (reads that met a bad shard, writes that missed a drive); deduplicated. */
   addRepairs(entries: readonly RepairEntry[]): Promise<void>;
-  /** Queued repairs, at most `limit`. */
-  listRepairs(limit: number): RepairEntry[];
+  /** Queued repairs, at most `limit`, in (dataId, shardIndex) order, after `after` when given. */
+  listRepairs(limit: number, after?: Pick<RepairEntry, 'dataId' | 'shardIndex'>): RepairEntry[];
   /** Removes repairs once their shards are rebuilt. */
   removeRepairs(entries: readonly Pick<RepairEntry, 'dataId' | 'shardIndex'>[]): Promise<void>;
 }

@@ -14,9 +14,11 @@ import type {
   BucketRecord, DataLayout, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
   ListUploadsQuery, ObjectHeaders, ObjectRecord, PartRecord, StoredChecksum, UploadRecord, WriteConditions,
 } from '../meta/types.js';
-import type { DataPart, RepairReason } from '../meta/types.js';
+import type { DataPart, RepairEntry, RepairReason } from '../meta/types.js';
+import type { RepairOutcome } from '../repair/reconstructor.js';
 import type { ShardStoreSet } from '../store/shard-store.js';
-import { TesseraError } from '../util/errors.js';
+import { isTesseraError, TesseraError } from '../util/errors.js';
+import { repairUnreferencedKeepMs } from '../util/limits.js';
 import { bitrotHash } from '../erasure/bitrot.js';
 import { createCodec } from '../erasure/create-codec.js';
 import type { ErasureCodec } from '../erasure/erasure-codec.js';
@@ -24,6 +26,7 @@ import { DataPins, GarbageCollector } from './garbage-collector.js';
 import { dataRefOf, erasureLayout, newDataId, shardIdOf, writeQuorumOf } from './layout.js';
 import { checkWriteQuorum, writeStriped, type ShardSink, type WrittenData } from './stripe-writer.js';
 import { readPart, type StripeSource } from './stripe-reader.js';
+import { rebuildShard } from './shard-rebuild.js';
 import { checkCompleteParts, multipartEtag, type CompletePart } from './multipart-rules.js';
 
 /** What a PUT or UploadPart streams in. */
@@ -64,6 +67,8 @@ export interface ObjectLayerOptions {
   /** Bodies up to this many bytes are stored inline in their record; 0 disables. */
   inlineObjectMaxBytes: number;
   log: Logger;
+  /** Called after a shard was queued for repair (the node kicks its reconstructor). */
+  onRepairQueued?: () => void;
 }
 
 /** A written data item, before its metadata commit. */
@@ -88,6 +93,7 @@ export class ObjectLayer {
   private readonly drives: ShardStoreSet;
   private readonly layout: DataLayout;
   private readonly log: Logger;
+  private readonly onRepairQueued: (() => void) | undefined;
   private readonly pins = new DataPins();
   private readonly gc: GarbageCollector;
   private readonly codecs = new Map<string, Promise<ErasureCodec>>();
@@ -101,6 +107,7 @@ export class ObjectLayer {
     const { dataShards, parityShards } = options.drives.format;
     this.layout = erasureLayout(options.blockSizeBytes, dataShards, parityShards);
     this.log = options.log;
+    this.onRepairQueued = options.onRepairQueued;
     this.gc = new GarbageCollector(this.meta, this.drives, this.pins, this.log);
     this.source = {
       store: (driveId) => this.drives.store(driveId),
@@ -320,12 +327,40 @@ export class ObjectLayer {
   }
 
   /** Bytes [firstByte, lastByte] of the object, part by part. */
+  /**
+   * Rebuilds the shard a repair entry names (RepairShard of repair/reconstructor.ts), with its
+   * data pinned so gc cannot delete it meanwhile. A shard a read met belongs to data its object
+   * referenced then: when the object no longer does, the data was replaced or deleted ('gone').
+   * A write-failed shard may belong to a part of an upload still in progress: unreferenced, it
+   * throws RepairDeferred until repairUnreferencedKeepMs after it was queued. Throws rebuildShard's errors.
+   */
+  async repairShard(entry: RepairEntry): Promise<RepairOutcome> {
+    const release = this.pins.pin([entry.dataId]);
+    try {
+      const record = entry.bucket === '' ? undefined : await this.meta.getObject(entry.bucket, entry.key).catch((err: unknown) => {
+        if (isTesseraError(err, 'NoSuchBucket')) return undefined;
+        throw err;
+      });
+      const part = record?.parts.find((p) => p.dataId === entry.dataId);
+      if (!record || !part) {
+        const mayComplete = entry.reason === 'write-failed' && Date.now() - entry.recordedMs < repairUnreferencedKeepMs;
+        if (mayComplete) throw new TesseraError('RepairDeferred', `no object references ${entry.dataId} (yet)`);
+        return { rebuilt: false, reason: 'data-gone' };
+      }
+      return { rebuilt: true, bytes: await rebuildShard(this.source, part, record.layout, entry.shardIndex) };
+    } finally {
+      release();
+    }
+  }
+
   private async *readParts(record: ObjectRecord, firstByte: number, lastByte: number): AsyncGenerator<Buffer> {
+    // Bad shards met by this read are queued under this object, so the reconstructor can find the part.
+    const source: StripeSource = { ...this.source, onBadShard: (part, shardIndex, reason) => this.queueRepair(part, shardIndex, reason, record) };
     let partStart = 0;
     for (const part of record.parts) {
       const partEnd = partStart + part.sizeBytes - 1;
       if (partEnd >= firstByte && partStart <= lastByte) {
-        yield* readPart(this.source, part, record.layout, Math.max(firstByte, partStart) - partStart, Math.min(lastByte, partEnd) - partStart);
+        yield* readPart(source, part, record.layout, Math.max(firstByte, partStart) - partStart, Math.min(lastByte, partEnd) - partStart);
       }
       partStart += part.sizeBytes;
       if (partStart > lastByte) break;
@@ -338,7 +373,7 @@ export class ObjectLayer {
       bucket: target?.bucket ?? '', key: target?.key ?? '', recordedMs: Date.now(),
     };
     this.log.debug({ dataId: part.dataId, shardIndex, driveId: entry.driveId, reason }, 'shard queued for repair');
-    this.meta.addRepairs([entry]).catch((err: unknown) => this.log.error({ err }, 'could not queue a repair'));
+    this.meta.addRepairs([entry]).then(() => this.onRepairQueued?.(), (err: unknown) => this.log.error({ err }, 'could not queue a repair'));
   }
 
   /**

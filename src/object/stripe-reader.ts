@@ -43,13 +43,14 @@ async function readShard(source: StripeSource, part: DataPart, shardIndex: numbe
  * read is replaced by the next shard at once; and while the stripe is incomplete, one more
  * shard read starts every shardReadHedgeMs, so a node that is gone or stalled (whose read only
  * fails at its deadline) costs the stripe that delay, not the deadline. Reads still running when
- * k blocks are in finish in the background; a late failure is still reported.
+ * k blocks are in finish in the background; a late failure is still reported. `exclude` (the
+ * shard being rebuilt) is never read. Returns k views of shardBytes each.
  */
-async function readStripe(source: StripeSource, part: DataPart, layout: DataLayout, stripe: Stripe, reported: Set<number>): Promise<Uint8Array[]> {
+export async function readStripe(source: StripeSource, part: DataPart, layout: DataLayout, stripe: Stripe, reported: Set<number>, exclude?: number): Promise<Uint8Array[]> {
   const k = layout.dataShards;
-  const total = k + layout.parityShards;
-  const shards: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(total).fill(undefined);
-  const order = [...Array(total).keys()].sort((a, b) => Number(reported.has(a)) - Number(reported.has(b)));
+  const shards: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(k + layout.parityShards).fill(undefined);
+  const order = [...shards.keys()].filter((i) => i !== exclude).sort((a, b) => Number(reported.has(a)) - Number(reported.has(b)));
+  const total = order.length;
   const noteBad = (index: number, reason: RepairReason): void => {
     if (reported.has(index)) return;
     reported.add(index);
@@ -96,7 +97,7 @@ async function readStripe(source: StripeSource, part: DataPart, layout: DataLayo
     hedgeTimer = setTimeout(hedge, shardReadHedgeMs);
   });
   if (good < k) {
-    throw new TesseraError('InsufficientShards', `only ${good} of ${total} shards of stripe ${stripe.index} are readable, ${k} needed`, { dataId: part.dataId, stripe: stripe.index });
+    throw new TesseraError('InsufficientShards', `only ${good} of ${shards.length} shards of stripe ${stripe.index} are readable, ${k} needed`, { dataId: part.dataId, stripe: stripe.index });
   }
   const missingData = [];
   for (let i = 0; i < k; i++) if (!shards[i]) missingData.push(i);

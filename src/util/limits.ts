@@ -156,3 +156,15 @@ export const shardWriteTimeoutMs = 15 * 60_000;
 export const shardStreamQueueMaxBytes = 4 * MiB;
 /** First read size on a QUIC stream, bytes; it doubles up to quicReadChunkBytes while reads come back full. */
 export const quicReadChunkMinBytes = 64 * KiB;
+
+// ---- repair ----
+
+/** Repair queue entries the reconstructor takes per pass. */
+export const repairBatchMax = 64;
+/** Pause between reconstructor passes when nothing kicks it, in ms. */
+export const repairIdleIntervalMs = 5_000;
+/** A repair that failed (drive offline, too few shards) is tried again after this long, in ms. */
+export const repairRetryDelayMs = 30_000;
+/** A queued repair whose data no object references is kept this long (its multipart upload may
+ *  still complete), then dropped, in ms. */
+export const repairUnreferencedKeepMs = 7 * 24 * 3_600_000;

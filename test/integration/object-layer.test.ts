@@ -112,7 +112,7 @@ describe('object layer', () => {
     expect(Buffer.concat(received).equals(data.subarray(0, blockSizeBytes))).toBe(true);
     opened.release();
     await settleGc();
-    expect(h.meta.listRepairs(10)).toMatchObject([{ dataId: record.parts[0]!.dataId, shardIndex: 0, reason: 'corrupt', bucket: '', key: '' }]);
+    expect(h.meta.listRepairs(10)).toMatchObject([{ dataId: record.parts[0]!.dataId, shardIndex: 0, reason: 'corrupt', bucket: 'b', key: 'rot' }]);
   });
 
   it('a body that fails mid-stream stores nothing and leaves no shard files', async () => {

@@ -1,0 +1,56 @@
+// Rebuilds one shard file of a data part from k healthy shards, stripe by stripe: each stripe's
+// k data blocks are read (decoded from parity when needed, never from the shard being rebuilt),
+// the lost block is taken or re-encoded, and written bitrot-framed to a new shard file on the
+// drive the part names. The file replaces the old one only at commit (temp file, fsync, rename),
+// and is read back and verified block by block before the rebuild counts as done.
+import type { DataLayout, DataPart } from '../meta/types.js';
+import { bitrotHash, bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
+import { stripeAt, stripeCount } from '../erasure/stripe.js';
+import { TesseraError } from '../util/errors.js';
+import { shardIdOf } from './layout.js';
+import { readStripe, type StripeSource } from './stripe-reader.js';
+
+/**
+ * Rebuilds shard `shardIndex` (0 <= shardIndex < k + m) of `part` on the drive part.drives[shardIndex].
+ * Returns the bytes written (framed shard file size). Throws StorageIOError (target drive offline
+ * or failing), InsufficientShards (fewer than k other shards readable in some stripe),
+ * BitrotDetected (the written file does not read back), and the store's errors.
+ */
+export async function rebuildShard(source: StripeSource, part: DataPart, layout: DataLayout, shardIndex: number): Promise<number> {
+  const k = layout.dataShards;
+  const width = k + layout.parityShards;
+  if (!Number.isInteger(shardIndex) || shardIndex < 0 || shardIndex >= width) throw new TesseraError('InvalidArgument', `shard index ${shardIndex} is not in 0..${width - 1}`);
+  const driveId = part.drives[shardIndex] ?? '';
+  const store = source.store(driveId);
+  if (!store) throw new TesseraError('StorageIOError', `drive ${driveId} of shard ${shardIndex} of ${part.dataId} is offline`, { driveId });
+  const shardId = shardIdOf(part.dataId, shardIndex);
+  const codec = await source.codec(layout);
+  const stripes = stripeCount(layout, part.sizeBytes);
+  const reported = new Set<number>();
+  const writer = await store.createWriter(shardId);
+  try {
+    for (let index = 0; index < stripes; index++) {
+      const stripe = stripeAt(layout, part.sizeBytes, index);
+      const data = await readStripe(source, part, layout, stripe, reported, shardIndex);
+      let block: Uint8Array;
+      if (shardIndex < k) {
+        block = data[shardIndex]!;
+      } else {
+        const shards = [...data, ...Array.from({ length: layout.parityShards }, () => new Uint8Array(stripe.shardBytes))];
+        codec.encode(shards);
+        block = shards[shardIndex]!;
+      }
+      await writer.write(bitrotHash(block));
+      await writer.write(block);
+    }
+    await writer.commit();
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+  for (let index = 0; index < stripes; index++) {
+    const stripe = stripeAt(layout, part.sizeBytes, index);
+    verifyFramedBlock(await store.readRange(shardId, stripe.fileOffset, bitrotHashBytes + stripe.shardBytes), shardId, index);
+  }
+  return writer.sizeBytes;
+}

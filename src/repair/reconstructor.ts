@@ -1,0 +1,121 @@
+// The reconstructor: drains this node's durable repair queue (shards that reads found missing or
+// corrupt, and that writes missed), one shard at a time at its own pace, so repairs never compete
+// with client requests for more than one stripe read at once. An entry leaves the queue only when
+// its shard was rebuilt and verified, or its data is gone (overwritten or deleted); a failed
+// repair stays queued and is retried after repairRetryDelayMs, across restarts too.
+import type { Logger } from 'pino';
+import type { RepairEntry } from '../meta/types.js';
+import { isTesseraError } from '../util/errors.js';
+import { repairBatchMax, repairIdleIntervalMs, repairRetryDelayMs } from '../util/limits.js';
+
+/** The repair queue as the reconstructor uses it (MetaStore's repair methods). */
+export interface RepairQueue {
+  listRepairs(limit: number, after?: Pick<RepairEntry, 'dataId' | 'shardIndex'>): RepairEntry[];
+  removeRepairs(entries: readonly Pick<RepairEntry, 'dataId' | 'shardIndex'>[]): Promise<void>;
+}
+
+/** What one repair did: rebuilt the shard, or found its data no longer referenced. */
+export type RepairOutcome = { rebuilt: true; bytes: number } | { rebuilt: false; reason: 'data-gone' };
+
+/**
+ * Rebuilds the shard of one entry; throws when it cannot yet (drive offline, too few shards), or
+ * RepairDeferred when its data is not referenced yet (a part of an upload in progress).
+ */
+export type RepairShard = (entry: RepairEntry) => Promise<RepairOutcome>;
+
+/** Counters for status and tests. */
+export interface ReconstructorStats {
+  rebuilt: number;
+  rebuiltBytes: number;
+  dropped: number;
+  failed: number;
+}
+
+/** Background worker over a RepairQueue: start() once, kick() after queueing, stop() before closing. */
+export class Reconstructor {
+  private readonly stats: ReconstructorStats = { rebuilt: 0, rebuiltBytes: 0, dropped: 0, failed: 0 };
+  /** `${dataId}/${shardIndex}` -> earliest next attempt (ms), for entries that failed in this process. */
+  private readonly retryAt = new Map<string, number>();
+  private cursor: Pick<RepairEntry, 'dataId' | 'shardIndex'> | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private started = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly queue: RepairQueue, private readonly repair: RepairShard, private readonly log: Logger) {}
+
+  /** Starts the periodic pass (every repairIdleIntervalMs) and runs one now. */
+  start(): void {
+    this.started = true;
+    this.timer = setInterval(() => this.kick(), repairIdleIntervalMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Runs a pass soon (now, or after the current one); nothing before start(). */
+  kick(): void {
+    if (!this.started || this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.pass().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  counters(): ReconstructorStats {
+    return { ...this.stats };
+  }
+
+  /** Stops the timer and waits for the shard being repaired (a repair is never cut in half). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /**
+   * One pass: up to repairBatchMax entries from where the last pass stopped (wrapping to the
+   * start), one at a time; entries waiting for a retry are skipped without any I/O. The cursor
+   * keeps entries deferred at the head of the queue from starving the rest.
+   */
+  private async pass(): Promise<void> {
+    let entries = this.queue.listRepairs(repairBatchMax, this.cursor);
+    if (entries.length === 0 && this.cursor !== undefined) entries = this.queue.listRepairs(repairBatchMax);
+    this.cursor = entries.length === repairBatchMax ? entries[entries.length - 1] : undefined;
+    let settled = 0;
+    for (const entry of entries) {
+      if (this.stopped) return;
+      const id = `${entry.dataId}/${entry.shardIndex}`;
+      if ((this.retryAt.get(id) ?? 0) > Date.now()) continue;
+      try {
+        const outcome = await this.repair(entry);
+        await this.queue.removeRepairs([entry]);
+        this.retryAt.delete(id);
+        settled++;
+        if (outcome.rebuilt) {
+          this.stats.rebuilt++;
+          this.stats.rebuiltBytes += outcome.bytes;
+          this.log.info({ dataId: entry.dataId, shardIndex: entry.shardIndex, driveId: entry.driveId, reason: entry.reason, bytes: outcome.bytes }, 'shard rebuilt');
+        } else {
+          this.stats.dropped++;
+          this.log.debug({ dataId: entry.dataId, shardIndex: entry.shardIndex }, 'repair dropped: data no longer referenced');
+        }
+      } catch (err) {
+        this.retryAt.set(id, Date.now() + repairRetryDelayMs);
+        if (isTesseraError(err, 'RepairDeferred')) continue; // e.g. a part of a multipart upload not completed yet
+        this.stats.failed++;
+        this.log.warn({ err, dataId: entry.dataId, shardIndex: entry.shardIndex, driveId: entry.driveId }, 'shard repair failed; will retry');
+      }
+    }
+    if (this.cursor !== undefined && settled > 0) this.again = true; // more queued behind this batch
+    const now = Date.now();
+    for (const [id, at] of this.retryAt) if (at <= now) this.retryAt.delete(id); // due again: the queue still holds them
+  }
+}
