@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { MetaStore } from '../meta/meta-store.js';
 import type { ShardStoreSet } from '../store/shard-store.js';
+import { CoalescingRunner } from '../util/coalescing-runner.js';
 import { gcConcurrencyMax } from '../util/limits.js';
 
 /** gc entries fetched per pass. */
@@ -36,9 +37,7 @@ export class DataPins {
 
 /** The gc worker: call kick() after any commit that queued garbage; stop() before closing. */
 export class GarbageCollector {
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly runner = new CoalescingRunner(() => this.run());
   private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -49,24 +48,13 @@ export class GarbageCollector {
   ) {}
 
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.run().finally(() => {
-      this.running = undefined;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    });
+    this.runner.kick();
   }
 
   private async run(): Promise<void> {
     let skipped = 0;
     try {
-      while (!this.stopped) {
+      while (!this.runner.isStopped) {
         const queued = this.meta.listGc(gcBatchMax);
         const batch = queued.filter((ref) => !this.pins.has(ref.dataId));
         skipped = queued.length - batch.length;
@@ -84,7 +72,7 @@ export class GarbageCollector {
       this.log.error({ err }, 'gc pass failed; will retry');
       skipped = 1;
     }
-    if (skipped > 0 && !this.stopped && !this.retryTimer) {
+    if (skipped > 0 && !this.runner.isStopped && !this.retryTimer) {
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.kick();
@@ -94,8 +82,7 @@ export class GarbageCollector {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    await this.running;
+    await this.runner.stop();
   }
 }

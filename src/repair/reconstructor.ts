@@ -5,6 +5,7 @@
 // repair stays queued and is retried after repairRetryDelayMs, across restarts too.
 import type { Logger } from 'pino';
 import type { RepairEntry } from '../meta/types.js';
+import { CoalescingRunner } from '../util/coalescing-runner.js';
 import { isTesseraError } from '../util/errors.js';
 import { repairBatchMax, repairIdleIntervalMs, repairRetryDelayMs } from '../util/limits.js';
 
@@ -37,10 +38,8 @@ export class Reconstructor {
   /** `${dataId}/${shardIndex}` -> earliest next attempt (ms), for entries that failed in this process. */
   private readonly retryAt = new Map<string, number>();
   private cursor: Pick<RepairEntry, 'dataId' | 'shardIndex'> | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
+  private readonly runner = new CoalescingRunner(() => this.pass());
   private started = false;
-  private stopped = false;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly queue: RepairQueue, private readonly repair: RepairShard, private readonly log: Logger) {}
@@ -55,18 +54,7 @@ export class Reconstructor {
 
   /** Runs a pass soon (now, or after the current one); nothing before start(). */
   kick(): void {
-    if (!this.started || this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.pass().finally(() => {
-      this.running = undefined;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    });
+    if (this.started) this.runner.kick();
   }
 
   counters(): ReconstructorStats {
@@ -75,9 +63,8 @@ export class Reconstructor {
 
   /** Stops the timer and waits for the shard being repaired (a repair is never cut in half). */
   async stop(): Promise<void> {
-    this.stopped = true;
     clearInterval(this.timer);
-    await this.running;
+    await this.runner.stop();
   }
 
   /**
@@ -91,7 +78,7 @@ export class Reconstructor {
     this.cursor = entries.length === repairBatchMax ? entries[entries.length - 1] : undefined;
     let settled = 0;
     for (const entry of entries) {
-      if (this.stopped) return;
+      if (this.runner.isStopped) return;
       const id = `${entry.dataId}/${entry.shardIndex}`;
       if ((this.retryAt.get(id) ?? 0) > Date.now()) continue;
       try {
@@ -114,7 +101,7 @@ export class Reconstructor {
         this.log.warn({ err, dataId: entry.dataId, shardIndex: entry.shardIndex, driveId: entry.driveId }, 'shard repair failed; will retry');
       }
     }
-    if (this.cursor !== undefined && settled > 0) this.again = true; // more queued behind this batch
+    if (this.cursor !== undefined && settled > 0) this.runner.kick(); // more queued behind this batch: one more pass after this
     const now = Date.now();
     for (const [id, at] of this.retryAt) if (at <= now) this.retryAt.delete(id); // due again: the queue still holds them
   }
