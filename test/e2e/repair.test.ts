@@ -1,0 +1,60 @@
+// The reconstructor in a real 6-node 4+2 cluster (issue 5, acceptance case 6): an object written
+// while two nodes are down reaches only its write quorum (4 shard files); once the nodes return,
+// the gateway's reconstructor rebuilds the 2 missed shards on them, and the object survives two
+// other nodes going down.
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+import { startCluster } from '../helpers/cluster.js';
+import { s3Client } from '../helpers/clients.js';
+
+const MiB = 1024 * 1024;
+/** The gateway retries a failed repair after repairRetryDelayMs (30 s); rebuilding 2 MiB is quick. */
+const fullWidthTimeoutMs = 120_000;
+
+/** Shard files on every node of the cluster in `dir` (node-i/drive-1/shards/xx/<dataId>.<index>). */
+function shardFileCount(dir: string, nodes: number): number {
+  let count = 0;
+  for (let i = 1; i <= nodes; i++) {
+    const shards = join(dir, `node-${i}`, 'drive-1', 'shards');
+    for (const prefix of readdirSync(shards, { withFileTypes: true })) {
+      if (prefix.isDirectory()) count += readdirSync(join(shards, prefix.name)).length;
+    }
+  }
+  return count;
+}
+
+const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+describe('reconstructor in a 6-node cluster (4+2)', () => {
+  it('completes a write that reached only its write quorum to full width once the missed nodes return', async () => {
+    const cluster = await startCluster({ nodes: 6, parity: 2 });
+    const clients = cluster.nodes.map((node) => s3Client(node));
+    try {
+      const [gateway] = clients;
+      await gateway!.send(new CreateBucketCommand({ Bucket: 'heal' }));
+      await cluster.nodes[2]!.kill9();
+      await cluster.nodes[4]!.kill9();
+      const body = randomBytes(2 * MiB + 777); // striped: one shard file per node
+      await gateway!.send(new PutObjectCommand({ Bucket: 'heal', Key: 'partial', Body: body }));
+      expect(shardFileCount(cluster.dir, 6)).toBe(4); // the write quorum only
+
+      await cluster.nodes[2]!.restart();
+      await cluster.nodes[4]!.restart();
+      const deadline = Date.now() + fullWidthTimeoutMs;
+      while (shardFileCount(cluster.dir, 6) < 6 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(shardFileCount(cluster.dir, 6)).toBe(6);
+
+      // Full redundancy: two nodes that held shards from the start go down, and the object still reads exactly.
+      await cluster.nodes[1]!.kill9();
+      await cluster.nodes[5]!.kill9();
+      const reply = await gateway!.send(new GetObjectCommand({ Bucket: 'heal', Key: 'partial' }));
+      expect(sha256(await reply.Body!.transformToByteArray())).toBe(sha256(body));
+    } finally {
+      for (const client of clients) client.destroy();
+      await cluster.dispose();
+    }
+  }, 240_000);
+});
