@@ -77,6 +77,7 @@ export class Reconstructor {
     if (entries.length === 0 && this.cursor !== undefined) entries = this.queue.listRepairs(repairBatchMax);
     this.cursor = entries.length === repairBatchMax ? entries[entries.length - 1] : undefined;
     let settled = 0;
+    let waiting = 0;
     for (const entry of entries) {
       if (this.runner.isStopped) return;
       const id = `${entry.dataId}/${entry.shardIndex}`;
@@ -98,10 +99,12 @@ export class Reconstructor {
         this.retryAt.set(id, Date.now() + repairRetryDelayMs);
         if (isTesseraError(err, 'RepairDeferred')) continue; // e.g. a part of a multipart upload not completed yet
         this.stats.failed++;
-        this.log.warn({ err, dataId: entry.dataId, shardIndex: entry.shardIndex, driveId: entry.driveId }, 'shard repair failed; will retry');
+        if (isTesseraError(err, 'StorageIOError')) waiting++; // its drive or node is down: expected, summarised below
+        else this.log.warn({ err, dataId: entry.dataId, shardIndex: entry.shardIndex, driveId: entry.driveId }, 'shard repair failed; will retry');
       }
     }
     if (this.cursor !== undefined && settled > 0) this.runner.kick(); // more queued behind this batch: one more pass after this
+    if (waiting > 0) this.log.info({ waiting }, 'shard repairs wait for drives or nodes that are down; retrying');
     const now = Date.now();
     for (const [id, at] of this.retryAt) if (at <= now) this.retryAt.delete(id); // due again: the queue still holds them
   }
