@@ -8,7 +8,7 @@ import { compareVersions, type MetaReplica, type MetaStore } from '../meta/meta-
 import { compareUtf8 } from '../meta/keys.js';
 import type {
   BucketRecord, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage, ListUploadsQuery,
-  ObjectRecord, ObjectVersion, PartRecord, RepairEntry, Tombstone, UploadRecord, WriteConditions,
+  DataOwner, ObjectRecord, ObjectVersion, PartRecord, RepairEntry, Tombstone, UploadRecord, WriteConditions,
 } from '../meta/types.js';
 import { checkConditions, dataRefOf } from '../meta/write-rules.js';
 import { TesseraError } from '../util/errors.js';
@@ -224,6 +224,11 @@ export class ClusterMetaStore implements MetaStore {
 
   addRepairs(entries: readonly RepairEntry[]): Promise<void> {
     return this.local.addRepairs(entries);
+  }
+
+  /** This node's index: its replicas hold the records of the objects whose shards it holds. */
+  objectOfData(dataId: string): DataOwner | undefined {
+    return this.local.objectOfData(dataId);
   }
 
   listRepairs(limit: number, after?: Pick<RepairEntry, 'dataId' | 'shardIndex'>): RepairEntry[] {

@@ -10,6 +10,7 @@ import { initBitrot } from '../erasure/bitrot.js';
 import { openMetaStore } from '../meta/lmdb-meta-store.js';
 import { ObjectLayer } from '../object/object-layer.js';
 import { Reconstructor } from '../repair/reconstructor.js';
+import { Scrubber } from '../repair/scrubber.js';
 import { S3Gateway } from '../s3/server.js';
 import { DriveSet } from '../store/drive-set.js';
 import { TesseraError } from '../util/errors.js';
@@ -103,6 +104,9 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
   await objects.start();
   reconstructor = new Reconstructor(cluster?.meta ?? meta, (entry) => objects.repairShard(entry), log.child({ component: 'repair' }));
   reconstructor.start();
+  const shardStores = cluster?.stores ?? drives;
+  const scrubber = new Scrubber({ stores: () => shardStores.localStores(), scrub: (store, shardId) => objects.scrubShard(store, shardId) }, log.child({ component: 'scrub' }));
+  scrubber.start();
 
   const ownerId = createHash('sha256').update(credentials.accessKey).digest('hex');
   const gateway = new S3Gateway({
@@ -123,6 +127,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     }
   } catch (err) {
     await gateway.close();
+    await scrubber.stop();
     await reconstructor.stop();
     await objects.stop();
     await cluster?.close();
@@ -147,6 +152,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     dataDir,
     async stop() {
       await gateway.close();
+      await scrubber.stop();
       await reconstructor.stop();
       await objects.stop();
       await cluster?.close();

@@ -16,7 +16,7 @@ import type { MarkerPosition, RollupSource, ScanEntry } from './listing.js';
 import { assertObjectRecord, assertPageSize, checkConditions, dataRefOf } from './write-rules.js';
 import { compareVersions, type MetaReplica } from './meta-store.js';
 import type {
-  BucketRecord, DataPart, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage,
+  BucketRecord, DataOwner, DataPart, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage,
   ListUploadsPage, ListUploadsQuery, ObjectRecord, ObjectVersion, PartRecord, RepairEntry, Tombstone, UploadRecord, WriteConditions,
 } from './types.js';
 
@@ -63,7 +63,9 @@ export async function openMetaStore(path: string): Promise<LmdbMetaStore> {
     noSync: false,
     noMetaSync: false,
   });
-  return new LmdbMetaStore(root);
+  const store = new LmdbMetaStore(root);
+  await store.backfillDataIndex();
+  return store;
 }
 
 /** The MetaStore contract on LMDB; construct through openMetaStore. */
@@ -78,6 +80,8 @@ export class LmdbMetaStore implements MetaReplica {
   private readonly repair: Database<RepairEntry, Buffer>;
   /** Cluster replicas only: deleted keys (objectKey), so late older versions stay deleted. */
   private readonly tombstones: Database<Tombstone, Buffer>;
+  /** dataId (dataKey) -> the object whose current record references it; kept in the record transactions. */
+  private readonly dataObjects: Database<DataOwner, Buffer>;
 
   constructor(private readonly root: RootDatabase) {
     const sub = <V>(name: string): Database<V, Buffer> => root.openDB<V, Buffer>({ name, keyEncoding: 'binary' });
@@ -90,6 +94,30 @@ export class LmdbMetaStore implements MetaReplica {
     this.gc = sub('gc');
     this.repair = sub('repair');
     this.tombstones = sub('tombstones');
+    this.dataObjects = sub('data-objects');
+  }
+
+  /**
+   * Fills the dataId -> object index from the object records when it is empty and they are not
+   * (a store written before the index existed). One transaction; runs at open.
+   */
+  async backfillDataIndex(): Promise<number> {
+    if (this.dataObjects.getCount() > 0 || this.objects.getCount() === 0) return 0;
+    let filled = 0;
+    await this.write(() => {
+      for (const { value } of this.objects.getRange()) {
+        for (const part of value.parts) {
+          this.dataObjects.putSync(dataKey(part.dataId), { bucket: value.bucket, key: value.key });
+          filled++;
+        }
+      }
+    });
+    return filled;
+  }
+
+  /** The object whose current record references data item `dataId`, or undefined (replaced, deleted, an upload's part). */
+  objectOfData(dataId: string): DataOwner | undefined {
+    return this.dataObjects.get(dataKey(dataId));
   }
 
   async close(): Promise<void> {
@@ -445,7 +473,10 @@ export class LmdbMetaStore implements MetaReplica {
     checkConditions(replaced, conditions, record);
     this.objects.putSync(key, record);
     const used = new Set(record.parts.map((part) => part.dataId));
-    for (const dataId of used) this.pending.removeSync(dataKey(dataId));
+    for (const dataId of used) {
+      this.pending.removeSync(dataKey(dataId));
+      this.dataObjects.putSync(dataKey(dataId), { bucket: record.bucket, key: record.key });
+    }
     if (replaced !== undefined) this.collectParts(replaced.parts, used);
     return replaced;
   }
@@ -464,6 +495,7 @@ export class LmdbMetaStore implements MetaReplica {
     for (const part of parts) {
       if (keep.has(part.dataId)) continue;
       this.pending.removeSync(dataKey(part.dataId));
+      this.dataObjects.removeSync(dataKey(part.dataId));
       this.gc.putSync(dataKey(part.dataId), dataRefOf(part));
     }
   }

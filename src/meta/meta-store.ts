@@ -3,7 +3,7 @@
 // commit is the point at which a write becomes visible and acknowledged.
 import type {
   BucketRecord, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
-  ListUploadsQuery, ObjectRecord, ObjectVersion, PartRecord, RepairEntry, Tombstone, UploadRecord, WriteConditions,
+  DataOwner, ListUploadsQuery, ObjectRecord, ObjectVersion, PartRecord, RepairEntry, Tombstone, UploadRecord, WriteConditions,
 } from './types.js';
 
 /**
@@ -77,6 +77,8 @@ export interface MetaStore {
 
   /** Queues shards to rebuild (reads that met a bad shard, writes that missed a drive); deduplicated. */
   addRepairs(entries: readonly RepairEntry[]): Promise<void>;
+  /** The object whose current record (on this node) references data item `dataId`, or undefined. */
+  objectOfData(dataId: string): DataOwner | undefined;
   /** Queued repairs, at most `limit`, in (dataId, shardIndex) order, after `after` when given. */
   listRepairs(limit: number, after?: Pick<RepairEntry, 'dataId' | 'shardIndex'>): RepairEntry[];
   /** Removes repairs once their shards are rebuilt. */

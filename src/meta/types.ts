@@ -136,6 +136,12 @@ export interface DataRef {
   drives: string[];
 }
 
+/** The object a data item belongs to (the dataId -> object index). */
+export interface DataOwner {
+  bucket: string;
+  key: string;
+}
+
 /** Why a shard needs rebuilding. */
 export type RepairReason = 'missing' | 'corrupt' | 'write-failed';
 

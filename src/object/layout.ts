@@ -8,6 +8,14 @@ export function shardIdOf(dataId: string, shardIndex: number): string {
   return `${dataId}.${shardIndex}`;
 }
 
+/** The inverse of shardIdOf, or undefined for a name that is not a shard id. */
+export function parseShardId(shardId: string): { dataId: string; shardIndex: number } | undefined {
+  const dot = shardId.lastIndexOf('.');
+  const shardIndex = Number(shardId.slice(dot + 1));
+  if (dot <= 0 || !/^\d{1,3}$/.test(shardId.slice(dot + 1)) || shardIndex > 255) return undefined;
+  return { dataId: shardId.slice(0, dot), shardIndex };
+}
+
 /** A data item's reference for the pending and gc queues: every shard id with its drive. */
 export function dataRefOf(dataId: string, drives: readonly string[]): DataRef {
   return { dataId, shardIds: drives.map((_, i) => shardIdOf(dataId, i)), drives: [...drives] };

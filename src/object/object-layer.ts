@@ -16,14 +16,15 @@ import type {
 } from '../meta/types.js';
 import type { DataPart, RepairEntry, RepairReason } from '../meta/types.js';
 import type { RepairOutcome } from '../repair/reconstructor.js';
-import type { ShardStoreSet } from '../store/shard-store.js';
+import type { ShardStore, ShardStoreSet } from '../store/shard-store.js';
 import { isTesseraError, TesseraError } from '../util/errors.js';
 import { repairUnreferencedKeepMs } from '../util/limits.js';
-import { bitrotHash } from '../erasure/bitrot.js';
+import { bitrotHash, bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
+import { stripeAt, stripeCount } from '../erasure/stripe.js';
 import { createCodec } from '../erasure/create-codec.js';
 import type { ErasureCodec } from '../erasure/erasure-codec.js';
 import { DataPins, GarbageCollector } from './garbage-collector.js';
-import { dataRefOf, erasureLayout, newDataId, shardIdOf, writeQuorumOf } from './layout.js';
+import { dataRefOf, erasureLayout, newDataId, parseShardId, shardIdOf, writeQuorumOf } from './layout.js';
 import { checkWriteQuorum, writeStriped, type ShardSink, type WrittenData } from './stripe-writer.js';
 import { readPart, type StripeSource } from './stripe-reader.js';
 import { rebuildShard } from './shard-rebuild.js';
@@ -348,6 +349,40 @@ export class ObjectLayer {
         return { rebuilt: false, reason: 'data-gone' };
       }
       return { rebuilt: true, bytes: await rebuildShard(this.source, part, record.layout, entry.shardIndex) };
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Scrub of one shard file of a local drive: reads and verifies every block against its bitrot
+   * hash. A bad block (or a short file) queues the shard for repair under its object. Shards of
+   * data no current record on this node references are 'unowned' (an upload's part, or garbage
+   * gc has not reached yet). Throws StorageIOError when the drive fails.
+   */
+  async scrubShard(store: ShardStore, shardId: string): Promise<'ok' | 'repair-queued' | 'unowned'> {
+    const id = parseShardId(shardId);
+    const owner = id && this.meta.objectOfData(id.dataId);
+    if (!id || !owner) return 'unowned';
+    const release = this.pins.pin([id.dataId]);
+    try {
+      const record = await this.meta.getObject(owner.bucket, owner.key).catch((err: unknown) => {
+        if (isTesseraError(err, 'NoSuchBucket')) return undefined;
+        throw err;
+      });
+      const part = record?.parts.find((p) => p.dataId === id.dataId);
+      if (!record || !part || part.inline !== undefined) return 'unowned';
+      for (let index = 0; index < stripeCount(record.layout, part.sizeBytes); index++) {
+        const stripe = stripeAt(record.layout, part.sizeBytes, index);
+        try {
+          verifyFramedBlock(await store.readRange(shardId, stripe.fileOffset, bitrotHashBytes + stripe.shardBytes), shardId, index);
+        } catch (err) {
+          if (!isTesseraError(err, 'BitrotDetected', 'ShardTruncated', 'ShardNotFound')) throw err;
+          this.queueRepair(part, id.shardIndex, 'corrupt', owner);
+          return 'repair-queued';
+        }
+      }
+      return 'ok';
     } finally {
       release();
     }

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { open as lmdbOpen } from 'lmdb';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { initBitrot } from '../../src/erasure/bitrot.js';
@@ -14,6 +15,7 @@ import type { DataPart } from '../../src/meta/types.js';
 import { shardIdOf } from '../../src/object/layout.js';
 import { ObjectLayer } from '../../src/object/object-layer.js';
 import { Reconstructor } from '../../src/repair/reconstructor.js';
+import { Scrubber } from '../../src/repair/scrubber.js';
 import { DriveSet } from '../../src/store/drive-set.js';
 import { inlineObjectMaxBytesDefault } from '../../src/util/limits.js';
 
@@ -148,5 +150,47 @@ describe('Reconstructor', () => {
     h.reconstructor.start();
     await until(() => h.meta.listRepairs(10).length === 0, 10_000);
     expect(h.reconstructor.counters()).toMatchObject({ rebuilt: 0, dropped: 1 });
+  });
+
+  it('scrub finds flipped bytes nobody read, and the reconstructor rewrites those blocks', async () => {
+    const data = randomBytes(blockSizeBytes * 4 + 5);
+    const part = await put('rot', data);
+    await put('fine', randomBytes(blockSizeBytes * 2));
+    const originals = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => readFile(shardPath(part, i))));
+    for (const [index, offset] of [[0, 8 + 77], [5, 2 * (8 + blockSizeBytes / 4) + 8 + 3]] as const) {
+      const file = await open(shardPath(part, index), 'r+');
+      await file.write(Buffer.from([originals[index]![offset]! ^ 0xff]), 0, 1, offset);
+      await file.close();
+    }
+    const scrubber = new Scrubber({ stores: () => h.drives.localStores(), scrub: (store, shardId) => h.objects.scrubShard(store, shardId) }, log, 0);
+    const cycle = await scrubber.runCycle();
+    expect(cycle).toMatchObject({ shards: 12, ok: 10, repairQueued: 2, unowned: 0, failed: 0 });
+    await until(() => h.meta.listRepairs(10).length === 2, 2_000);
+    expect(h.meta.listRepairs(10).map((r) => [r.shardIndex, r.reason, r.key])).toEqual([[0, 'corrupt', 'rot'], [5, 'corrupt', 'rot']]);
+
+    h.reconstructor.start();
+    await until(() => h.meta.listRepairs(10).length === 0, 10_000);
+    for (const index of [0, 5]) expect((await readFile(shardPath(part, index))).equals(originals[index]!)).toBe(true);
+    expect(await scrubber.runCycle()).toMatchObject({ shards: 12, ok: 12, repairQueued: 0 });
+    await scrubber.stop();
+  });
+
+  it('keeps the dataId -> object index with overwrites and deletes, and rebuilds it for an older store', async () => {
+    const first = await put('k', randomBytes(blockSizeBytes));
+    expect(h.meta.objectOfData(first.dataId)).toEqual({ bucket: 'b', key: 'k' });
+    const second = await put('k', randomBytes(blockSizeBytes));
+    expect(h.meta.objectOfData(first.dataId)).toBeUndefined();
+    expect(h.meta.objectOfData(second.dataId)).toEqual({ bucket: 'b', key: 'k' });
+    await h.objects.deleteObject('b', 'k');
+    expect(h.meta.objectOfData(second.dataId)).toBeUndefined();
+
+    // A store from before the index: its records are indexed when it opens.
+    const third = await put('k3', randomBytes(blockSizeBytes));
+    await closeHarness(h);
+    const root = lmdbOpen({ path: join(h.dir, 'meta'), maxDbs: 16 });
+    await root.openDB({ name: 'data-objects', keyEncoding: 'binary' }).clearAsync();
+    await root.close();
+    h = await openHarness(h.dir);
+    expect(h.meta.objectOfData(third.dataId)).toEqual({ bucket: 'b', key: 'k3' });
   });
 });
