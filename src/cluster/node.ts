@@ -106,7 +106,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
   reconstructor.start();
   const shardStores = cluster?.stores ?? drives;
   const scrubber = new Scrubber({ stores: () => shardStores.localStores(), scrub: (store, shardId) => objects.scrubShard(store, shardId) }, log.child({ component: 'scrub' }));
-  scrubber.start();
+  scrubber.start(config.scrubIntervalHours * 3_600_000);
 
   const ownerId = createHash('sha256').update(credentials.accessKey).digest('hex');
   const gateway = new S3Gateway({

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import {
   blockSizeDefaultBytes, blockSizeMaxBytes, blockSizeMinBytes, drivesMax, inlineObjectLimitBytes, inlineObjectMaxBytesDefault,
+  scrubIntervalHoursDefault, scrubIntervalHoursMax,
 } from '../util/limits.js';
 
 /** Lowest and highest TCP port numbers accepted for listeners. */
@@ -213,6 +214,16 @@ export const configSchema = z
       .max(inlineObjectLimitBytes, `must be between 0 and ${inlineObjectLimitBytes}`)
       .default(inlineObjectMaxBytesDefault)
       .describe('inline object threshold in bytes; default 131072'),
+    /**
+     * Scrub: every this many hours the node re-reads every shard file on its drives and verifies
+     * every block, queueing bad ones for repair. 0 disables it. Default 24; fractions allowed.
+     */
+    scrubIntervalHours: z
+      .number()
+      .min(0, `must be between 0 and ${scrubIntervalHoursMax}`)
+      .max(scrubIntervalHoursMax, `must be between 0 and ${scrubIntervalHoursMax}`)
+      .default(scrubIntervalHoursDefault)
+      .describe('hours between scrub cycles, 0 = off; default 24'),
     /** Logging. */
     log: logSchema.prefault({}).describe('logging'),
     /**

@@ -1,11 +1,11 @@
 // Scrub: each node re-reads every shard file on its own drives at its own pace and verifies every
 // block against its bitrot hash, so corruption nobody read yet is found and queued for the
 // reconstructor before a second failure makes it unrecoverable. One shard at a time, with a pause
-// between shards; a full cycle every scrubIntervalMs.
+// between shards; a full cycle every config scrubIntervalHours.
 import type { Logger } from 'pino';
 import type { ShardStore } from '../store/shard-store.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
-import { scrubIntervalMs, scrubShardPauseMs } from '../util/limits.js';
+import { scrubShardPauseMs } from '../util/limits.js';
 
 /** What scrub needs from the node: its local drives, and the check of one shard (ObjectLayer.scrubShard). */
 export interface ScrubSource {
@@ -35,9 +35,10 @@ export class Scrubber {
 
   constructor(private readonly source: ScrubSource, private readonly log: Logger, private readonly pauseMs = scrubShardPauseMs) {}
 
-  /** A cycle every scrubIntervalMs, the first one interval after start. */
-  start(): void {
-    this.timer = setInterval(() => this.runner.kick(), scrubIntervalMs);
+  /** A cycle every `intervalMs` (config scrubIntervalHours), the first one interval after start; 0: never. */
+  start(intervalMs: number): void {
+    if (!(intervalMs > 0)) return;
+    this.timer = setInterval(() => this.runner.kick(), intervalMs);
     this.timer.unref();
   }
 

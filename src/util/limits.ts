@@ -168,7 +168,9 @@ export const repairRetryDelayMs = 30_000;
 /** A queued repair whose data no object references is kept this long (its multipart upload may
  *  still complete), then dropped, in ms. */
 export const repairUnreferencedKeepMs = 7 * 24 * 3_600_000;
-/** A node scrubs (re-reads and verifies) every shard on its drives once per this many ms. */
-export const scrubIntervalMs = 24 * 3_600_000;
+/** Default and largest config scrubIntervalHours: hours between a node's scrub cycles (re-read
+ *  and verify every shard on its drives). */
+export const scrubIntervalHoursDefault = 24;
+export const scrubIntervalHoursMax = 8_760;
 /** Pause after each scrubbed shard, in ms: scrub's pace, so it never crowds out requests. */
 export const scrubShardPauseMs = 10;

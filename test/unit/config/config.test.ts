@@ -42,6 +42,7 @@ const defaults: Config = {
   domains: ['localhost', 's3.localhost'],
   blockSizeBytes: blockSizeDefaultBytes,
   inlineObjectMaxBytes: 131_072,
+  scrubIntervalHours: 24,
   log: { level: 'info', pretty: false },
 };
 
@@ -163,6 +164,7 @@ log: { level: debug }
     ['credentials: { accessKey: abc, secretKey: short }', 'credentials.secretKey', 'must be 8 to 128 characters (got "short")'],
     ['dataDir: ""', 'dataDir', 'must not be empty'],
     ['tls: 5', 'tls', 'must be a mapping (got 5)'],
+    ['scrubIntervalHours: -1', 'scrubIntervalHours', 'must be between 0 and 8760 (got -1)'],
   ])('rejects %s', (yaml, field, problem) => {
     const err = configErrorOf(() => loadConfig({ file: yamlFile(`${yaml}\n`) }));
     expect(err.message).toContain(`config field "${field}": ${problem}`);
