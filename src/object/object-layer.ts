@@ -19,15 +19,14 @@ import type { RepairOutcome } from '../repair/reconstructor.js';
 import type { ShardStore, ShardStoreSet } from '../store/shard-store.js';
 import { isTesseraError, TesseraError } from '../util/errors.js';
 import { repairUnreferencedKeepMs } from '../util/limits.js';
-import { bitrotHash, bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
-import { stripeAt, stripeCount } from '../erasure/stripe.js';
+import { bitrotHash } from '../erasure/bitrot.js';
 import { createCodec } from '../erasure/create-codec.js';
 import type { ErasureCodec } from '../erasure/erasure-codec.js';
 import { DataPins, GarbageCollector } from './garbage-collector.js';
 import { dataRefOf, erasureLayout, newDataId, parseShardId, shardIdOf, writeQuorumOf } from './layout.js';
 import { checkWriteQuorum, writeStriped, type ShardSink, type WrittenData } from './stripe-writer.js';
 import { readPart, type StripeSource } from './stripe-reader.js';
-import { rebuildShard } from './shard-rebuild.js';
+import { rebuildShard, verifyShard } from './shard-rebuild.js';
 import { checkCompleteParts, multipartEtag, type CompletePart } from './multipart-rules.js';
 
 /** What a PUT or UploadPart streams in. */
@@ -327,7 +326,6 @@ export class ObjectLayer {
     }
   }
 
-  /** Bytes [firstByte, lastByte] of the object, part by part. */
   /**
    * Rebuilds the shard a repair entry names (RepairShard of repair/reconstructor.ts), with its
    * data pinned so gc cannot delete it meanwhile. A shard a read met belongs to data its object
@@ -338,17 +336,13 @@ export class ObjectLayer {
   async repairShard(entry: RepairEntry): Promise<RepairOutcome> {
     const release = this.pins.pin([entry.dataId]);
     try {
-      const record = entry.bucket === '' ? undefined : await this.meta.getObject(entry.bucket, entry.key).catch((err: unknown) => {
-        if (isTesseraError(err, 'NoSuchBucket')) return undefined;
-        throw err;
-      });
-      const part = record?.parts.find((p) => p.dataId === entry.dataId);
-      if (!record || !part) {
+      const found = entry.bucket === '' ? undefined : await this.currentPart(entry, entry.dataId);
+      if (!found) {
         const mayComplete = entry.reason === 'write-failed' && Date.now() - entry.recordedMs < repairUnreferencedKeepMs;
         if (mayComplete) throw new TesseraError('RepairDeferred', `no object references ${entry.dataId} (yet)`);
         return { rebuilt: false, reason: 'data-gone' };
       }
-      return { rebuilt: true, bytes: await rebuildShard(this.source, part, record.layout, entry.shardIndex) };
+      return { rebuilt: true, bytes: await rebuildShard(this.source, found.part, found.layout, entry.shardIndex) };
     } finally {
       release();
     }
@@ -366,28 +360,32 @@ export class ObjectLayer {
     if (!id || !owner) return 'unowned';
     const release = this.pins.pin([id.dataId]);
     try {
-      const record = await this.meta.getObject(owner.bucket, owner.key).catch((err: unknown) => {
-        if (isTesseraError(err, 'NoSuchBucket')) return undefined;
-        throw err;
-      });
-      const part = record?.parts.find((p) => p.dataId === id.dataId);
-      if (!record || !part || part.inline !== undefined) return 'unowned';
-      for (let index = 0; index < stripeCount(record.layout, part.sizeBytes); index++) {
-        const stripe = stripeAt(record.layout, part.sizeBytes, index);
-        try {
-          verifyFramedBlock(await store.readRange(shardId, stripe.fileOffset, bitrotHashBytes + stripe.shardBytes), shardId, index);
-        } catch (err) {
-          if (!isTesseraError(err, 'BitrotDetected', 'ShardTruncated', 'ShardNotFound')) throw err;
-          this.queueRepair(part, id.shardIndex, 'corrupt', owner);
-          return 'repair-queued';
-        }
+      const found = await this.currentPart(owner, id.dataId);
+      if (!found || found.part.inline !== undefined) return 'unowned';
+      try {
+        await verifyShard(store, found.part, found.layout, id.shardIndex);
+        return 'ok';
+      } catch (err) {
+        if (!isTesseraError(err, 'BitrotDetected', 'ShardTruncated', 'ShardNotFound')) throw err;
+        this.queueRepair(found.part, id.shardIndex, 'corrupt', owner);
+        return 'repair-queued';
       }
-      return 'ok';
     } finally {
       release();
     }
   }
 
+  /** The part with `dataId` in the current record of `object`, with the record's layout; undefined when none. */
+  private async currentPart(object: { bucket: string; key: string }, dataId: string): Promise<{ part: DataPart; layout: DataLayout } | undefined> {
+    const record = await this.meta.getObject(object.bucket, object.key).catch((err: unknown) => {
+      if (isTesseraError(err, 'NoSuchBucket')) return undefined;
+      throw err;
+    });
+    const part = record?.parts.find((p) => p.dataId === dataId);
+    return record && part ? { part, layout: record.layout } : undefined;
+  }
+
+  /** Bytes [firstByte, lastByte] of the object, part by part. */
   private async *readParts(record: ObjectRecord, firstByte: number, lastByte: number): AsyncGenerator<Buffer> {
     // Bad shards met by this read are queued under this object, so the reconstructor can find the part.
     const source: StripeSource = { ...this.source, onBadShard: (part, shardIndex, reason) => this.queueRepair(part, shardIndex, reason, record) };

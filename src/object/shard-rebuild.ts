@@ -6,6 +6,7 @@
 import type { DataLayout, DataPart } from '../meta/types.js';
 import { bitrotHash, bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
 import { stripeAt, stripeCount } from '../erasure/stripe.js';
+import type { ShardStore } from '../store/shard-store.js';
 import { TesseraError } from '../util/errors.js';
 import { shardIdOf } from './layout.js';
 import { readStripe, type StripeSource } from './stripe-reader.js';
@@ -48,9 +49,18 @@ export async function rebuildShard(source: StripeSource, part: DataPart, layout:
     await writer.abort();
     throw err;
   }
-  for (let index = 0; index < stripes; index++) {
+  await verifyShard(store, part, layout, shardIndex);
+  return writer.sizeBytes;
+}
+
+/**
+ * Reads shard `shardIndex` of `part` from `store` block by block and checks every block's bitrot
+ * hash (rebuild's read-back, scrub). Throws BitrotDetected, ShardTruncated, ShardNotFound, StorageIOError.
+ */
+export async function verifyShard(store: ShardStore, part: DataPart, layout: DataLayout, shardIndex: number): Promise<void> {
+  const shardId = shardIdOf(part.dataId, shardIndex);
+  for (let index = 0; index < stripeCount(layout, part.sizeBytes); index++) {
     const stripe = stripeAt(layout, part.sizeBytes, index);
     verifyFramedBlock(await store.readRange(shardId, stripe.fileOffset, bitrotHashBytes + stripe.shardBytes), shardId, index);
   }
-  return writer.sizeBytes;
 }
