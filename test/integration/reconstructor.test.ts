@@ -18,6 +18,7 @@ import { Reconstructor } from '../../src/repair/reconstructor.js';
 import { Scrubber } from '../../src/repair/scrubber.js';
 import { DriveSet } from '../../src/store/drive-set.js';
 import { inlineObjectMaxBytesDefault } from '../../src/util/limits.js';
+import { waitFor } from '../helpers/wait.js';
 
 const log = pino({ level: 'silent' });
 const blockSizeBytes = 256 * 1024;
@@ -74,13 +75,6 @@ function shardPath(part: DataPart, index: number): string {
   return join(drive.path!, 'shards', part.dataId.slice(0, 2), shardIdOf(part.dataId, index));
 }
 
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 beforeEach(async () => {
   h = await openHarness(await mkdtemp(join(tmpdir(), 'tessera-repair-')));
@@ -103,14 +97,14 @@ describe('Reconstructor', () => {
 
     // Parity 4 is read only when a data shard is bad: delete data shard 1, so stripe 0 needs it.
     expect((await readAll('obj')).equals(data)).toBe(true);
-    await until(() => h.meta.listRepairs(10).length === 2, 2_000);
+    await waitFor(() => h.meta.listRepairs(10).length === 2, 2_000, '2 queued repairs');
     expect(h.meta.listRepairs(10)).toMatchObject([
       { dataId: part.dataId, shardIndex: 1, reason: 'missing', bucket: 'b', key: 'obj' },
       { dataId: part.dataId, shardIndex: 4, reason: 'corrupt', bucket: 'b', key: 'obj' },
     ]);
 
     h.reconstructor.start();
-    await until(() => h.meta.listRepairs(10).length === 0, 10_000);
+    await waitFor(() => h.meta.listRepairs(10).length === 0, 10_000, '0 queued repairs');
     expect(h.reconstructor.counters()).toMatchObject({ rebuilt: 2, failed: 0 });
     for (const index of [1, 4]) expect((await readFile(shardPath(part, index))).equals(originals[index]!)).toBe(true);
     // Full redundancy again: any two other shards can go and the object still reads exactly.
@@ -126,12 +120,12 @@ describe('Reconstructor', () => {
     const part = await put('partial', data);
     createWriter.mockRestore();
     const missed = part.drives.indexOf(failing.driveId);
-    await until(() => h.meta.listRepairs(10).length === 1, 2_000);
+    await waitFor(() => h.meta.listRepairs(10).length === 1, 2_000, '1 queued repairs');
     expect(h.meta.listRepairs(10)).toMatchObject([{ dataId: part.dataId, shardIndex: missed, reason: 'write-failed', bucket: 'b', key: 'partial' }]);
     await expect(readFile(shardPath(part, missed))).rejects.toMatchObject({ code: 'ENOENT' });
 
     h.reconstructor.start();
-    await until(() => h.meta.listRepairs(10).length === 0, 10_000);
+    await waitFor(() => h.meta.listRepairs(10).length === 0, 10_000, '0 queued repairs');
     const others = [0, 1, 2, 3, 4, 5].filter((i) => i !== missed).slice(0, 2);
     for (const index of others) await rm(shardPath(part, index));
     expect((await readAll('partial')).equals(data)).toBe(true); // needs the rebuilt shard
@@ -141,14 +135,14 @@ describe('Reconstructor', () => {
     const first = await put('k', randomBytes(blockSizeBytes * 2));
     await rm(shardPath(first, 0));
     await readAll('k');
-    await until(() => h.meta.listRepairs(10).length === 1, 2_000);
+    await waitFor(() => h.meta.listRepairs(10).length === 1, 2_000, '1 queued repairs');
 
     await closeHarness(h); // the queue is in LMDB: it survives
     h = await openHarness(h.dir);
     expect(h.meta.listRepairs(10)).toMatchObject([{ dataId: first.dataId, shardIndex: 0 }]);
     await put('k', randomBytes(100_000)); // replaces the damaged data
     h.reconstructor.start();
-    await until(() => h.meta.listRepairs(10).length === 0, 10_000);
+    await waitFor(() => h.meta.listRepairs(10).length === 0, 10_000, '0 queued repairs');
     expect(h.reconstructor.counters()).toMatchObject({ rebuilt: 0, dropped: 1 });
   });
 
@@ -165,11 +159,11 @@ describe('Reconstructor', () => {
     const scrubber = new Scrubber({ stores: () => h.drives.localStores(), scrub: (store, shardId) => h.objects.scrubShard(store, shardId) }, log, 0);
     const cycle = await scrubber.runCycle();
     expect(cycle).toMatchObject({ shards: 12, ok: 10, repairQueued: 2, unowned: 0, failed: 0 });
-    await until(() => h.meta.listRepairs(10).length === 2, 2_000);
+    await waitFor(() => h.meta.listRepairs(10).length === 2, 2_000, '2 queued repairs');
     expect(h.meta.listRepairs(10).map((r) => [r.shardIndex, r.reason, r.key])).toEqual([[0, 'corrupt', 'rot'], [5, 'corrupt', 'rot']]);
 
     h.reconstructor.start();
-    await until(() => h.meta.listRepairs(10).length === 0, 10_000);
+    await waitFor(() => h.meta.listRepairs(10).length === 0, 10_000, '0 queued repairs');
     for (const index of [0, 5]) expect((await readFile(shardPath(part, index))).equals(originals[index]!)).toBe(true);
     expect(await scrubber.runCycle()).toMatchObject({ shards: 12, ok: 12, repairQueued: 0 });
     await scrubber.stop();

@@ -10,6 +10,7 @@ import { callFailuresToDown } from '../../../src/util/limits.js';
 import { generateNodeKey, identityFromPem, type NodeIdentity } from '../../../src/transport/identity.js';
 import { QuicTransport, type QuicTransportLimits } from '../../../src/transport/quic-transport.js';
 import type { CallHandler, InboundCall, PeerAddress, Reply } from '../../../src/transport/transport.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const testLimits: Partial<QuicTransportLimits> = { handshakeTimeoutMs: 500, connectionIdleTimeoutMs: 3_000, keepAliveIntervalMs: 500 };
@@ -119,13 +120,6 @@ function service(log: { calls: InboundCall[]; aborted: string[]; active: number;
 
 const newLog = () => ({ calls: [] as InboundCall[], aborted: [] as string[], active: 0, maxActive: 0 });
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('QuicTransport', () => {
   it('echoes a small header and reports the authenticated caller', async () => {
@@ -176,7 +170,7 @@ describe('QuicTransport', () => {
     expect(error).toMatchObject({ code: 'CallTimeout' });
     expect(elapsedMs).toBeGreaterThanOrEqual(290);
     expect(elapsedMs).toBeLessThan(800);
-    await until(() => log.aborted.length === 1, 2_000); // the callee's deadline (t) aborted the handler
+    await waitFor(() => log.aborted.length === 1, 2_000, 'the handler to be aborted'); // the callee's deadline (t) aborted the handler
     expect(client.health('b').inFlight).toBe(0);
     const controller = new AbortController();
     const aborted = client.call('b', { method: 'hang', header: null }, { timeoutMs: 5_000, signal: controller.signal });
@@ -252,11 +246,11 @@ describe('QuicTransport', () => {
     expect(client.health('b').up).toBe(true);
 
     await first.close();
-    await until(() => !client.health('b').up, 3_000);
+    await waitFor(() => !client.health('b').up, 3_000, 'the peer to be reported down');
     await expect(client.call('b', { method: 'echo', header: 2 }, { timeoutMs: 1_000 })).rejects.toMatchObject({ code: expect.stringMatching(/PeerUnreachable|CallTimeout/) });
 
     await start(b, [a.peer, b.peer], service(newLog()));
-    await until(() => client.health('b').up, 5_000); // the background reconnect found it
+    await waitFor(() => client.health('b').up, 5_000, 'the peer to be reported up'); // the background reconnect found it
     const reply = await drain(client.call('b', { method: 'echo', header: 3 }, { timeoutMs: 2_000 }));
     expect(reply.header).toEqual({ echoed: 3, from: 'a' });
     expect(client.health('b').consecutiveFailures).toBe(0);

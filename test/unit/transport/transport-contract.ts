@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateNodeKey, identityFromPem, type NodeIdentity } from '../../../src/transport/identity.js';
 import type { CallHandler, InboundCall, PeerAddress, Transport } from '../../../src/transport/transport.js';
 import { TesseraError } from '../../../src/util/errors.js';
+import { waitFor } from '../../helpers/wait.js';
 
 /** The constructor options both implementations take. */
 export interface ContractTransportOptions {
@@ -62,14 +63,7 @@ export async function rejectionCode(promise: Promise<unknown>): Promise<string> 
   return (err as TesseraError).code;
 }
 
-/** Resolves once `condition()` holds; throws after `timeoutMs`. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+export { waitFor };
 
 export function describeTransportContract(name: string, make: MakeTransport): void {
   describe(`${name} transport contract`, () => {
