@@ -5,7 +5,8 @@
 import { isTesseraError, TesseraError } from '../util/errors.js';
 import { encodeFrame, errorFrame, type ReplyFrame } from './framing.js';
 import type { PeerState } from './peer-state.js';
-import { dropStream, ignore, raceAbort, type NativeStream, type StreamSource } from './quinn-native.js';
+import { dropStream, type NativeStream, type StreamSource } from './quinn-native.js';
+import { ignore, raceAbort } from './race-abort.js';
 
 /** Abort reason of a call's leftovers once the call is over; never reaches a caller. */
 const callEnded = new TesseraError('CallEnded', 'call is over');

@@ -11,10 +11,11 @@ import * as limits from '../util/limits.js';
 import { encodeFrame, errorFrame, errorFromFrame, readFrame, type ReplyFrame, type RequestFrame } from './framing.js';
 import { publicKeyBytes, type NodeIdentity } from './identity.js';
 import { PeerState } from './peer-state.js';
+import { ignore, raceAbort } from './race-abort.js';
 import { brokenStream, CallScope, replyBody, sendRequest, writeReply } from './quic-call.js';
 import { CallSlots } from './slots.js';
 import {
-  StreamSource, dropStream, ignore, loadQuinnEngine, peerIdOfMultiaddr, peerIdOfPublicKey, privateKeyProto, raceAbort,
+  StreamSource, dropStream, loadQuinnEngine, peerIdOfMultiaddr, peerIdOfPublicKey, privateKeyProto,
   type NativeClient, type NativeConfig, type NativeConnection, type NativeServer, type NativeStream, type QuinnEngine, type SocketFamily,
 } from './quinn-native.js';
 import type { Call, CallHandler, CallOptions, PeerAddress, PeerHealth, Reply, Transport } from './transport.js';

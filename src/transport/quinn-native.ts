@@ -4,6 +4,7 @@
 // a self-signed certificate carrying its Ed25519 key, and the peer id is derived from that key.
 import { TesseraError } from '../util/errors.js';
 import type { NodeIdentity } from './identity.js';
+import { ignore, raceAbort } from './race-abort.js';
 
 /**
  * Options of the engine's QuinnConfig (napi `Config`). All numbers are u32.
@@ -213,37 +214,6 @@ export function base58btc(bytes: Uint8Array): string {
 
 // ---- stream helpers ----
 
-/**
- * Settles like `promise`, or rejects with `signal.reason` as soon as `signal` aborts. The native
- * operation cannot be cancelled and keeps running; `onLate` receives its value if it still
- * resolves after the abort (e.g. to close a stream nobody will use).
- */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, onLate?: (value: T) => void): Promise<T> {
-  if (signal.aborted) {
-    promise.then((value) => onLate?.(value), ignore);
-    return Promise.reject(signal.reason as Error);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      reject(signal.reason as Error);
-      promise.then((value) => onLate?.(value), ignore);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err as Error);
-      },
-    );
-  });
-}
-
-/** For fire-and-forget native calls whose failure changes nothing (the stream is being dropped). */
-export function ignore(): void {}
 
 /**
  * The receive side of a native stream as an async iterable of chunks of at most `maxBytes`.

@@ -6,12 +6,11 @@ import type { Duplex } from 'node:stream';
 import { isTesseraError, TesseraError } from '../util/errors.js';
 import { encodeFrame, errorFrame } from './framing.js';
 import type { PeerState } from './peer-state.js';
+import { ignore } from './race-abort.js';
 import type { CallOptions, HandlerReply } from './transport.js';
 
 /** The one HTTP/2 path calls are POSTed to. */
 export const callPath = '/call';
-/** For stream and session 'error' events that another path (a read, a write) already reports. */
-export const noop = (): void => {};
 
 /**
  * One outbound call's deadline, cancellation and resources (slot, stream). Exactly one reason ends
@@ -54,7 +53,7 @@ export class OutboundCall {
 
   open(session: http2.ClientHttp2Session): http2.ClientHttp2Stream {
     const stream = session.request({ ':method': 'POST', ':path': callPath }, { endStream: false });
-    stream.on('error', noop); // reading the stream reports its errors
+    stream.on('error', ignore); // reading the stream reports its errors
     this.stream = stream;
     this.session = session;
     return stream;

@@ -27,8 +27,9 @@ import { encodeFrame, errorFromFrame, readFrame, type ReplyFrame, type RequestFr
 import { publicKeyBytes, publicKeyString, type NodeIdentity } from './identity.js';
 import { nodeCertificate, type NodeCertificate } from './node-certificate.js';
 import { PeerState } from './peer-state.js';
+import { ignore, raceAbort } from './race-abort.js';
 import { CallSlots } from './slots.js';
-import { callPath, discardOnReturn, drainQuietly, noop, OutboundCall, sendReply, sendRequest } from './tls-call.js';
+import { callPath, discardOnReturn, drainQuietly, OutboundCall, sendReply, sendRequest } from './tls-call.js';
 import type { Call, CallHandler, CallOptions, PeerAddress, PeerHealth, Reply, Transport } from './transport.js';
 
 /** Limits a test or a small deployment may tighten; defaults come from util/limits.ts. */
@@ -128,8 +129,8 @@ export class TlsTransport implements Transport {
     this.server = server;
     server.on('session', (session) => this.acceptSession(session));
     server.on('stream', (stream, headers) => this.acceptStream(stream, headers, handler));
-    server.on('sessionError', noop);
-    server.on('tlsClientError', noop);
+    server.on('sessionError', ignore);
+    server.on('tlsClientError', ignore);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.options.listen.port, this.options.listen.host, () => {
@@ -151,7 +152,7 @@ export class TlsTransport implements Transport {
     this.outbound.add(outbound);
     try {
       outbound.setRelease(await link.state.acquire(outbound.signal));
-      const session = await abortable(this.session(link), outbound.signal);
+      const session = await raceAbort(this.session(link), outbound.signal);
       const request = encodeFrame({ m: call.method, h: call.header, t: outbound.remainingMs() });
       const stream = outbound.open(session);
       void sendRequest(outbound, stream, request, call.body);
@@ -211,7 +212,7 @@ export class TlsTransport implements Transport {
 
   /** Runs synchronously when the session is created, so nothing of an unknown peer is ever read. */
   private acceptSession(session: http2.ServerHttp2Session): void {
-    session.on('error', noop);
+    session.on('error', ignore);
     const key = peerKeyOf(session.socket as TLSSocket);
     const from = key === undefined ? undefined : this.nodeIdByKey.get(key);
     if (from === undefined || this.closed) {
@@ -226,7 +227,7 @@ export class TlsTransport implements Transport {
   }
 
   private acceptStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, handler: CallHandler): void {
-    stream.on('error', noop);
+    stream.on('error', ignore);
     const from = this.callers.get(stream.session as http2.Http2Session);
     if (from === undefined) {
       stream.close(h2.NGHTTP2_REFUSED_STREAM);
@@ -260,8 +261,8 @@ export class TlsTransport implements Transport {
       }, Math.min(frame.t, callTimeoutMaxMs));
       // A handler that ignores its signal must not keep the slot: stop waiting for it once aborted.
       const handling = handler({ from, method: frame.m, header: frame.h, body, signal: controller.signal });
-      handling.catch(noop);
-      const reply = await abortable(handling, controller.signal).catch((err: unknown) => err);
+      handling.catch(ignore);
+      const reply = await raceAbort(handling, controller.signal).catch((err: unknown) => err);
       await sendReply(stream, reply);
     } catch (err) {
       await sendReply(stream, err);
@@ -269,7 +270,7 @@ export class TlsTransport implements Transport {
       clearTimeout(deadline);
       release?.();
       this.inbound.delete(entry);
-      void source.return(undefined).catch(noop); // discard what the handler left unread
+      void source.return(undefined).catch(ignore); // discard what the handler left unread
     }
   }
 
@@ -295,7 +296,7 @@ export class TlsTransport implements Transport {
     const connecting = this.connect(link).finally(() => {
       link.connecting = undefined;
     });
-    connecting.catch(noop); // failures are reported to the calls that wait and to health()
+    connecting.catch(ignore); // failures are reported to the calls that wait and to health()
     link.connecting = connecting;
   }
 
@@ -310,7 +311,7 @@ export class TlsTransport implements Transport {
         maxSessionMemory: http2SessionMemoryMaxMiB,
         settings: { ...sessionSettings, enablePush: false },
       });
-      session.on('error', noop);
+      session.on('error', ignore);
       session.once('connect', () => session.setLocalWindowSize(http2ConnectionWindowBytes));
       session.once('close', () => this.lost(link, session));
       session.once('goaway', () => {
@@ -353,7 +354,7 @@ export class TlsTransport implements Transport {
       socket.once('error', fail);
       socket.once('secureConnect', () => {
         socket.off('error', fail);
-        socket.on('error', noop); // the HTTP/2 session reports errors from here on
+        socket.on('error', ignore); // the HTTP/2 session reports errors from here on
         const key = peerKeyOf(socket);
         if (key !== peer.publicKey) {
           return fail(new TesseraError('PeerNotAuthorized', `server at ${peer.host}:${peer.port} presented key ${key ?? '(none)'}, not the key of node ${peer.nodeId}`));
@@ -454,16 +455,6 @@ function isRequestFrame(frame: unknown): frame is RequestFrame {
   return typeof m === 'string' && Buffer.byteLength(m) <= callMethodMaxBytes && typeof t === 'number' && t > 0;
 }
 
-
-/** `promise`, or the signal's reason once it aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
 
 /** `promise`, or PeerUnreachable after `timeoutMs`. */
 function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {

@@ -3,9 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { generateNodeKey, identityFromPem } from '../../../src/transport/identity.js';
 import {
-  StreamSource, base58btc, loadQuinnEngine, peerIdOfMultiaddr, peerIdOfPublicKey, privateKeyProto, raceAbort,
+  StreamSource, base58btc, loadQuinnEngine, peerIdOfMultiaddr, peerIdOfPublicKey, privateKeyProto,
   type QuinnConfigOptions,
 } from '../../../src/transport/quinn-native.js';
+import { raceAbort } from '../../../src/transport/race-abort.js';
 
 function newIdentity() {
   return identityFromPem(generateNodeKey().privateKeyPem);
