@@ -45,6 +45,15 @@ function partNumberOf(ctx: RequestContext): number {
   return value;
 }
 
+/**
+ * A new multipart upload ID: 48 lowercase hex characters (24 random bytes).
+ * Hex, not base64url: an ID that starts with '-' is read as an option by the aws cli's argument
+ * parser (`--upload-id -x…` fails with "expected one argument"), and 1 in 32 base64url IDs would.
+ */
+export function newUploadId(): string {
+  return randomBytes(24).toString('hex');
+}
+
 function uploadIdOf(ctx: RequestContext): string {
   return ctx.query.get('uploadId') ?? '';
 }
@@ -58,7 +67,7 @@ export const createMultipartUpload: Handler = async (ctx) => {
   const headers = objectHeadersFrom(ctx.req.headers);
   const checksumAlgorithm = parseChecksumAlgorithm(ctx.req.headers['x-amz-checksum-algorithm']?.toString(), 'x-amz-checksum-algorithm');
   const checksumType = checksumTypeOf(ctx, checksumAlgorithm);
-  const uploadId = randomBytes(24).toString('base64url');
+  const uploadId = newUploadId();
   await ctx.objects.createUpload({
     ...headers,
     bucket: ctx.bucket!,
