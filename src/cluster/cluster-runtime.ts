@@ -27,6 +27,12 @@ export interface ClusterRuntime {
   shardPort: number;
   dataShards: number;
   parityShards: number;
+  /**
+   * The node that scans the object at (bucket, key): the first of its k + m home nodes that this
+   * node's transport sees up (itself counts as up). Every node computes the same answer while
+   * their views of who is up agree, so each object is checked once per cycle.
+   */
+  scannerOf(bucket: string, key: string): string;
   close(): Promise<void>;
 }
 
@@ -85,5 +91,9 @@ export async function startClusterRuntime(cluster: ClusterConfig, local: LmdbMet
     throw new TesseraError('ListenFailed', `cannot start the ${cluster.transport} shard server on ${cluster.listenAddress ?? self.host}:${self.port}: ${(err as Error).message}`);
   }
   log.info({ nodeId: cluster.nodeId, transport: cluster.transport, shardPort, nodes: nodeIds.length, dataShards, parityShards, layoutVersion: cluster.layoutVersion }, 'cluster transport listening');
-  return { stores, meta, transport, shardPort, dataShards, parityShards, close: () => transport.close() };
+  const scannerOf = (bucket: string, key: string): string => {
+    const homes = placement.place(`${bucket}/${key}`, dataShards + parityShards);
+    return homes.find((nodeId) => nodeId === cluster.nodeId || transport.health(nodeId).up) ?? cluster.nodeId;
+  };
+  return { stores, meta, transport, shardPort, dataShards, parityShards, scannerOf, close: () => transport.close() };
 }

@@ -10,6 +10,7 @@ import { initBitrot } from '../erasure/bitrot.js';
 import { openMetaStore } from '../meta/lmdb-meta-store.js';
 import { ObjectLayer } from '../object/object-layer.js';
 import { Reconstructor } from '../repair/reconstructor.js';
+import { Scanner } from '../repair/scanner.js';
 import { Scrubber } from '../repair/scrubber.js';
 import { S3Gateway } from '../s3/server.js';
 import { DriveSet } from '../store/drive-set.js';
@@ -107,6 +108,13 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
   const shardStores = cluster?.stores ?? drives;
   const scrubber = new Scrubber({ stores: () => shardStores.localStores(), scrub: (store, shardId) => objects.scrubShard(store, shardId) }, log.child({ component: 'scrub' }));
   scrubber.start(config.scrubIntervalHours * 3_600_000);
+  const selfId = config.cluster?.nodeId;
+  const scanner = new Scanner({
+    records: (limit, after, scope) => meta.scanObjects(limit, after, scope),
+    responsible: (record) => cluster === undefined || cluster.scannerOf(record.bucket, record.key) === selfId,
+    check: (record) => objects.checkShards(record),
+  }, log.child({ component: 'scan' }));
+  scanner.start(config.scanIntervalHours * 3_600_000);
 
   const ownerId = createHash('sha256').update(credentials.accessKey).digest('hex');
   const gateway = new S3Gateway({
@@ -127,6 +135,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     }
   } catch (err) {
     await gateway.close();
+    await scanner.stop();
     await scrubber.stop();
     await reconstructor.stop();
     await objects.stop();
@@ -152,6 +161,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     dataDir,
     async stop() {
       await gateway.close();
+      await scanner.stop();
       await scrubber.stop();
       await reconstructor.stop();
       await objects.stop();

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import {
   blockSizeDefaultBytes, blockSizeMaxBytes, blockSizeMinBytes, drivesMax, inlineObjectLimitBytes, inlineObjectMaxBytesDefault,
-  scrubIntervalHoursDefault, scrubIntervalHoursMax,
+  scanIntervalHoursDefault, scanIntervalHoursMax, scrubIntervalHoursDefault, scrubIntervalHoursMax,
 } from '../util/limits.js';
 
 /** Lowest and highest TCP port numbers accepted for listeners. */
@@ -224,6 +224,18 @@ export const configSchema = z
       .max(scrubIntervalHoursMax, `must be between 0 and ${scrubIntervalHoursMax}`)
       .default(scrubIntervalHoursDefault)
       .describe('hours between scrub cycles, 0 = off; default 24'),
+    /**
+     * Scanner: every this many hours the node walks its object records and checks that every
+     * shard exists, with its full size, where the record's placement says; missing ones are
+     * queued for repair. Cheap (a stat per shard), so more often than scrub. 0 disables it
+     * (`s3d admin heal` still runs one). Default 6; fractions allowed.
+     */
+    scanIntervalHours: z
+      .number()
+      .min(0, `must be between 0 and ${scanIntervalHoursMax}`)
+      .max(scanIntervalHoursMax, `must be between 0 and ${scanIntervalHoursMax}`)
+      .default(scanIntervalHoursDefault)
+      .describe('hours between scanner cycles, 0 = off; default 6'),
     /** Logging. */
     log: logSchema.prefault({}).describe('logging'),
     /**

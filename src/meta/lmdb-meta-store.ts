@@ -17,7 +17,7 @@ import { assertObjectRecord, assertPageSize, checkConditions, dataRefOf } from '
 import { compareVersions, type MetaReplica } from './meta-store.js';
 import type {
   BucketRecord, DataOwner, DataPart, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage,
-  ListUploadsPage, ListUploadsQuery, ObjectRecord, ObjectVersion, PartRecord, RepairEntry, Tombstone, UploadRecord, WriteConditions,
+  ListUploadsPage, ListUploadsQuery, ObjectRecord, ObjectVersion, PartRecord, RepairEntry, ScanScope, Tombstone, UploadRecord, WriteConditions,
 } from './types.js';
 
 /** Key in `repair`: dataId bytes, 0x00, shard index as 2 big-endian bytes. */
@@ -364,6 +364,22 @@ export class LmdbMetaStore implements MetaReplica {
     });
   }
 
+  /**
+   * This node's current object records in (bucket, key) byte order, at most `limit` (>= 0),
+   * strictly after `after` when given, limited to `scope` (a bucket, and a key prefix within it)
+   * when given. A read snapshot per call: the scanner pages through millions of records with it.
+   */
+  scanObjects(limit: number, after?: DataOwner, scope?: ScanScope): ObjectRecord[] {
+    assert(Number.isInteger(limit) && limit >= 0, 'scanObjects limit is a non-negative integer');
+    if (limit === 0) return [];
+    const scopeStart = scope === undefined ? undefined : objectKey(scope.bucket, scope.prefix ?? '');
+    const end = scopeStart === undefined ? undefined : prefixEnd(scopeStart);
+    const afterKey = after === undefined ? undefined : objectKey(after.bucket, after.key);
+    const start = afterKey !== undefined && (scopeStart === undefined || Buffer.compare(afterKey, scopeStart) >= 0) ? afterKey : scopeStart;
+    const range = this.objects.getRange({ ...(start !== undefined ? { start } : {}), ...(end !== undefined ? { end } : {}), limit: limit + 1 });
+    return [...range.filter(({ key }) => afterKey === undefined || !afterKey.equals(key)).map(({ value }) => value)].slice(0, limit);
+  }
+
   listTombstones(limit: number): Tombstone[] {
     return [...this.tombstones.getRange({ limit }).map(({ value }) => value)];
   }
@@ -435,6 +451,11 @@ export class LmdbMetaStore implements MetaReplica {
     if (after === undefined) return [...this.repair.getRange({ limit }).map(({ value }) => value)];
     const start = repairKey(after.dataId, after.shardIndex);
     return [...this.repair.getRange({ start, limit: limit + 1 }).filter(({ key }) => !start.equals(key)).map(({ value }) => value)].slice(0, limit);
+  }
+
+  /** Entries in the repair queue (LMDB's entry count: no scan). */
+  repairCount(): number {
+    return this.repair.getCount();
   }
 
   removeRepairs(entries: readonly Pick<RepairEntry, 'dataId' | 'shardIndex'>[]): Promise<void> {

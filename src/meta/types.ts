@@ -142,6 +142,13 @@ export interface DataOwner {
   key: string;
 }
 
+/** What a scan covers: one bucket, or the keys under `prefix` in it (`s3d admin heal bucket[/prefix]`). */
+export interface ScanScope {
+  bucket: string;
+  /** Key prefix within the bucket; '' or absent = the whole bucket. */
+  prefix?: string;
+}
+
 /** Why a shard needs rebuilding. */
 export type RepairReason = 'missing' | 'corrupt' | 'write-failed';
 

@@ -20,6 +20,7 @@ import type { ShardStore, ShardStoreSet } from '../store/shard-store.js';
 import { isTesseraError, TesseraError } from '../util/errors.js';
 import { repairUnreferencedKeepMs } from '../util/limits.js';
 import { bitrotHash } from '../erasure/bitrot.js';
+import { shardFileBytes } from '../erasure/stripe.js';
 import { createCodec } from '../erasure/create-codec.js';
 import type { ErasureCodec } from '../erasure/erasure-codec.js';
 import { DataPins, GarbageCollector } from './garbage-collector.js';
@@ -57,6 +58,16 @@ export interface OpenedObject {
   /** Bytes [firstByte, lastByte] inclusive, verified block by block. */
   read(firstByte: number, lastByte: number): AsyncGenerator<Buffer>;
   release(): void;
+}
+
+/** What ObjectLayer.checkShards found in one record (counts of shards). */
+export interface ShardCheck {
+  /** Shards the record's striped parts name (k + m per part). */
+  shards: number;
+  /** Absent or wrongly sized: queued for repair. */
+  queued: number;
+  /** On a drive or node that is offline or did not answer: not queued. */
+  unreachable: number;
 }
 
 export interface ObjectLayerOptions {
@@ -373,6 +384,42 @@ export class ObjectLayer {
     } finally {
       release();
     }
+  }
+
+  /**
+   * The scanner's check of one object record: every shard of every striped part must exist on
+   * the drive or node its part names, with the size its layout gives (shardFileBytes). Absent
+   * shards are queued for repair as 'missing', wrongly sized ones as 'corrupt' (their blocks are
+   * scrub's to verify). A drive or node that cannot answer is counted, not queued: the shard may
+   * be fine, and a rebuild could not write there anyway. The k + m stats of a part run at once.
+   */
+  async checkShards(record: ObjectRecord): Promise<ShardCheck> {
+    const check: ShardCheck = { shards: 0, queued: 0, unreachable: 0 };
+    for (const part of record.parts) {
+      if (part.inline !== undefined) continue;
+      const expectedBytes = shardFileBytes(record.layout, part.sizeBytes);
+      const states = await Promise.all(part.drives.map(async (driveId, shardIndex): Promise<'ok' | 'unreachable' | RepairReason> => {
+        const store = this.drives.store(driveId);
+        if (!store) return 'unreachable';
+        try {
+          const stat = await store.stat(shardIdOf(part.dataId, shardIndex));
+          if (stat === undefined) return 'missing';
+          return stat.sizeBytes === expectedBytes ? 'ok' : 'corrupt';
+        } catch (err) {
+          if (isTesseraError(err, 'StorageIOError')) return 'unreachable';
+          throw err;
+        }
+      }));
+      states.forEach((state, shardIndex) => {
+        check.shards++;
+        if (state === 'unreachable') check.unreachable++;
+        else if (state !== 'ok') {
+          check.queued++;
+          this.queueRepair(part, shardIndex, state, record);
+        }
+      });
+    }
+    return check;
   }
 
   /** The part with `dataId` in the current record of `object`, with the record's layout; undefined when none. */

@@ -174,3 +174,13 @@ export const scrubIntervalHoursDefault = 24;
 export const scrubIntervalHoursMax = 8_760;
 /** Pause after each scrubbed shard, in ms: scrub's pace, so it never crowds out requests. */
 export const scrubShardPauseMs = 10;
+/** Default and largest config scanIntervalHours: hours between a node's scanner cycles (check
+ *  that every shard of every object it is first home of exists with its full size). */
+export const scanIntervalHoursDefault = 6;
+export const scanIntervalHoursMax = 8_760;
+/** Pause after each object the scanner checked, in ms (k + m shard stats per part). */
+export const scanObjectPauseMs = 1;
+/** Object records the scanner reads per LMDB read snapshot. */
+export const scanPageObjects = 256;
+/** Scoped heal requests that may wait behind a running scan; more collapse into one full cycle. */
+export const scanWaitingMax = 64;

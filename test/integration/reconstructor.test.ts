@@ -9,12 +9,12 @@ import { open as lmdbOpen } from 'lmdb';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { initBitrot } from '../../src/erasure/bitrot.js';
-import { openMetaStore } from '../../src/meta/lmdb-meta-store.js';
-import type { MetaStore } from '../../src/meta/meta-store.js';
+import { openMetaStore, type LmdbMetaStore } from '../../src/meta/lmdb-meta-store.js';
 import type { DataPart } from '../../src/meta/types.js';
 import { shardIdOf } from '../../src/object/layout.js';
 import { ObjectLayer } from '../../src/object/object-layer.js';
 import { Reconstructor } from '../../src/repair/reconstructor.js';
+import { Scanner } from '../../src/repair/scanner.js';
 import { Scrubber } from '../../src/repair/scrubber.js';
 import { DriveSet } from '../../src/store/drive-set.js';
 import { inlineObjectMaxBytesDefault } from '../../src/util/limits.js';
@@ -25,7 +25,7 @@ const blockSizeBytes = 256 * 1024;
 
 interface Harness {
   dir: string;
-  meta: MetaStore;
+  meta: LmdbMetaStore;
   drives: DriveSet;
   objects: ObjectLayer;
   reconstructor: Reconstructor;
@@ -186,5 +186,52 @@ describe('Reconstructor', () => {
     await root.close();
     h = await openHarness(h.dir);
     expect(h.meta.objectOfData(third.dataId)).toEqual({ bucket: 'b', key: 'k3' });
+  });
+});
+
+describe('Scanner', () => {
+  const scannerOf = (responsible: (key: string) => boolean = () => true): Scanner => new Scanner({
+    records: (limit, after, scope) => h.meta.scanObjects(limit, after, scope),
+    responsible: (record) => responsible(record.key),
+    check: (record) => h.objects.checkShards(record),
+  }, log, 0);
+
+  it('queues every shard a drive lost and one cut short; the reconstructor brings them back byte-identical', async () => {
+    const parts = [];
+    for (let i = 0; i < 5; i++) parts.push(await put(`obj-${i}`, randomBytes(blockSizeBytes * (i + 1) + i)));
+    await put('small', randomBytes(100)); // inline: no shard files to check
+    const originals = await Promise.all(parts.map((part) => Promise.all([0, 1, 2, 3, 4, 5].map((i) => readFile(shardPath(part, i))))));
+    // The drive holding shard 2 of obj-0 loses every file; shard 5 of obj-3 loses its tail.
+    const lostDrive = parts[0]!.drives[2]!;
+    const lost = parts.flatMap((part) => [0, 1, 2, 3, 4, 5].filter((i) => part.drives[i] === lostDrive).map((i) => shardPath(part, i)));
+    expect(lost).toHaveLength(5);
+    for (const file of lost) await rm(file);
+    const cut = await open(shardPath(parts[3]!, 5), 'r+');
+    await cut.truncate(100);
+    await cut.close();
+
+    const scanner = scannerOf();
+    const cycle = await scanner.runCycle();
+    expect(cycle).toMatchObject({ objects: 6, checked: 6, shards: 30, queued: 6, unreachable: 0, failed: 0 });
+    await waitFor(() => h.meta.repairCount() === 6, 2_000, '6 queued repairs');
+    expect(h.meta.listRepairs(10).filter((r) => r.reason === 'corrupt').map((r) => [r.key, r.shardIndex])).toEqual([['obj-3', 5]]);
+
+    h.reconstructor.start();
+    await waitFor(() => h.meta.repairCount() === 0, 20_000, '0 queued repairs');
+    for (const [p, part] of parts.entries()) {
+      for (const i of [0, 1, 2, 3, 4, 5]) expect((await readFile(shardPath(part, i))).equals(originals[p]![i]!), `obj-${p} shard ${i}`).toBe(true);
+    }
+    expect(await scanner.runCycle()).toMatchObject({ checked: 6, shards: 30, queued: 0 });
+    await scanner.stop();
+  });
+
+  it('heal(scope) checks only the bucket prefix asked for, and skips records another node scans', async () => {
+    for (const key of ['logs/1', 'logs/2', 'media/1']) await put(key, randomBytes(blockSizeBytes));
+    const scanner = scannerOf((key) => key !== 'logs/2');
+    scanner.heal({ bucket: 'b', prefix: 'logs/' });
+    await waitFor(() => scanner.lastCycle() !== undefined, 5_000, 'the heal cycle');
+    expect(scanner.lastCycle()).toMatchObject({ scope: { bucket: 'b', prefix: 'logs/' }, objects: 2, checked: 1, shards: 6, queued: 0 });
+    expect(scanner.progress()).toBeUndefined();
+    await scanner.stop();
   });
 });

@@ -43,6 +43,7 @@ const defaults: Config = {
   blockSizeBytes: blockSizeDefaultBytes,
   inlineObjectMaxBytes: 131_072,
   scrubIntervalHours: 24,
+  scanIntervalHours: 6,
   log: { level: 'info', pretty: false },
 };
 
@@ -165,6 +166,7 @@ log: { level: debug }
     ['dataDir: ""', 'dataDir', 'must not be empty'],
     ['tls: 5', 'tls', 'must be a mapping (got 5)'],
     ['scrubIntervalHours: -1', 'scrubIntervalHours', 'must be between 0 and 8760 (got -1)'],
+    ['scanIntervalHours: 9000', 'scanIntervalHours', 'must be between 0 and 8760 (got 9000)'],
   ])('rejects %s', (yaml, field, problem) => {
     const err = configErrorOf(() => loadConfig({ file: yamlFile(`${yaml}\n`) }));
     expect(err.message).toContain(`config field "${field}": ${problem}`);

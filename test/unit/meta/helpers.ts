@@ -2,14 +2,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openMetaStore } from '../../../src/meta/lmdb-meta-store.js';
-import type { MetaStore } from '../../../src/meta/meta-store.js';
+import { openMetaStore, type LmdbMetaStore } from '../../../src/meta/lmdb-meta-store.js';
 import type { DataLayout, ObjectRecord, PartRecord, UploadRecord } from '../../../src/meta/types.js';
 
 export const layout: DataLayout = { blockSizeBytes: 1 << 20, dataShards: 1, parityShards: 0, bitrot: 'xxh3-64' };
 
 /** A temp directory and a store opened in it; `cleanup` closes the store and removes the directory. */
-export async function tempStore(): Promise<{ dir: string; store: MetaStore; cleanup: () => Promise<void> }> {
+export async function tempStore(): Promise<{ dir: string; store: LmdbMetaStore; cleanup: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-meta-'));
   const handle = { dir, store: await openMetaStore(dir), cleanup: async () => {} };
   handle.cleanup = async () => {

@@ -1,6 +1,6 @@
 // LmdbMetaStore against the MetaStore contract on a real LMDB environment in a temp directory.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openMetaStore } from '../../../src/meta/lmdb-meta-store.js';
+import { openMetaStore, type LmdbMetaStore } from '../../../src/meta/lmdb-meta-store.js';
 import type { MetaStore } from '../../../src/meta/meta-store.js';
 import type { ObjectRecord } from '../../../src/meta/types.js';
 import { newDataId, objectRecord, partRecord, tempStore, uploadRecord } from './helpers.js';
@@ -10,7 +10,7 @@ const bucket = (name: string) => ({ name, createdMs: 1_700_000_000_000, location
 const gcIds = (store: MetaStore) => store.listGc(1000).map((ref) => ref.dataId).sort();
 const pendingIds = (store: MetaStore) => store.listPending().map((ref) => ref.dataId).sort();
 
-let store: MetaStore;
+let store: LmdbMetaStore;
 let dir: string;
 let cleanup: () => Promise<void>;
 beforeEach(async () => {
@@ -252,5 +252,31 @@ describe('repair queue', () => {
     store = await openMetaStore(dir);
     await store.removeRepairs([{ dataId: 'd1', shardIndex: 3 }]);
     expect(store.listRepairs(10).map((r) => r.shardIndex)).toEqual([0, 1]);
+    expect(store.repairCount()).toBe(2);
+  });
+});
+
+describe('scanObjects', () => {
+  it('pages through every bucket in key order, resumes strictly after a position, and keeps to a scope', async () => {
+    for (const name of ['a', 'b', 'c']) await store.createBucket(bucket(name));
+    const keys = [['a', 'x/1'], ['a', 'x/2'], ['a', 'y'], ['b', 'x/1'], ['b', 'x/2'], ['b', 'x0'], ['c', 'z']] as const;
+    for (const [b, k] of keys) await store.putObject(objectRecord(b, k));
+    const walk = (limit: number, scope?: { bucket: string; prefix?: string }): string[] => {
+      const seen: string[] = [];
+      let after: { bucket: string; key: string } | undefined;
+      for (;;) {
+        const page = store.scanObjects(limit, after, scope);
+        seen.push(...page.map((r) => `${r.bucket}/${r.key}`));
+        if (page.length < limit) return seen;
+        after = { bucket: page[page.length - 1]!.bucket, key: page[page.length - 1]!.key };
+      }
+    };
+    expect(walk(2)).toEqual(keys.map(([b, k]) => `${b}/${k}`));
+    expect(walk(1, { bucket: 'b' })).toEqual(['b/x/1', 'b/x/2', 'b/x0']);
+    expect(walk(1, { bucket: 'b', prefix: 'x/' })).toEqual(['b/x/1', 'b/x/2']);
+    expect(walk(5, { bucket: 'a', prefix: 'y' })).toEqual(['a/y']);
+    expect(store.scanObjects(10, { bucket: 'a', key: 'x/1' }, { bucket: 'b' }).map((r) => r.key)).toEqual(['x/1', 'x/2', 'x0']); // a position before the scope starts at the scope
+    expect(store.scanObjects(10, { bucket: 'c', key: 'a' }, { bucket: 'b' })).toEqual([]); // a position past the scope
+    expect(store.scanObjects(0)).toEqual([]);
   });
 });
