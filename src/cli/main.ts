@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { loadConfig, logLevels, type Config, type PartialConfig } from '../config/config.js';
 import { initCluster, shardPortOffset } from '../cluster/cluster-init.js';
+import { adminHeal, adminStatus } from './admin.js';
 import { startLocalCluster, stopLocalCluster } from './cluster-local.js';
 import { startNode, type RunningNode } from '../cluster/node.js';
 import { isTesseraError } from '../util/errors.js';
@@ -198,6 +199,29 @@ SIGTERM or SIGINT stops gracefully: no new connections, in-flight requests finis
     .action(async (flags: { dir: string }) => {
       process.stdout.write(`stopped ${await stopLocalCluster(flags.dir)} nodes\n`);
     });
+
+  const admin = program.command('admin').description("watch and steer a cluster's health (over the cluster transport, with a node's key)")
+    .addHelpText('after', `
+Every admin command takes --config: a node's config (as made by s3d cluster init). The command
+speaks to every node as that node, with its key file, over the cluster's QUIC or TLS transport.`);
+  admin
+    .command('status')
+    .description('each node: up or down, drives, shard files, repair queue, rebuild progress and rate, last scan and scrub; exit 0 when healthy, 1 when not')
+    .requiredOption('--config <file>', "a node's config file")
+    .option('--json', 'print the full report as JSON')
+    .action(async (flags: { config: string; json?: boolean }) => {
+      process.exitCode = await adminStatus(flags.config, { json: flags.json === true });
+    });
+  admin
+    .command('heal')
+    .argument('[target]', 'bucket or bucket/prefix to scan (default: every bucket)')
+    .description('scan now: every node checks that each shard of its objects is in place and queues missing ones for rebuild')
+    .requiredOption('--config <file>', "a node's config file")
+    .option('--wait', 'wait until every node finished the scan and its repair queue is empty')
+    .option('--timeout <seconds>', 'with --wait: give up after this many seconds (exit 1)', wholeNumber('--timeout'), 3600)
+    .action(async (target: string | undefined, flags: { config: string; wait?: boolean; timeout: number }) => {
+      process.exitCode = await adminHeal(flags.config, target, { wait: flags.wait === true, timeoutSeconds: flags.timeout });
+    });
   return program;
 }
 
@@ -206,6 +230,10 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
+    if (isTesseraError(err, 'InvalidArgument')) {
+      process.stderr.write(`s3d: ${err.message}\n`);
+      process.exit(1);
+    }
     if (isTesseraError(err, 'InvalidConfig', 'DataDirLocked', 'ListenFailed', 'NodeStartFailed')) {
       process.stderr.write(`s3d: ${err.message}\n`);
       process.exit(2);

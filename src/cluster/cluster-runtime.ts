@@ -14,6 +14,7 @@ import { TesseraError } from '../util/errors.js';
 import { metaCallTimeoutMs } from '../util/limits.js';
 import { ClusterMetaStore, type ReplicaMethod } from './cluster-meta-store.js';
 import { ClusterShardStores } from './cluster-stores.js';
+import { isAdminMethod } from './admin-server.js';
 import { metaWriteQuorum } from './quorum.js';
 import { invokeLocal, isReplicaMethod, serveReplica } from './replica-server.js';
 
@@ -33,10 +34,13 @@ export interface ClusterRuntime {
    * their views of who is up agree, so each object is checked once per cycle.
    */
   scannerOf(bucket: string, key: string): string;
+  /** Routes admin.* calls (see admin-server.ts) to `handler`; until then they fail with Unavailable. */
+  serveAdmin(handler: CallHandler): void;
   close(): Promise<void>;
 }
 
-async function makeTransport(cluster: ClusterConfig, options: ConstructorParameters<typeof import('../transport/quic-transport.js').QuicTransport>[0]): Promise<Transport> {
+/** The configured transport (QUIC or TLS) for this node's identity; listen() is the caller's. */
+export async function makeTransport(cluster: ClusterConfig, options: ConstructorParameters<typeof import('../transport/quic-transport.js').QuicTransport>[0]): Promise<Transport> {
   if (cluster.transport === 'tls') {
     const { TlsTransport } = await import('../transport/tls-transport.js');
     return new TlsTransport(options);
@@ -75,12 +79,17 @@ export async function startClusterRuntime(cluster: ClusterConfig, local: LmdbMet
     writeQuorum: metaWriteQuorum(dataShards, parityShards), invoke, log: log.child({ component: 'cluster-meta' }),
   });
 
+  let adminHandler: CallHandler | undefined;
   const handler: CallHandler = async (call) => {
     if (isShardMethod(call.method)) {
       if (!localStore) throw new TesseraError('StorageIOError', `node ${cluster.nodeId} has no usable drive`);
       return serveShard(localStore, call);
     }
     if (isReplicaMethod(call.method)) return serveReplica(local, call);
+    if (isAdminMethod(call.method)) {
+      if (!adminHandler) throw new TesseraError('Unavailable', `node ${cluster.nodeId} is still starting`);
+      return adminHandler(call);
+    }
     throw new TesseraError('UnknownMethod', `no method ${call.method}`);
   };
   let shardPort: number;
@@ -95,5 +104,8 @@ export async function startClusterRuntime(cluster: ClusterConfig, local: LmdbMet
     const homes = placement.place(`${bucket}/${key}`, dataShards + parityShards);
     return homes.find((nodeId) => nodeId === cluster.nodeId || transport.health(nodeId).up) ?? cluster.nodeId;
   };
-  return { stores, meta, transport, shardPort, dataShards, parityShards, scannerOf, close: () => transport.close() };
+  const serveAdmin = (admin: CallHandler): void => {
+    adminHandler = admin;
+  };
+  return { stores, meta, transport, shardPort, dataShards, parityShards, scannerOf, serveAdmin, close: () => transport.close() };
 }

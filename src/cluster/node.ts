@@ -15,6 +15,7 @@ import { Scrubber } from '../repair/scrubber.js';
 import { S3Gateway } from '../s3/server.js';
 import { DriveSet } from '../store/drive-set.js';
 import { TesseraError } from '../util/errors.js';
+import { serveAdmin, type AdminSource } from './admin-server.js';
 import { ensureCredentials, type Credentials } from './credentials.js';
 import { startClusterRuntime, type ClusterRuntime } from './cluster-runtime.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -115,6 +116,33 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     check: (record) => objects.checkShards(record),
   }, log.child({ component: 'scan' }));
   scanner.start(config.scanIntervalHours * 3_600_000);
+  if (cluster && config.cluster) {
+    const clusterConfig = config.cluster;
+    const transport = cluster.transport;
+    const repairer = reconstructor;
+    const admin: AdminSource = {
+      nodeId: clusterConfig.nodeId, layoutVersion: clusterConfig.layoutVersion, dataShards: cluster.dataShards, parityShards: cluster.parityShards,
+      startedMs: Date.now(),
+      drives: () => drives.drives().map((d) => ({ driveId: d.driveId, path: d.path, store: d.store })),
+      repairCount: () => meta.repairCount(),
+      repair: () => ({ ...repairer.counters(), ...repairer.rates() }),
+      scan: () => {
+        const running = scanner.progress();
+        const last = scanner.lastCycle();
+        return { ...(running ? { running } : {}), ...(last ? { last } : {}) };
+      },
+      scrub: () => {
+        const last = scrubber.lastCycle();
+        return last ? { last } : {};
+      },
+      peers: () => clusterConfig.nodes.filter((n) => n.id !== clusterConfig.nodeId).map((n) => ({ nodeId: n.id, up: transport.health(n.id).up })),
+      requireBucket: async (bucket) => {
+        await objects.getBucket(bucket);
+      },
+      heal: (scope) => scanner.heal(scope),
+    };
+    cluster.serveAdmin((call) => serveAdmin(admin, call));
+  }
 
   const ownerId = createHash('sha256').update(credentials.accessKey).digest('hex');
   const gateway = new S3Gateway({

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { RepairEntry } from '../meta/types.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
+import { RateWindow } from '../util/rate-window.js';
 import { isTesseraError } from '../util/errors.js';
 import { repairBatchMax, repairIdleIntervalMs, repairRetryDelayMs } from '../util/limits.js';
 
@@ -35,6 +36,8 @@ export interface ReconstructorStats {
 /** Background worker over a RepairQueue: start() once, kick() after queueing, stop() before closing. */
 export class Reconstructor {
   private readonly stats: ReconstructorStats = { rebuilt: 0, rebuiltBytes: 0, dropped: 0, failed: 0 };
+  private readonly rebuiltBytesRate = new RateWindow();
+  private readonly rebuiltShardsRate = new RateWindow();
   /** `${dataId}/${shardIndex}` -> earliest next attempt (ms), for entries that failed in this process. */
   private readonly retryAt = new Map<string, number>();
   private cursor: Pick<RepairEntry, 'dataId' | 'shardIndex'> | undefined;
@@ -59,6 +62,11 @@ export class Reconstructor {
 
   counters(): ReconstructorStats {
     return { ...this.stats };
+  }
+
+  /** Rebuild rates over the last minute: bytes (shard file bytes written) and shards per second. */
+  rates(): { bytesPerSecond: number; shardsPerSecond: number } {
+    return { bytesPerSecond: this.rebuiltBytesRate.perSecond(), shardsPerSecond: this.rebuiltShardsRate.perSecond() };
   }
 
   /** Stops the timer and waits for the shard being repaired (a repair is never cut in half). */
@@ -90,6 +98,8 @@ export class Reconstructor {
         if (outcome.rebuilt) {
           this.stats.rebuilt++;
           this.stats.rebuiltBytes += outcome.bytes;
+          this.rebuiltBytesRate.add(outcome.bytes);
+          this.rebuiltShardsRate.add(1);
           this.log.info({ dataId: entry.dataId, shardIndex: entry.shardIndex, driveId: entry.driveId, reason: entry.reason, bytes: outcome.bytes }, 'shard rebuilt');
         } else {
           this.stats.dropped++;

@@ -184,3 +184,10 @@ export const scanObjectPauseMs = 1;
 export const scanPageObjects = 256;
 /** Scoped heal requests that may wait behind a running scan; more collapse into one full cycle. */
 export const scanWaitingMax = 64;
+
+// ---- admin ----
+
+/** Deadline of one `s3d admin` call to a node, in ms (status counts the node's shard files). */
+export const adminCallTimeoutMs = 30_000;
+/** How often `s3d admin heal --wait` polls the nodes' status, in ms. */
+export const adminPollIntervalMs = 500;

@@ -1,0 +1,120 @@
+// The node side of `s3d admin`: calls named admin.* arrive over the cluster transport (so only
+// holders of a listed node key can make them) and report this node's health and repair work, or
+// start a scan now. The client side is src/cli/admin.ts.
+import type { ScanScope } from '../meta/types.js';
+import type { ReconstructorStats } from '../repair/reconstructor.js';
+import type { ScanCycle } from '../repair/scanner.js';
+import type { ScrubCycle } from '../repair/scrubber.js';
+import type { ShardStore } from '../store/shard-store.js';
+import type { HandlerReply, InboundCall } from '../transport/transport.js';
+import { TesseraError } from '../util/errors.js';
+
+/** Admin methods a node serves. */
+export type AdminMethod = 'admin.status' | 'admin.heal';
+
+export function isAdminMethod(method: string): method is AdminMethod {
+  return method === 'admin.status' || method === 'admin.heal';
+}
+
+/** One node's answer to admin.status (msgpack over the transport; the CLI's --json prints it). */
+export interface NodeStatus {
+  nodeId: string;
+  /** Layout version the node runs with (config cluster.layoutVersion). */
+  layoutVersion: number;
+  dataShards: number;
+  parityShards: number;
+  /** Milliseconds since the Unix epoch when the node started, and the node's clock now. */
+  startedMs: number;
+  nowMs: number;
+  drives: Array<{ driveId: string; path: string | undefined; online: boolean }>;
+  /** Shard files on the node's online drives, counted now. */
+  shards: number;
+  /** Entries in the node's durable repair queue. */
+  repairQueue: number;
+  /** What the node's reconstructor did since it started, and its rates over the last minute. */
+  repair: ReconstructorStats & { bytesPerSecond: number; shardsPerSecond: number };
+  /** The scan in progress (counts so far) and the last finished one. */
+  scan: { running?: ScanCycle; last?: ScanCycle };
+  scrub: { last?: ScrubCycle };
+  /** Peers as this node's transport sees them. */
+  peers: Array<{ nodeId: string; up: boolean }>;
+}
+
+/** What the admin server reads from the running node (wired in node.ts). */
+export interface AdminSource {
+  nodeId: string;
+  layoutVersion: number;
+  dataShards: number;
+  parityShards: number;
+  startedMs: number;
+  drives(): Array<{ driveId: string; path: string | undefined; store: ShardStore | undefined }>;
+  repairCount(): number;
+  repair(): NodeStatus['repair'];
+  scan(): NodeStatus['scan'];
+  scrub(): NodeStatus['scrub'];
+  peers(): NodeStatus['peers'];
+  /** Throws NoSuchBucket when `bucket` does not exist. */
+  requireBucket(bucket: string): Promise<void>;
+  /** Asks the scanner for a cycle over `scope` (absent: everything); returns at once. */
+  heal(scope: ScanScope | undefined): void;
+}
+
+/** admin.heal's request header: nothing (every bucket), a bucket, or a bucket and key prefix. */
+export interface HealRequest {
+  bucket?: string;
+  prefix?: string;
+}
+
+/**
+ * Serves one admin call. admin.status answers a NodeStatus; admin.heal (HealRequest) starts a
+ * scan and answers { requestedMs }. Throws InvalidArgument (malformed heal header), NoSuchBucket.
+ */
+export async function serveAdmin(source: AdminSource, call: InboundCall): Promise<HandlerReply> {
+  for await (const _ of call.body) { /* admin calls carry no request body */ }
+  if (call.method === 'admin.heal') {
+    const scope = healScope(call.header);
+    if (scope !== undefined) await source.requireBucket(scope.bucket);
+    const requestedMs = Date.now(); // before the scan starts: a cycle with startedMs >= this one covers the request
+    source.heal(scope);
+    return { header: { requestedMs } };
+  }
+  return { header: await nodeStatus(source) };
+}
+
+function healScope(header: unknown): ScanScope | undefined {
+  const request = (header ?? {}) as HealRequest;
+  if (typeof request !== 'object' || (request.bucket !== undefined && typeof request.bucket !== 'string') || (request.prefix !== undefined && typeof request.prefix !== 'string')) {
+    throw new TesseraError('InvalidArgument', 'admin.heal takes { bucket?: string, prefix?: string }');
+  }
+  if (request.bucket === undefined || request.bucket === '') {
+    if (request.prefix) throw new TesseraError('InvalidArgument', 'admin.heal: a prefix needs a bucket');
+    return undefined;
+  }
+  return { bucket: request.bucket, prefix: request.prefix ?? '' };
+}
+
+async function nodeStatus(source: AdminSource): Promise<NodeStatus> {
+  const drives = source.drives();
+  let shards = 0;
+  for (const drive of drives) {
+    if (drive.store) for await (const _ of drive.store.list()) shards++;
+  }
+  const scan = source.scan();
+  const scrub = source.scrub();
+  return {
+    nodeId: source.nodeId,
+    layoutVersion: source.layoutVersion,
+    dataShards: source.dataShards,
+    parityShards: source.parityShards,
+    startedMs: source.startedMs,
+    nowMs: Date.now(),
+    drives: drives.map((d) => ({ driveId: d.driveId, path: d.path, online: d.store !== undefined })),
+    shards,
+    repairQueue: source.repairCount(),
+    repair: source.repair(),
+    // msgpack has no undefined: absent fields stay absent.
+    scan: { ...(scan.running ? { running: scan.running } : {}), ...(scan.last ? { last: scan.last } : {}) },
+    scrub: scrub.last ? { last: scrub.last } : {},
+    peers: source.peers(),
+  };
+}
