@@ -115,7 +115,8 @@ function scanText(status: NodeStatus): string {
 }
 
 function scrubText(status: NodeStatus): string {
-  const last = status.scrub.last;
+  const { running, last } = status.scrub;
+  if (running) return `running: shards ${running.shards}, bad ${running.repairQueued}`;
   if (!last) return 'none yet';
   return `${ago(status.nowMs, last.finishedMs)}: shards ${last.shards}, bad ${last.repairQueued}`;
 }

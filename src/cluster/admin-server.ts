@@ -35,7 +35,8 @@ export interface NodeStatus {
   repair: ReconstructorStats & { bytesPerSecond: number; shardsPerSecond: number };
   /** The scan in progress (counts so far) and the last finished one. */
   scan: { running?: ScanCycle; last?: ScanCycle };
-  scrub: { last?: ScrubCycle };
+  /** The scrub cycle in progress (counts so far) and the last finished one. */
+  scrub: { running?: ScrubCycle; last?: ScrubCycle };
   /** Peers as this node's transport sees them. */
   peers: Array<{ nodeId: string; up: boolean }>;
 }
@@ -114,7 +115,7 @@ async function nodeStatus(source: AdminSource): Promise<NodeStatus> {
     repair: source.repair(),
     // msgpack has no undefined: absent fields stay absent.
     scan: { ...(scan.running ? { running: scan.running } : {}), ...(scan.last ? { last: scan.last } : {}) },
-    scrub: scrub.last ? { last: scrub.last } : {},
+    scrub: { ...(scrub.running ? { running: scrub.running } : {}), ...(scrub.last ? { last: scrub.last } : {}) },
     peers: source.peers(),
   };
 }

@@ -10,8 +10,8 @@ import { initBitrot } from '../erasure/bitrot.js';
 import { openMetaStore } from '../meta/lmdb-meta-store.js';
 import { ObjectLayer } from '../object/object-layer.js';
 import { Reconstructor } from '../repair/reconstructor.js';
-import { Scanner } from '../repair/scanner.js';
-import { Scrubber } from '../repair/scrubber.js';
+import { Scanner, type ScanState } from '../repair/scanner.js';
+import { Scrubber, type ScrubState } from '../repair/scrubber.js';
 import { S3Gateway } from '../s3/server.js';
 import { DriveSet } from '../store/drive-set.js';
 import { TesseraError } from '../util/errors.js';
@@ -106,16 +106,22 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
   await objects.start();
   reconstructor = new Reconstructor(cluster?.meta ?? meta, (entry) => objects.repairShard(entry), log.child({ component: 'repair' }));
   reconstructor.start();
-  const shardStores = cluster?.stores ?? drives;
-  const scrubber = new Scrubber({ stores: () => shardStores.localStores(), scrub: (store, shardId) => objects.scrubShard(store, shardId) }, log.child({ component: 'scrub' }));
-  scrubber.start(config.scrubIntervalHours * 3_600_000);
+  const scrubber = new Scrubber({
+    stores: () => drives.drives().flatMap((d) => (d.store ? [{ driveId: d.driveId, store: d.store }] : [])),
+    scrub: (store, shardId) => objects.scrubShard(store, shardId),
+    loadState: () => meta.workerState<ScrubState>('scrub'),
+    saveState: (state) => meta.saveWorkerState('scrub', state),
+  }, log.child({ component: 'scrub' }));
+  await scrubber.start(config.scrubIntervalHours * 3_600_000);
   const selfId = config.cluster?.nodeId;
   const scanner = new Scanner({
     records: (limit, after, scope) => meta.scanObjects(limit, after, scope),
     responsible: (record) => cluster === undefined || cluster.scannerOf(record.bucket, record.key) === selfId,
     check: (record) => objects.checkShards(record),
+    loadState: () => meta.workerState<ScanState>('scan'),
+    saveState: (state) => meta.saveWorkerState('scan', state),
   }, log.child({ component: 'scan' }));
-  scanner.start(config.scanIntervalHours * 3_600_000);
+  await scanner.start(config.scanIntervalHours * 3_600_000);
   if (cluster && config.cluster) {
     const clusterConfig = config.cluster;
     const transport = cluster.transport;
@@ -132,8 +138,9 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
         return { ...(running ? { running } : {}), ...(last ? { last } : {}) };
       },
       scrub: () => {
+        const running = scrubber.progress();
         const last = scrubber.lastCycle();
-        return last ? { last } : {};
+        return { ...(running ? { running } : {}), ...(last ? { last } : {}) };
       },
       peers: () => clusterConfig.nodes.filter((n) => n.id !== clusterConfig.nodeId).map((n) => ({ nodeId: n.id, up: transport.health(n.id).up })),
       requireBucket: async (bucket) => {

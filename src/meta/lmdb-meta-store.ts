@@ -82,6 +82,8 @@ export class LmdbMetaStore implements MetaReplica {
   private readonly tombstones: Database<Tombstone, Buffer>;
   /** dataId (dataKey) -> the object whose current record references it; kept in the record transactions. */
   private readonly dataObjects: Database<DataOwner, Buffer>;
+  /** Background workers' durable progress (scan, scrub), by worker name (UTF-8). */
+  private readonly workers: Database<unknown, Buffer>;
 
   constructor(private readonly root: RootDatabase) {
     const sub = <V>(name: string): Database<V, Buffer> => root.openDB<V, Buffer>({ name, keyEncoding: 'binary' });
@@ -95,6 +97,7 @@ export class LmdbMetaStore implements MetaReplica {
     this.repair = sub('repair');
     this.tombstones = sub('tombstones');
     this.dataObjects = sub('data-objects');
+    this.workers = sub('workers');
   }
 
   /**
@@ -429,6 +432,21 @@ export class LmdbMetaStore implements MetaReplica {
   removeGc(dataIds: string[]): Promise<void> {
     return this.write(() => {
       for (const dataId of dataIds) this.gc.removeSync(dataKey(dataId));
+    });
+  }
+
+  // ---- background workers ----
+
+  /** The durable state a background worker saved under `name` ('scan', 'scrub'), if any. */
+  workerState<T>(name: string): T | undefined {
+    return this.workers.get(utf8(name)) as T | undefined;
+  }
+
+  /** Saves (or with undefined removes) worker `name`'s state; durable when the promise resolves. */
+  saveWorkerState(name: string, state: unknown): Promise<void> {
+    return this.write(() => {
+      if (state === undefined) this.workers.removeSync(utf8(name));
+      else this.workers.putSync(utf8(name), state);
     });
   }
 

@@ -3,26 +3,19 @@
 // because there is no file left to read: a drive or node that lost its contents, a shard a write
 // never delivered. What it finds goes to the repair queue. In a cluster every record lives on
 // k + m nodes; only the first of them that is up scans it, so a healthy cluster checks each
-// object once per cycle. A cycle runs every config scanIntervalHours, and now on `s3d admin heal`.
+// object once per cycle. A full cycle runs every config scanIntervalHours after the last one
+// finished, and a cycle over any scope on `s3d admin heal`. Progress is saved in LMDB after every
+// page of records, so a cycle cut by a restart resumes where it stopped.
 import type { Logger } from 'pino';
 import type { DataOwner, ObjectRecord, ScanScope } from '../meta/types.js';
 import type { ShardCheck } from '../object/object-layer.js';
 import { scanObjectPauseMs, scanPageObjects, scanWaitingMax } from '../util/limits.js';
-
-/** What the scanner needs from the node. */
-export interface ScanSource {
-  /** This node's records after `after`, in key order, at most `limit` (LmdbMetaStore.scanObjects). */
-  records(limit: number, after: DataOwner | undefined, scope: ScanScope | undefined): ObjectRecord[];
-  /** True when this node is the one to check `record` (single node: always). */
-  responsible(record: ObjectRecord): boolean;
-  /** Checks and queues one record's shards (ObjectLayer.checkShards). */
-  check(record: ObjectRecord): Promise<ShardCheck>;
-}
+import { CycleTimer } from './cycle-timer.js';
 
 /** One cycle's counts; objects = records walked, checked = those this node was responsible for. */
 export interface ScanCycle {
-  /** Undefined: every bucket. */
-  scope: ScanScope | undefined;
+  /** Absent: every bucket. */
+  scope?: ScanScope;
   objects: number;
   checked: number;
   shards: number;
@@ -37,43 +30,80 @@ export interface ScanCycle {
   finishedMs: number;
 }
 
+/** What the scanner keeps in LMDB (MetaStore worker state 'scan'). */
+export interface ScanState {
+  /** When the last full (unscoped) cycle finished, or the node first started: the schedule's anchor. */
+  lastFinishedMs: number;
+  /** The cycle in progress: its counts so far and the last record it finished. */
+  running?: { cycle: ScanCycle; after?: DataOwner };
+}
+
+/** What the scanner needs from the node. */
+export interface ScanSource {
+  /** This node's records after `after`, in key order, at most `limit` (LmdbMetaStore.scanObjects). */
+  records(limit: number, after: DataOwner | undefined, scope: ScanScope | undefined): ObjectRecord[];
+  /** True when this node is the one to check `record` (single node: always). */
+  responsible(record: ObjectRecord): boolean;
+  /** Checks and queues one record's shards (ObjectLayer.checkShards). */
+  check(record: ObjectRecord): Promise<ShardCheck>;
+  loadState(): ScanState | undefined;
+  /** Durable when resolved. */
+  saveState(state: ScanState): Promise<void>;
+}
+
+/** A cycle to run: new over `scope`, or the saved one resumed. */
+type ScanRequest = { scope: ScanScope | undefined; resume?: NonNullable<ScanState['running']> };
+
+const sameScope = (a: ScanScope | undefined, b: ScanScope | undefined): boolean =>
+  a === undefined || b === undefined ? a === b : a.bucket === b.bucket && (a.prefix ?? '') === (b.prefix ?? '');
+
 /**
  * Background scanner: start() once, heal() for a cycle now, stop() before closing. Throttled:
  * scanObjectPauseMs after each checked record, records read scanPageObjects at a time (one LMDB
- * read snapshot per page). A cycle is resumable only in the sense that the next one starts over:
- * it holds no state worth keeping across a restart.
+ * read snapshot per page). Heal requests waiting behind a running cycle are not saved.
  */
 export class Scanner {
-  private timer: NodeJS.Timeout | undefined;
+  private readonly timer = new CycleTimer(() => this.heal());
+  private intervalMs = 0;
+  private lastFinishedMs = Date.now();
   private last: ScanCycle | undefined;
   private current: ScanCycle | undefined;
   private running: Promise<void> | undefined;
-  /** Scopes asked for while a cycle runs; `null` = a full cycle. Run one after the other. */
-  private readonly waiting: Array<ScanScope | null> = [];
+  private readonly waiting: ScanRequest[] = [];
   private stopped = false;
 
   constructor(private readonly source: ScanSource, private readonly log: Logger, private readonly pauseMs = scanObjectPauseMs) {}
 
-  /** A full cycle every `intervalMs` (config scanIntervalHours), the first one interval after start; 0: never. */
-  start(intervalMs: number): void {
-    if (!(intervalMs > 0)) return;
-    this.timer = setInterval(() => this.heal(), intervalMs);
-    this.timer.unref();
+  /**
+   * Resumes a cycle a restart cut short, and schedules a full cycle every `intervalMs` (config
+   * scanIntervalHours; 0: none) after the last full one finished (first start: one interval from now).
+   */
+  async start(intervalMs: number): Promise<void> {
+    this.intervalMs = intervalMs > 0 ? intervalMs : 0;
+    const state = this.source.loadState();
+    if (state === undefined) await this.source.saveState({ lastFinishedMs: this.lastFinishedMs });
+    else this.lastFinishedMs = state.lastFinishedMs;
+    if (state?.running) {
+      this.log.info({ scope: state.running.cycle.scope, after: state.running.after, objects: state.running.cycle.objects }, 'resuming the scan cycle a restart interrupted');
+      this.waiting.push({ scope: state.running.cycle.scope, resume: state.running });
+      this.drain();
+    }
+    this.reschedule();
   }
 
   /**
    * Asks for a cycle over `scope` (absent: everything) and returns at once. While a cycle runs,
    * the request waits for it; a request equal to one already waiting is dropped, and a full
-   * cycle replaces waiting scoped ones. At most one full and `scanWaitingMax` scoped requests wait.
+   * cycle replaces waiting scoped ones. At most one full or scanWaitingMax scoped requests wait.
    */
   heal(scope?: ScanScope): void {
     if (this.stopped) return;
-    const wanted = scope ?? null;
-    if (this.waiting.includes(null)) return;
-    if (wanted === null) this.waiting.splice(0, this.waiting.length, null);
-    else if (!this.waiting.some((w) => w !== null && w.bucket === wanted.bucket && (w.prefix ?? '') === (wanted.prefix ?? ''))) {
-      if (this.waiting.length >= scanWaitingMax) this.waiting.splice(0, this.waiting.length, null);
-      else this.waiting.push(wanted);
+    if (this.waiting.some((r) => r.scope === undefined || sameScope(r.scope, scope))) return;
+    if (scope === undefined || this.waiting.length >= scanWaitingMax) {
+      const resumed = this.waiting.filter((r) => r.resume !== undefined);
+      this.waiting.splice(0, this.waiting.length, ...resumed, { scope: undefined });
+    } else {
+      this.waiting.push({ scope });
     }
     this.drain();
   }
@@ -83,46 +113,56 @@ export class Scanner {
     return this.current === undefined ? undefined : { ...this.current };
   }
 
-  /** The last finished cycle, if any. */
+  /** The last finished cycle in this process, if any. */
   lastCycle(): ScanCycle | undefined {
     return this.last;
   }
 
   /** Runs one cycle over `scope` now (after any running one) and resolves with its counts. */
   async runCycle(scope?: ScanScope): Promise<ScanCycle> {
-    await this.running;
-    const cycle = await this.cycle(scope);
-    this.last = cycle;
-    return cycle;
+    while (this.running !== undefined) await this.running;
+    const done = this.cycle({ scope });
+    this.running = done.then(() => undefined, () => undefined);
+    try {
+      return await done;
+    } finally {
+      this.running = undefined;
+    }
   }
 
-  /** No more cycles; resolves when the record being checked is done. */
+  /** No more cycles; resolves when the record being checked is done (the saved state resumes it). */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
+    this.timer.cancel();
     this.waiting.length = 0;
     await this.running;
+  }
+
+  private reschedule(): void {
+    if (this.intervalMs > 0 && !this.stopped) this.timer.schedule(this.lastFinishedMs + this.intervalMs);
   }
 
   private drain(): void {
     if (this.running !== undefined || this.stopped) return;
     const next = this.waiting.shift();
     if (next === undefined) return;
-    this.running = this.cycle(next ?? undefined)
-      .then((cycle) => {
-        this.last = cycle;
-      }, (err: unknown) => this.log.error({ err }, 'scan cycle failed'))
+    this.running = this.cycle(next)
+      .then(() => undefined, (err: unknown) => this.log.error({ err }, 'scan cycle failed'))
       .finally(() => {
         this.running = undefined;
         this.drain();
       });
   }
 
-  private async cycle(scope: ScanScope | undefined): Promise<ScanCycle> {
-    const counts: ScanCycle = { scope, objects: 0, checked: 0, shards: 0, queued: 0, unreachable: 0, failed: 0, startedMs: Date.now(), finishedMs: 0 };
+  private async cycle(request: ScanRequest): Promise<ScanCycle> {
+    const { scope } = request;
+    const counts: ScanCycle = request.resume?.cycle ?? {
+      ...(scope !== undefined ? { scope } : {}), objects: 0, checked: 0, shards: 0, queued: 0, unreachable: 0, failed: 0, startedMs: Date.now(), finishedMs: 0,
+    };
+    let after = request.resume?.after;
     this.current = counts;
     try {
-      let after: DataOwner | undefined;
+      await this.save(counts, after);
       for (;;) {
         const page = this.source.records(scanPageObjects, after, scope);
         for (const record of page) {
@@ -144,12 +184,21 @@ export class Scanner {
         if (page.length < scanPageObjects) break;
         const last = page[page.length - 1]!;
         after = { bucket: last.bucket, key: last.key };
+        await this.save(counts, after);
       }
       counts.finishedMs = Date.now();
+      if (scope === undefined) this.lastFinishedMs = counts.finishedMs;
+      await this.source.saveState({ lastFinishedMs: this.lastFinishedMs });
+      if (scope === undefined) this.reschedule();
+      this.last = { ...counts };
       this.log.info(counts, 'scan cycle finished');
       return { ...counts };
     } finally {
       this.current = undefined;
     }
+  }
+
+  private save(cycle: ScanCycle, after: DataOwner | undefined): Promise<void> {
+    return this.source.saveState({ lastFinishedMs: this.lastFinishedMs, running: { cycle: { ...cycle }, ...(after !== undefined ? { after } : {}) } });
   }
 }

@@ -2,7 +2,7 @@
 // stream into ROOT/tmp and rename into place after fsync, so a shard id never names a torn file.
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, opendir, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TesseraError } from '../util/errors.js';
 import type { ShardStore, ShardWriter } from './shard-store.js';
@@ -198,10 +198,14 @@ export class LocalShardStore implements ShardStore {
     }
   }
 
-  async *list(): AsyncIterable<string> {
-    for (const fanout of await readdir(this.shardsDir)) {
-      const dir = await opendir(join(this.shardsDir, fanout));
-      for await (const entry of dir) if (entry.isFile()) yield entry.name;
+  /** In byte order: fan-out directories sorted, then each one's names sorted (one directory's names in memory at a time). */
+  async *list(after?: string): AsyncIterable<string> {
+    const fanouts = (await readdir(this.shardsDir)).sort(compareBytes);
+    for (const fanout of fanouts) {
+      if (after !== undefined && compareBytes(fanout, after.slice(0, fanout.length)) < 0) continue;
+      const entries = await readdir(join(this.shardsDir, fanout), { withFileTypes: true });
+      const names = entries.filter((e) => e.isFile()).map((e) => e.name).sort(compareBytes);
+      for (const name of names) if (after === undefined || compareBytes(name, after) > 0) yield name;
     }
   }
 
@@ -214,4 +218,9 @@ export class LocalShardStore implements ShardStore {
   async close(): Promise<void> {
     // Nothing held open between calls.
   }
+}
+
+/** Byte order of ASCII shard ids (JS string order equals byte order for them). */
+function compareBytes(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -30,8 +30,8 @@ export interface ShardStore {
   stat(shardId: string): Promise<{ sizeBytes: number } | undefined>;
   /** Deletes a shard; no error when it is absent. */
   delete(shardId: string): Promise<void>;
-  /** Every committed shard id, in no particular order. */
-  list(): AsyncIterable<string>;
+  /** Every committed shard id in byte order, or those after `after` (to resume a walk). */
+  list(after?: string): AsyncIterable<string>;
   /** Removes temp files left by writers that never committed (run at start-up); returns count. */
   cleanTemp(): Promise<number>;
   close(): Promise<void>;

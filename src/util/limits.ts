@@ -174,6 +174,8 @@ export const scrubIntervalHoursDefault = 24;
 export const scrubIntervalHoursMax = 8_760;
 /** Pause after each scrubbed shard, in ms: scrub's pace, so it never crowds out requests. */
 export const scrubShardPauseMs = 10;
+/** Scrub saves its position (drive, shard id) in LMDB after this many shards, so a restart resumes it. */
+export const scrubCheckpointShards = 256;
 /** Default and largest config scanIntervalHours: hours between a node's scanner cycles (check
  *  that every shard of every object it is first home of exists with its full size). */
 export const scanIntervalHoursDefault = 6;

@@ -156,7 +156,12 @@ describe('Reconstructor', () => {
       await file.write(Buffer.from([originals[index]![offset]! ^ 0xff]), 0, 1, offset);
       await file.close();
     }
-    const scrubber = new Scrubber({ stores: () => h.drives.localStores(), scrub: (store, shardId) => h.objects.scrubShard(store, shardId) }, log, 0);
+    const scrubber = new Scrubber({
+      stores: () => h.drives.drives().map((d) => ({ driveId: d.driveId, store: d.store! })),
+      scrub: (store, shardId) => h.objects.scrubShard(store, shardId),
+      loadState: () => h.meta.workerState('scrub'),
+      saveState: (state) => h.meta.saveWorkerState('scrub', state),
+    }, log, 0);
     const cycle = await scrubber.runCycle();
     expect(cycle).toMatchObject({ shards: 12, ok: 10, repairQueued: 2, unowned: 0, failed: 0 });
     await waitFor(() => h.meta.listRepairs(10).length === 2, 2_000, '2 queued repairs');
@@ -194,6 +199,8 @@ describe('Scanner', () => {
     records: (limit, after, scope) => h.meta.scanObjects(limit, after, scope),
     responsible: (record) => responsible(record.key),
     check: (record) => h.objects.checkShards(record),
+    loadState: () => h.meta.workerState('scan'),
+    saveState: (state) => h.meta.saveWorkerState('scan', state),
   }, log, 0);
 
   it('queues every shard a drive lost and one cut short; the reconstructor brings them back byte-identical', async () => {
