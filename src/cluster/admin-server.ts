@@ -56,8 +56,8 @@ export interface AdminSource {
   peers(): NodeStatus['peers'];
   /** Throws NoSuchBucket when `bucket` does not exist. */
   requireBucket(bucket: string): Promise<void>;
-  /** Asks the scanner for a cycle over `scope` (absent: everything); returns at once. */
-  heal(scope: ScanScope | undefined): void;
+  /** Asks the scanner for a cycle over `scope` (absent: everything); resolves once the request is durable. */
+  heal(scope: ScanScope | undefined): Promise<void>;
 }
 
 /** admin.heal's request header: nothing (every bucket), a bucket, or a bucket and key prefix. */
@@ -76,7 +76,7 @@ export async function serveAdmin(source: AdminSource, call: InboundCall): Promis
     const scope = healScope(call.header);
     if (scope !== undefined) await source.requireBucket(scope.bucket);
     const requestedMs = Date.now(); // before the scan starts: a cycle with startedMs >= this one covers the request
-    source.heal(scope);
+    await source.heal(scope);
     return { header: { requestedMs } };
   }
   return { header: await nodeStatus(source) };

@@ -36,6 +36,8 @@ export interface ScanState {
   lastFinishedMs: number;
   /** The cycle in progress: its counts so far and the last record it finished. */
   running?: { cycle: ScanCycle; after?: DataOwner };
+  /** Heal requests waiting behind it, in order ({} = every bucket). */
+  waiting?: Array<{ scope?: ScanScope }>;
 }
 
 /** What the scanner needs from the node. */
@@ -60,14 +62,19 @@ const sameScope = (a: ScanScope | undefined, b: ScanScope | undefined): boolean 
 /**
  * Background scanner: start() once, heal() for a cycle now, stop() before closing. Throttled:
  * scanObjectPauseMs after each checked record, records read scanPageObjects at a time (one LMDB
- * read snapshot per page). Heal requests waiting behind a running cycle are not saved.
+ * read snapshot per page). The running cycle's position and the waiting heal requests are saved,
+ * so both survive a restart.
  */
 export class Scanner {
-  private readonly timer = new CycleTimer(() => this.heal());
+  private readonly timer = new CycleTimer(() => {
+    this.heal().catch((err: unknown) => this.log.error({ err }, 'could not save the scan request'));
+  });
   private intervalMs = 0;
   private lastFinishedMs = Date.now();
   private last: ScanCycle | undefined;
   private current: ScanCycle | undefined;
+  /** The running cycle as of its last finished page: what a restart resumes (saved). */
+  private checkpoint: ScanState['running'];
   private running: Promise<void> | undefined;
   private readonly waiting: ScanRequest[] = [];
   private stopped = false;
@@ -86,26 +93,31 @@ export class Scanner {
     if (state?.running) {
       this.log.info({ scope: state.running.cycle.scope, after: state.running.after, objects: state.running.cycle.objects }, 'resuming the scan cycle a restart interrupted');
       this.waiting.push({ scope: state.running.cycle.scope, resume: state.running });
-      this.drain();
     }
+    for (const request of state?.waiting ?? []) this.waiting.push({ scope: request.scope });
+    this.drain();
     this.reschedule();
   }
 
   /**
-   * Asks for a cycle over `scope` (absent: everything) and returns at once. While a cycle runs,
-   * the request waits for it; a request equal to one already waiting is dropped, and a full
-   * cycle replaces waiting scoped ones. At most one full or scanWaitingMax scoped requests wait.
+   * Asks for a cycle over `scope` (absent: everything); resolves once the request is saved (it
+   * survives a restart from then on), before the cycle runs. While a cycle runs, the request
+   * waits; a request equal to one already waiting is dropped, and a full cycle replaces waiting
+   * scoped ones. At most one full or scanWaitingMax scoped requests wait.
    */
-  heal(scope?: ScanScope): void {
-    if (this.stopped) return;
-    if (this.waiting.some((r) => r.scope === undefined || sameScope(r.scope, scope))) return;
-    if (scope === undefined || this.waiting.length >= scanWaitingMax) {
-      const resumed = this.waiting.filter((r) => r.resume !== undefined);
-      this.waiting.splice(0, this.waiting.length, ...resumed, { scope: undefined });
-    } else {
-      this.waiting.push({ scope });
+  heal(scope?: ScanScope): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (!this.waiting.some((r) => r.scope === undefined || sameScope(r.scope, scope))) {
+      if (scope === undefined || this.waiting.length >= scanWaitingMax) {
+        const resumed = this.waiting.filter((r) => r.resume !== undefined);
+        this.waiting.splice(0, this.waiting.length, ...resumed, { scope: undefined });
+      } else {
+        this.waiting.push({ scope });
+      }
     }
+    const saved = this.save();
     this.drain();
+    return saved;
   }
 
   /** The cycle in progress (counts so far), if any. */
@@ -161,8 +173,9 @@ export class Scanner {
     };
     let after = request.resume?.after;
     this.current = counts;
+    this.checkpoint = { cycle: { ...counts }, ...(after !== undefined ? { after } : {}) };
     try {
-      await this.save(counts, after);
+      await this.save();
       for (;;) {
         const page = this.source.records(scanPageObjects, after, scope);
         for (const record of page) {
@@ -184,21 +197,30 @@ export class Scanner {
         if (page.length < scanPageObjects) break;
         const last = page[page.length - 1]!;
         after = { bucket: last.bucket, key: last.key };
-        await this.save(counts, after);
+        this.checkpoint = { cycle: { ...counts }, after };
+        await this.save();
       }
       counts.finishedMs = Date.now();
       if (scope === undefined) this.lastFinishedMs = counts.finishedMs;
-      await this.source.saveState({ lastFinishedMs: this.lastFinishedMs });
+      this.current = undefined;
+      this.checkpoint = undefined;
+      await this.save();
       if (scope === undefined) this.reschedule();
       this.last = { ...counts };
       this.log.info(counts, 'scan cycle finished');
       return { ...counts };
     } finally {
       this.current = undefined;
+      this.checkpoint = undefined;
     }
   }
 
-  private save(cycle: ScanCycle, after: DataOwner | undefined): Promise<void> {
-    return this.source.saveState({ lastFinishedMs: this.lastFinishedMs, running: { cycle: { ...cycle }, ...(after !== undefined ? { after } : {}) } });
+  /** Saves the schedule anchor, the running cycle's position and the waiting requests. */
+  private save(): Promise<void> {
+    const state: ScanState = { lastFinishedMs: this.lastFinishedMs };
+    if (this.checkpoint !== undefined) state.running = this.checkpoint;
+    const waiting = this.waiting.filter((r) => r.resume === undefined).map((r) => (r.scope !== undefined ? { scope: r.scope } : {}));
+    if (waiting.length > 0) state.waiting = waiting;
+    return this.source.saveState(state);
   }
 }

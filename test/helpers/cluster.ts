@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { shardPortOffset } from '../../src/cluster/cluster-init.js';
+import { run, type RunResult } from './clients.js';
 import { freePort, makeTempDir, removeTempDir, repoRoot, startServer, type S3dServer } from './server.js';
 
 export interface TestCluster {
@@ -17,13 +18,22 @@ export interface TestCluster {
 }
 
 
-/** Starts an `nodes`-node cluster (parity `parity`) over `transport` on 127.0.0.1. */
-export async function startCluster(opts: { nodes: number; parity: number; transport?: 'quic' | 'tls' }): Promise<TestCluster> {
+/**
+ * Starts an `nodes`-node cluster (parity `parity`) over `transport` on 127.0.0.1. `config` holds
+ * top-level config fields written into every node's config (e.g. { scrubIntervalHours: 0.0005 }).
+ */
+export async function startCluster(opts: { nodes: number; parity: number; transport?: 'quic' | 'tls'; config?: Record<string, unknown> }): Promise<TestCluster> {
   const dir = makeTempDir('cluster');
   const basePort = await freeBasePort(opts.nodes);
   execFileSync(process.execPath, [join(repoRoot, 'bin', 's3d'), 'cluster', 'init', '--nodes', String(opts.nodes), '--parity', String(opts.parity),
     '--base-port', String(basePort), '--transport', opts.transport ?? 'quic', '--out', dir], { stdio: 'pipe' });
   const caFile = join(dir, 'tls', 'cert.pem');
+  if (opts.config !== undefined) {
+    for (let i = 1; i <= opts.nodes; i++) {
+      const file = join(dir, `node-${i}.yaml`);
+      writeFileSync(file, stringify({ ...(parse(readFileSync(file, 'utf8')) as object), ...opts.config }));
+    }
+  }
   const nodes: S3dServer[] = [];
   try {
     const started = await Promise.all(Array.from({ length: opts.nodes }, (_, i) => startServer({
@@ -80,4 +90,14 @@ async function portTaken(port: number): Promise<boolean> {
     server.once('error', () => resolve(true));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(false)));
   });
+}
+
+/** `s3d admin ARGS --config DIR/node-N.yaml` (a real process); never rejects on a non-zero exit. */
+export async function s3dAdmin(cluster: TestCluster, node: number, args: string[], timeoutMs = 180_000): Promise<RunResult> {
+  return run(process.execPath, [join(repoRoot, 'bin', 's3d'), 'admin', ...args, '--config', join(cluster.dir, `node-${node}.yaml`)], { ...process.env } as Record<string, string>, { timeoutMs });
+}
+
+/** Drive directories of every node (DIR/node-i/drive-1). */
+export function clusterDrives(cluster: TestCluster): string[] {
+  return cluster.nodes.map((_, i) => join(cluster.dir, `node-${i + 1}`, 'drive-1'));
 }

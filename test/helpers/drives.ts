@@ -4,6 +4,7 @@
 import { randomInt } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { bitrotHash } from '../../src/erasure/bitrot.js';
 import { makeTempDir } from './server.js';
 
 /** Bytes of the per-block XXH3-64 hash in front of every shard block. */
@@ -97,6 +98,18 @@ export function shardRecords(sizeBytes: number, shardBlockBytes: number): ShardR
     offset += lengthBytes;
   }
   return records;
+}
+
+/**
+ * Indices of the records of `file` whose block does not match its XXH3-64 hash (empty: the whole
+ * shard verifies). Uses the server's own hash (call initBitrot() first).
+ */
+export function badRecords(file: ShardFile, shardBlockBytes: number): number[] {
+  const bytes = readFileSync(file.path);
+  return shardRecords(bytes.length, shardBlockBytes).flatMap((record, index) => {
+    const block = bytes.subarray(record.offset + blockHashBytes, record.offset + record.lengthBytes);
+    return bitrotHash(block).equals(bytes.subarray(record.offset, record.offset + blockHashBytes)) ? [] : [index];
+  });
 }
 
 /** Where a byte was flipped, for messages. */

@@ -67,6 +67,37 @@ describe('Scanner across a restart', () => {
     await second.stop();
   });
 
+  it('keeps heal requests waiting behind a running cycle across a restart, and runs them after the resumed one', async () => {
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.putObject(objectRecord('b', keyOf(i)))));
+    let checked = 0;
+    let stopping: Promise<void> | undefined;
+    const first: Scanner = new Scanner({
+      ...scanSource([]),
+      check: async () => {
+        if (++checked === 3) { // a heal arrives while the full cycle runs, then the node stops
+          await first.heal({ bucket: 'b', prefix: 'k001' });
+          stopping = first.stop();
+        }
+        return { shards: 6, queued: 0, unreachable: 0 };
+      },
+    }, log, 0);
+    await first.start(0);
+    await first.heal();
+    await waitFor(() => stopping !== undefined, 10_000, 'the first scanner to stop');
+    await stopping;
+    expect(store.workerState<ScanState>('scan')).toMatchObject({ running: { cycle: { objects: 0 } }, waiting: [{ scope: { bucket: 'b', prefix: 'k001' } }] });
+
+    const cycles: Array<string | undefined> = [];
+    const second = new Scanner(scanSource([], () => undefined), log, 0);
+    await second.start(0);
+    await waitFor(() => second.lastCycle()?.scope !== undefined, 10_000, 'the waiting scoped cycle');
+    cycles.push(second.lastCycle()?.scope?.prefix);
+    expect(cycles).toEqual(['k001']);
+    expect(second.lastCycle()).toMatchObject({ objects: 10 }); // k0010..k0019
+    expect(store.workerState<ScanState>('scan')).toEqual({ lastFinishedMs: expect.any(Number) });
+    await second.stop();
+  });
+
   it('runs a cycle at once when the saved last cycle is older than the interval, and not when it is recent', async () => {
     await store.putObject(objectRecord('b', 'one'));
     await store.saveWorkerState('scan', { lastFinishedMs: Date.now() - 120_000 });
