@@ -5,6 +5,7 @@
 import { loadConfig, type Config } from '../config/config.js';
 import { makeTransport } from '../cluster/cluster-runtime.js';
 import type { HealRequest, NodeStatus } from '../cluster/admin-server.js';
+import { allMembers, applyStaged, describeChanges, stageAddNode, stageRemoveNode, stageRevert, stageSetWeight, type LayoutMember, type LayoutState } from '../cluster/layout-state.js';
 import { loadNodeIdentity } from '../transport/identity.js';
 import type { Transport } from '../transport/transport.js';
 import { TesseraError } from '../util/errors.js';
@@ -60,12 +61,39 @@ async function adminCall(transport: Transport, nodeId: string, method: string, h
   return reply.header;
 }
 
-async function collectStatus(cluster: ClusterConfig, transport: Transport): Promise<ClusterReport> {
-  const nodes = await Promise.all(cluster.nodes.map(async (node): Promise<NodeReport> => {
+/**
+ * The cluster's layout state as the first node that answers knows it (this config's node first),
+ * with its members admitted to `transport`. Throws the last node's error when none answers.
+ */
+async function fetchLayout(cluster: ClusterConfig, transport: Transport): Promise<LayoutState> {
+  const order = [cluster.nodeId, ...cluster.nodes.map((n) => n.id).filter((id) => id !== cluster.nodeId)];
+  let lastError: unknown;
+  for (const nodeId of order) {
     try {
-      return { nodeId: node.id, up: true, status: await adminCall(transport, node.id, 'admin.status', null) as NodeStatus };
+      const state = await adminCall(transport, nodeId, 'admin.layout.get', null) as LayoutState;
+      for (const member of allMembers(state)) transport.addPeer({ nodeId: member.id, host: member.host, port: member.port, publicKey: member.publicKey });
+      return state;
     } catch (err) {
-      return { nodeId: node.id, up: false, error: (err as Error).message };
+      lastError = err;
+    }
+  }
+  throw lastError;
+}
+
+/** Node ids to report on: every member of the layout (of both versions during a move), or the config's nodes when no node answers. */
+async function memberIds(cluster: ClusterConfig, transport: Transport): Promise<string[]> {
+  const state = await fetchLayout(cluster, transport).catch(() => undefined);
+  const ids = state ? allMembers(state).map((m) => m.id) : cluster.nodes.map((n) => n.id);
+  return ids.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+}
+
+async function collectStatus(cluster: ClusterConfig, transport: Transport, ids?: string[]): Promise<ClusterReport> {
+  const nodeIds = ids ?? await memberIds(cluster, transport);
+  const nodes = await Promise.all(nodeIds.map(async (nodeId): Promise<NodeReport> => {
+    try {
+      return { nodeId, up: true, status: await adminCall(transport, nodeId, 'admin.status', null) as NodeStatus };
+    } catch (err) {
+      return { nodeId, up: false, error: (err as Error).message };
     }
   }));
   const problems: string[] = [];
@@ -77,6 +105,7 @@ async function collectStatus(cluster: ClusterConfig, transport: Transport): Prom
     const offline = node.status.drives.filter((d) => !d.online);
     if (offline.length > 0) problems.push(`${node.nodeId}: drive ${offline.map((d) => d.driveId).join(', ')} offline`);
     if (node.status.repairQueue > 0) problems.push(`${node.nodeId}: ${node.status.repairQueue} shards waiting for repair`);
+    if (node.status.previousLayoutVersion !== undefined) problems.push(`${node.nodeId}: data moving from layout ${node.status.previousLayoutVersion} to ${node.status.layoutVersion}`);
   }
   return { healthy: problems.length === 0, problems, nodes };
 }
@@ -107,6 +136,14 @@ function duration(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
+function rebalanceText(status: NodeStatus): string {
+  const r = status.rebalance;
+  if (status.previousLayoutVersion === undefined) return r.toVersion > 0 ? `done (moved ${size(r.bytesMoved)})` : '-';
+  if (r.done) return `done (moved ${size(r.bytesMoved)})`;
+  const eta = r.bytesPerSecond > 0 ? duration(r.bytesToMove / r.bytesPerSecond) : '-';
+  return `${size(r.bytesToMove)} to move, ${size(r.bytesPerSecond)}/s, ETA ${eta}`;
+}
+
 function scanText(status: NodeStatus): string {
   const { running, last } = status.scan;
   if (running) return `running: objects ${running.checked}, queued ${running.queued}`;
@@ -123,14 +160,14 @@ function scrubText(status: NodeStatus): string {
 
 /** The table `s3d admin status` prints: one line per node, then the verdict. */
 export function formatReport(report: ClusterReport): string {
-  const header = ['NODE', 'STATE', 'DRIVES', 'SHARDS', 'REPAIR-QUEUE', 'REBUILT', 'RATE', 'ETA', 'LAST SCAN', 'LAST SCRUB'];
+  const header = ['NODE', 'STATE', 'DRIVES', 'SHARDS', 'REPAIR-QUEUE', 'REBUILT', 'RATE', 'ETA', 'REBALANCE', 'LAST SCAN', 'LAST SCRUB'];
   const rows = report.nodes.map((node) => {
     const s = node.status;
-    if (!s) return [node.nodeId, 'down', '-', '-', '-', '-', '-', '-', '-', '-']; // why: in the verdict below
+    if (!s) return [node.nodeId, 'down', '-', '-', '-', '-', '-', '-', '-', '-', '-']; // why: in the verdict below
     const eta = s.repairQueue === 0 ? '-' : s.repair.shardsPerSecond > 0 ? duration(s.repairQueue / s.repair.shardsPerSecond) : 'waiting';
     return [
       s.nodeId, 'up', `${s.drives.filter((d) => d.online).length}/${s.drives.length}`, String(s.shards), String(s.repairQueue),
-      `${s.repair.rebuilt} (${size(s.repair.rebuiltBytes)})`, `${size(s.repair.bytesPerSecond)}/s`, eta, scanText(s), scrubText(s),
+      `${s.repair.rebuilt} (${size(s.repair.rebuiltBytes)})`, `${size(s.repair.bytesPerSecond)}/s`, eta, rebalanceText(s), scanText(s), scrubText(s),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -138,7 +175,7 @@ export function formatReport(report: ClusterReport): string {
   const first = report.nodes.find((n) => n.status)?.status;
   const nodes = `${report.nodes.length} node${report.nodes.length === 1 ? '' : 's'}`;
   const lines = [
-    first ? `layout ${first.layoutVersion}, ${first.dataShards} data + ${first.parityShards} parity shards, ${nodes}` : nodes,
+    first ? `layout ${first.layoutVersion}${first.previousLayoutVersion !== undefined ? ` (moving from ${first.previousLayoutVersion})` : ''}, ${first.dataShards} data + ${first.parityShards} parity shards, ${nodes}` : nodes,
     line(header), ...rows.map(line), '',
     report.healthy ? 'healthy: every node up, every drive online, no shard waiting for repair' : `degraded:\n${report.problems.map((p) => `  ${p}`).join('\n')}`,
   ];
@@ -174,24 +211,25 @@ export async function adminHeal(configFile: string, target: string | undefined, 
   return withTransport(cluster, async (transport) => {
     const requestedMs = new Map<string, number>();
     const failures: string[] = [];
-    await Promise.all(cluster.nodes.map(async (node) => {
+    const ids = await memberIds(cluster, transport);
+    await Promise.all(ids.map(async (nodeId) => {
       try {
-        const reply = await adminCall(transport, node.id, 'admin.heal', request) as { requestedMs: number };
-        requestedMs.set(node.id, reply.requestedMs);
+        const reply = await adminCall(transport, nodeId, 'admin.heal', request) as { requestedMs: number };
+        requestedMs.set(nodeId, reply.requestedMs);
       } catch (err) {
-        failures.push(`${node.id}: ${(err as Error).message}`);
+        failures.push(`${nodeId}: ${(err as Error).message}`);
       }
     }));
     if (failures.length > 0) {
-      process.stderr.write(`s3d admin heal: ${failures.length} of ${cluster.nodes.length} nodes did not start a scan:\n${failures.map((f) => `  ${f}`).join('\n')}\n`);
-      if (failures.length === cluster.nodes.length) return 1;
+      process.stderr.write(`s3d admin heal: ${failures.length} of ${ids.length} nodes did not start a scan:\n${failures.map((f) => `  ${f}`).join('\n')}\n`);
+      if (failures.length === ids.length) return 1;
     }
     process.stdout.write(`heal of ${what} started on ${requestedMs.size} nodes\n`);
     if (!options.wait) return failures.length > 0 ? 1 : 0;
     const deadline = Date.now() + options.timeoutSeconds * 1000;
     let lastLine = '';
     for (;;) {
-      const report = await collectStatus(cluster, transport);
+      const report = await collectStatus(cluster, transport, ids);
       const scanned = report.nodes.filter((n) => {
         const since = requestedMs.get(n.nodeId);
         const last = n.status?.scan.last;
@@ -211,5 +249,90 @@ export async function adminHeal(configFile: string, target: string | undefined, 
       }
       await new Promise((resolve) => setTimeout(resolve, adminPollIntervalMs));
     }
+  });
+}
+
+/** A layout command: show, add-node, remove-node, set-weight, revert or apply. */
+export type LayoutCommand =
+  | { kind: 'show' }
+  | { kind: 'add-node'; nodeConfig: string; weight?: number; zone?: string }
+  | { kind: 'remove-node'; nodeId: string }
+  | { kind: 'set-weight'; nodeId: string; weight: number }
+  | { kind: 'revert' }
+  | { kind: 'apply' };
+
+/** `s3d admin layout show` text: the current version, a transition in progress, the staged changes. */
+export function formatLayout(state: LayoutState): string {
+  const lines = [`layout version ${state.current.version}: ${state.current.dataShards} data + ${state.current.parityShards} parity shards`];
+  const rows = state.current.members.map((m) => [m.id, `${m.host}:${m.port}`, String(m.weight), m.zone ?? '-']);
+  const header = ['NODE', 'SHARD SERVER', 'WEIGHT', 'ZONE'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const row of [header, ...rows]) lines.push(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}`);
+  if (state.previous) lines.push('', `moving data from version ${state.previous.version}:`, ...describeChanges(state.previous.members, state.current.members).map((l) => `  ${l}`));
+  if (state.staged) {
+    const changes = describeChanges(state.current.members, state.staged);
+    lines.push('', changes.length > 0 ? 'staged (s3d admin layout apply makes them the next version):' : 'staged: no change', ...changes.map((l) => `  ${l}`));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The layout entry of the node whose config is `file` (its own nodes[] entry). Throws InvalidConfig. */
+function memberFromConfig(file: string): LayoutMember {
+  const cluster = clusterConfigOf(file);
+  const self = cluster.nodes.find((n) => n.id === cluster.nodeId)!;
+  return {
+    id: self.id, host: self.host, port: self.port, publicKey: self.publicKey, weight: self.weight,
+    ...(self.zone !== undefined ? { zone: self.zone } : {}), ...(self.s3Port !== undefined ? { s3Port: self.s3Port } : {}),
+  };
+}
+
+/** Sends the staged list to every member (best effort); throws when this config's node did not take it. */
+async function broadcastStaged(cluster: ClusterConfig, transport: Transport, state: LayoutState, staged: LayoutMember[] | undefined): Promise<void> {
+  const ids = allMembers(state).map((m) => m.id);
+  const results = await Promise.allSettled(ids.map((id) => adminCall(transport, id, 'admin.layout.stage', staged === undefined ? {} : { staged })));
+  const own = results[ids.indexOf(cluster.nodeId)];
+  if (own?.status === 'rejected') throw own.reason;
+}
+
+/**
+ * `s3d admin layout ...`: prints the layout, stages a change on every member, or applies the
+ * staged changes as the next version and sends it to every member (those that miss it pull it
+ * from their peers within layoutSyncIntervalMs). Returns the exit code. Throws InvalidArgument,
+ * LayoutNotApplied, LayoutTransitionInProgress and the transport's errors.
+ */
+export async function adminLayout(configFile: string, command: LayoutCommand): Promise<number> {
+  const cluster = clusterConfigOf(configFile);
+  return withTransport(cluster, async (transport) => {
+    const state = await fetchLayout(cluster, transport);
+    if (command.kind === 'show') {
+      process.stdout.write(formatLayout(state));
+      return 0;
+    }
+    if (command.kind === 'apply') {
+      const next = applyStaged(state);
+      const members = allMembers(next);
+      for (const member of members) transport.addPeer({ nodeId: member.id, host: member.host, port: member.port, publicKey: member.publicKey });
+      const results = await Promise.allSettled(members.map((m) => adminCall(transport, m.id, 'admin.layout.apply', { state: next })));
+      const reached = results.filter((r) => r.status === 'fulfilled').length;
+      await broadcastStaged(cluster, transport, next, undefined);
+      process.stdout.write(formatLayout(next));
+      process.stdout.write(`\nlayout ${next.current.version} applied on ${reached} of ${members.length} nodes${reached < members.length ? ' (the others take it from their peers when they are back)' : ''}; watch the move with s3d admin status\n`);
+      return 0;
+    }
+    let staged: LayoutState;
+    if (command.kind === 'add-node') {
+      const member = memberFromConfig(command.nodeConfig);
+      staged = stageAddNode(state, { ...member, weight: command.weight ?? (member.weight > 0 ? member.weight : 1), ...(command.zone !== undefined ? { zone: command.zone } : {}) });
+      transport.addPeer({ nodeId: member.id, host: member.host, port: member.port, publicKey: member.publicKey });
+    } else if (command.kind === 'remove-node') {
+      staged = stageRemoveNode(state, command.nodeId);
+    } else if (command.kind === 'set-weight') {
+      staged = stageSetWeight(state, command.nodeId, command.weight);
+    } else {
+      staged = stageRevert(state);
+    }
+    await broadcastStaged(cluster, transport, state, staged.staged);
+    process.stdout.write(formatLayout(staged));
+    return 0;
   });
 }

@@ -6,8 +6,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { loadConfig, logLevels, type Config, type PartialConfig } from '../config/config.js';
-import { initCluster, shardPortOffset } from '../cluster/cluster-init.js';
-import { adminHeal, adminStatus } from './admin.js';
+import { addClusterNode, initCluster, shardPortOffset } from '../cluster/cluster-init.js';
+import { adminHeal, adminLayout, adminStatus, type LayoutCommand } from './admin.js';
 import { startLocalCluster, stopLocalCluster } from './cluster-local.js';
 import { startNode, type RunningNode } from '../cluster/node.js';
 import { isTesseraError } from '../util/errors.js';
@@ -185,6 +185,20 @@ SIGTERM or SIGINT stops gracefully: no new connections, in-flight requests finis
     .addOption(new Option('--transport <kind>', 'node-to-node transport').choices(['quic', 'tls']).default('quic'))
     .action(runClusterInit);
   cluster
+    .command('add-node')
+    .description('make the next node of the cluster in DIR (key and config, weight 0); join it with s3d admin layout add-node and apply')
+    .requiredOption('--dir <dir>', 'directory made by s3d cluster init')
+    .action(async (flags: { dir: string }) => {
+      const added = await addClusterNode(flags.dir);
+      process.stdout.write([
+        `Made ${added.nodeId} (S3 at ${added.endpoint}), a member that holds no data yet:`,
+        `  s3d server --config ${added.configFile}      # or: s3d cluster start --dir ${flags.dir}`,
+        `  s3d admin layout add-node --node-config ${added.configFile} --config ${flags.dir}/node-1.yaml`,
+        `  s3d admin layout apply --config ${flags.dir}/node-1.yaml`,
+        '',
+      ].join('\n'));
+    });
+  cluster
     .command('start')
     .description('start every DIR/node-*.yaml as a background server (logs DIR/node-i.log) and wait until all are ready')
     .requiredOption('--dir <dir>', 'directory made by s3d cluster init')
@@ -222,6 +236,45 @@ speaks to every node as that node, with its key file, over the cluster's QUIC or
     .action(async (target: string | undefined, flags: { config: string; wait?: boolean; timeout: number }) => {
       process.exitCode = await adminHeal(flags.config, target, { wait: flags.wait === true, timeoutSeconds: flags.timeout });
     });
+
+  const layout = admin.command('layout').description('show and change which nodes hold data: stage changes, then apply them as the next layout version')
+    .addHelpText('after', `
+A change is staged first (add-node, remove-node, set-weight; revert drops them) and takes effect
+with apply: the next layout version goes to every node, new data is placed by it at once, and
+existing shards and records move to their new nodes in the background (s3d admin status shows
+the move). A removed node keeps serving until its data has moved, then leaves.`);
+  const runLayout = async (config: string, command: LayoutCommand): Promise<void> => {
+    process.exitCode = await adminLayout(config, command);
+  };
+  const weightArg = (v: string): number => {
+    const weight = Number(v);
+    if (!/^\d+(\.\d+)?$/.test(v) || weight > 16) throw new InvalidArgumentError(`weight must be a number from 0 to 16 (got "${v}")`);
+    return weight;
+  };
+  layout.command('show').description('the current layout, a move in progress and the staged changes')
+    .requiredOption('--config <file>', "a node's config file")
+    .action((flags: { config: string }) => runLayout(flags.config, { kind: 'show' }));
+  layout.command('add-node').description("stage a node joining: its id, address and key come from its own config (made by s3d cluster add-node)")
+    .requiredOption('--node-config <file>', "the joining node's config file")
+    .option('--weight <w>', 'its weight (default: its config weight, or 1 when that is 0)', weightArg)
+    .option('--zone <zone>', 'its failure zone')
+    .requiredOption('--config <file>', "a member node's config file")
+    .action((flags: { nodeConfig: string; weight?: number; zone?: string; config: string }) => runLayout(flags.config, {
+      kind: 'add-node', nodeConfig: flags.nodeConfig, ...(flags.weight !== undefined ? { weight: flags.weight } : {}), ...(flags.zone !== undefined ? { zone: flags.zone } : {}),
+    }));
+  layout.command('remove-node').argument('<node-id>', 'node to remove').description('stage a node leaving: its data moves to the others, then it leaves')
+    .requiredOption('--config <file>', "a member node's config file")
+    .action((nodeId: string, flags: { config: string }) => runLayout(flags.config, { kind: 'remove-node', nodeId }));
+  layout.command('set-weight').argument('<node-id>', 'node to re-weight').argument('<weight>', 'new weight, 0 to 16', weightArg)
+    .description("stage a node's new weight (its share of data)")
+    .requiredOption('--config <file>', "a member node's config file")
+    .action((nodeId: string, weight: number, flags: { config: string }) => runLayout(flags.config, { kind: 'set-weight', nodeId, weight }));
+  layout.command('revert').description('drop the staged changes')
+    .requiredOption('--config <file>', "a member node's config file")
+    .action((flags: { config: string }) => runLayout(flags.config, { kind: 'revert' }));
+  layout.command('apply').description('make the staged changes the next layout version on every node')
+    .requiredOption('--config <file>', "a member node's config file")
+    .action((flags: { config: string }) => runLayout(flags.config, { kind: 'apply' }));
   return program;
 }
 
@@ -230,7 +283,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    if (isTesseraError(err, 'InvalidArgument')) {
+    if (isTesseraError(err, 'InvalidArgument', 'LayoutNotApplied', 'LayoutTransitionInProgress')) {
       process.stderr.write(`s3d: ${err.message}\n`);
       process.exit(1);
     }

@@ -2,6 +2,8 @@
 // holders of a listed node key can make them) and report this node's health and repair work, or
 // start a scan now. The client side is src/cli/admin.ts.
 import type { ScanScope } from '../meta/types.js';
+import type { LayoutMember, LayoutState } from './layout-state.js';
+import type { RebalanceProgress } from '../repair/rebalancer.js';
 import type { ReconstructorStats } from '../repair/reconstructor.js';
 import type { ScanCycle } from '../repair/scanner.js';
 import type { ScrubCycle } from '../repair/scrubber.js';
@@ -10,17 +12,20 @@ import type { HandlerReply, InboundCall } from '../transport/transport.js';
 import { TesseraError } from '../util/errors.js';
 
 /** Admin methods a node serves. */
-export type AdminMethod = 'admin.status' | 'admin.heal';
+export const adminMethods = ['admin.status', 'admin.heal', 'admin.layout.get', 'admin.layout.stage', 'admin.layout.apply'] as const;
+export type AdminMethod = (typeof adminMethods)[number];
 
 export function isAdminMethod(method: string): method is AdminMethod {
-  return method === 'admin.status' || method === 'admin.heal';
+  return (adminMethods as readonly string[]).includes(method);
 }
 
 /** One node's answer to admin.status (msgpack over the transport; the CLI's --json prints it). */
 export interface NodeStatus {
   nodeId: string;
-  /** Layout version the node runs with (config cluster.layoutVersion). */
+  /** Layout version the node places new data with. */
   layoutVersion: number;
+  /** The version data is still moving away from, while a transition runs. */
+  previousLayoutVersion?: number;
   dataShards: number;
   parityShards: number;
   /** Milliseconds since the Unix epoch when the node started, and the node's clock now. */
@@ -35,6 +40,8 @@ export interface NodeStatus {
   repair: ReconstructorStats & { bytesPerSecond: number; shardsPerSecond: number };
   /** The scan in progress (counts so far) and the last finished one. */
   scan: { running?: ScanCycle; last?: ScanCycle };
+  /** The move of data to the current layout version (this node's share). */
+  rebalance: RebalanceProgress;
   /** The scrub cycle in progress (counts so far) and the last finished one. */
   scrub: { running?: ScrubCycle; last?: ScrubCycle };
   /** Peers as this node's transport sees them. */
@@ -44,13 +51,18 @@ export interface NodeStatus {
 /** What the admin server reads from the running node (wired in node.ts). */
 export interface AdminSource {
   nodeId: string;
-  layoutVersion: number;
+  layout: {
+    snapshot(): LayoutState;
+    setStaged(staged: LayoutMember[] | undefined): Promise<void>;
+    adopt(state: LayoutState): Promise<boolean>;
+  };
   dataShards: number;
   parityShards: number;
   startedMs: number;
   drives(): Array<{ driveId: string; path: string | undefined; store: ShardStore | undefined }>;
   repairCount(): number;
   repair(): NodeStatus['repair'];
+  rebalance(): RebalanceProgress;
   scan(): NodeStatus['scan'];
   scrub(): NodeStatus['scrub'];
   peers(): NodeStatus['peers'];
@@ -72,6 +84,19 @@ export interface HealRequest {
  */
 export async function serveAdmin(source: AdminSource, call: InboundCall): Promise<HandlerReply> {
   for await (const _ of call.body) { /* admin calls carry no request body */ }
+  if (call.method === 'admin.layout.get') return { header: source.layout.snapshot() };
+  if (call.method === 'admin.layout.stage') {
+    const { staged } = (call.header ?? {}) as { staged?: LayoutMember[] };
+    if (staged !== undefined && !Array.isArray(staged)) throw new TesseraError('InvalidArgument', 'admin.layout.stage takes { staged?: LayoutMember[] }');
+    await source.layout.setStaged(staged);
+    return { header: source.layout.snapshot() };
+  }
+  if (call.method === 'admin.layout.apply') {
+    const { state } = (call.header ?? {}) as { state?: LayoutState };
+    if (typeof state?.current?.version !== 'number') throw new TesseraError('InvalidArgument', 'admin.layout.apply takes { state: LayoutState }');
+    const adopted = await source.layout.adopt(state);
+    return { header: { adopted, version: source.layout.snapshot().current.version } };
+  }
   if (call.method === 'admin.heal') {
     const scope = healScope(call.header);
     if (scope !== undefined) await source.requireBucket(scope.bucket);
@@ -95,6 +120,7 @@ function healScope(header: unknown): ScanScope | undefined {
 }
 
 async function nodeStatus(source: AdminSource): Promise<NodeStatus> {
+  const layout = source.layout.snapshot();
   const drives = source.drives();
   let shards = 0;
   for (const drive of drives) {
@@ -104,7 +130,8 @@ async function nodeStatus(source: AdminSource): Promise<NodeStatus> {
   const scrub = source.scrub();
   return {
     nodeId: source.nodeId,
-    layoutVersion: source.layoutVersion,
+    layoutVersion: layout.current.version,
+    ...(layout.previous ? { previousLayoutVersion: layout.previous.version } : {}),
     dataShards: source.dataShards,
     parityShards: source.parityShards,
     startedMs: source.startedMs,
@@ -113,6 +140,7 @@ async function nodeStatus(source: AdminSource): Promise<NodeStatus> {
     shards,
     repairQueue: source.repairCount(),
     repair: source.repair(),
+    rebalance: source.rebalance(),
     // msgpack has no undefined: absent fields stay absent.
     scan: { ...(scan.running ? { running: scan.running } : {}), ...(scan.last ? { last: scan.last } : {}) },
     scrub: { ...(scrub.running ? { running: scrub.running } : {}), ...(scrub.last ? { last: scrub.last } : {}) },

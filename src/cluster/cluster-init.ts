@@ -1,9 +1,9 @@
 // `s3d cluster init`: makes everything a cluster needs to start: one Ed25519 key per node, one
 // shared S3 certificate and credentials, and DIR/node-i.yaml per node listing every node's
 // public key, so `s3d server --config DIR/node-i.yaml` starts node i.
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { clusterNodesMax } from '../config/schema.js';
 import { generateNodeKey } from '../transport/identity.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -118,4 +118,57 @@ export async function initCluster(options: ClusterInitOptions): Promise<ClusterI
     dataShards,
     parityShards,
   };
+}
+
+export interface ClusterAddNodeResult {
+  nodeId: string;
+  configFile: string;
+  endpoint: string;
+}
+
+/**
+ * `s3d cluster add-node`: makes the next node of the cluster in `outDir` (as `s3d cluster init`
+ * made it): node-N+1's key and config, listing every node of DIR/node-1.yaml plus itself with
+ * weight 0, so it starts as a member that holds no data. It joins the layout with
+ * `s3d admin layout add-node --node-config <its config>` and `apply`. Its S3 and shard ports
+ * follow the last node's. Throws InvalidConfig when DIR has no node-1.yaml or the ports run out.
+ */
+export async function addClusterNode(outDir: string): Promise<ClusterAddNodeResult> {
+  const names = (await readdir(outDir).catch(() => [] as string[])).filter((n) => /^node-\d+\.yaml$/.test(n));
+  if (!names.includes('node-1.yaml')) throw new TesseraError('InvalidConfig', `${outDir} holds no node-1.yaml: make the cluster with s3d cluster init first`);
+  const base = parse(await readFile(join(outDir, 'node-1.yaml'), 'utf8')) as {
+    address: string; cluster: { nodes: Array<{ id: string; host: string; port: number; s3Port?: number; publicKey: string; weight?: number }> } & Record<string, unknown>;
+  } & Record<string, unknown>;
+  const index = Math.max(...names.map((n) => Number(/\d+/.exec(n)![0]))) + 1;
+  const nodeId = `node-${index}`;
+  const last = base.cluster.nodes[base.cluster.nodes.length - 1]!;
+  const s3Port = Math.max(...base.cluster.nodes.map((n) => n.s3Port ?? 0)) + 1;
+  const port = Math.max(...base.cluster.nodes.map((n) => n.port)) + 1;
+  if (s3Port > 65_535 || port > 65_535) throw new TesseraError('InvalidConfig', `no free port after ${last.id}'s`);
+  const key = generateNodeKey();
+  const keyFile = join(resolve(outDir), `${nodeId}.key`);
+  await writeFileAtomic(keyFile, key.privateKeyPem, 0o600);
+  const config = {
+    ...base,
+    dataDir: join(resolve(outDir), nodeId),
+    port: s3Port,
+    cluster: {
+      ...base.cluster,
+      nodeId,
+      keyFile,
+      nodes: [...base.cluster.nodes, { id: nodeId, host: last.host, port, s3Port, publicKey: key.publicKey, weight: 0 }],
+    },
+  };
+  const header = [
+    `# Tessera ${nodeId}, made by \`s3d cluster add-node\`: a member with weight 0 (it holds no data yet).`,
+    `#   s3d server --config ${join(outDir, `${nodeId}.yaml`)}`,
+    `#   s3d admin layout add-node --node-config ${join(outDir, `${nodeId}.yaml`)} --config ${join(outDir, 'node-1.yaml')}`,
+    `#   s3d admin layout apply --config ${join(outDir, 'node-1.yaml')}`,
+    '',
+  ].join('\n');
+  const configFile = join(outDir, `${nodeId}.yaml`);
+  await writeFileAtomic(configFile, `${header}${stringify(config)}`, 0o600);
+  const endpoint = `https://${base.address}:${s3Port}`;
+  await writeFile(join(outDir, 'endpoints.txt'), `${endpoint}\n`, { flag: 'a' });
+  return { nodeId, configFile, endpoint };
 }

@@ -4,7 +4,7 @@
 // (last writer wins on (lastModifiedMs, writer node)); bucket records go to every node; listings
 // merge every node's sorted LMDB page. Queues (pending, gc, repair) stay local to this node.
 import type { Logger } from 'pino';
-import { compareVersions, type MetaReplica, type MetaStore } from '../meta/meta-store.js';
+import { compareVersions, type MetaReplica, type MetaStore, type VersionStamp } from '../meta/meta-store.js';
 import { compareUtf8 } from '../meta/keys.js';
 import type {
   BucketRecord, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage, ListUploadsQuery,
@@ -13,12 +13,12 @@ import type {
 import { checkConditions, dataRefOf } from '../meta/write-rules.js';
 import { TesseraError } from '../util/errors.js';
 import { replicaReadGraceMs, replicaWriteGraceMs } from '../util/limits.js';
-import { gather, metaReadQuorum, successes, unanimousError, type ReplicaResult } from './quorum.js';
+import { gather, metaReadQuorum, quorumsMet, successes, unanimousError, type Quorum, type ReplicaResult } from './quorum.js';
 
 /** The MetaReplica methods a peer may call (the meta server refuses anything else). */
 export const replicaMethods = [
   'getBucket', 'listBuckets', 'applyBucket', 'deleteBucket', 'listObjects', 'getObjectVersion', 'applyObject',
-  'applyDelete', 'createUpload', 'getUpload', 'putPart', 'getParts', 'listUploads', 'applyCompleteUpload', 'abortUpload',
+  'applyDelete', 'createUpload', 'getUpload', 'putPart', 'getParts', 'listUploads', 'applyCompleteUpload', 'abortUpload', 'dropObject',
 ] as const;
 export type ReplicaMethod = (typeof replicaMethods)[number];
 
@@ -28,11 +28,15 @@ export type ReplicaInvoker = (nodeId: string, method: ReplicaMethod, args: unkno
 export interface ClusterMetaOptions {
   local: MetaReplica;
   selfId: string;
-  /** Every node id of the cluster. */
-  nodeIds: readonly string[];
-  /** Home nodes of `${bucket}/${key}` (length k + m), as the placement ring names them. */
-  homeNodes: (placementKey: string) => string[];
-  layoutVersion: number;
+  /** Every member of the cluster (of both layout versions while a transition runs). */
+  nodeIds: () => readonly string[];
+  /**
+   * Home node sets of `${bucket}/${key}` (each k + m nodes): the current layout's, then, while a
+   * transition runs and it differs, the previous one's. Reads and writes need their quorum in each.
+   */
+  homeSets: (placementKey: string) => string[][];
+  /** The current layout version (stamped on new records). */
+  layoutVersion: () => number;
   /** Replicas that must store a version before it is acknowledged. */
   writeQuorum: number;
   invoke: ReplicaInvoker;
@@ -60,7 +64,9 @@ export class ClusterMetaStore implements MetaStore {
   async getBucket(name: string): Promise<BucketRecord | undefined> {
     const local = await this.local.getBucket(name);
     if (local) return local;
-    const found = successes(await this.onAll('getBucket', [name], 1)).find((b) => b !== undefined) as BucketRecord | undefined;
+    // Bucket writes reach a majority, so a majority of answers includes one that has it (a node
+    // that missed the create, or joined later, learns it here).
+    const found = successes(await this.onAll('getBucket', [name], this.majority())).find((b) => b !== undefined) as BucketRecord | undefined;
     if (found) await this.local.applyBucket(found).catch(() => undefined);
     return found;
   }
@@ -75,7 +81,7 @@ export class ClusterMetaStore implements MetaStore {
   async createBucket(record: BucketRecord): Promise<void> {
     if (await this.getBucket(record.name)) throw new TesseraError('BucketAlreadyOwnedByYou', 'bucket already exists', { bucket: record.name });
     const results = await this.onAll('applyBucket', [record], this.majority());
-    this.requireWrites(results, this.majority(), `bucket ${record.name}`);
+    this.requireWrites(results, [{ nodes: this.options.nodeIds(), need: this.majority() }], `bucket ${record.name}`);
   }
 
   async deleteBucket(name: string): Promise<void> {
@@ -90,11 +96,11 @@ export class ClusterMetaStore implements MetaStore {
   // ---- objects: on the key's home nodes ----
 
   async getObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
-    const home = this.home(bucket, key);
-    const results = await this.onNodes(home, 'getObjectVersion', [bucket, key], this.readQuorum(home));
+    const sets = this.homeSets(bucket, key);
+    const results = await this.onSets(sets, 'getObjectVersion', [bucket, key], 'read');
     const versions = successes(results) as ObjectVersion[];
-    if (versions.length < this.readQuorum(home)) {
-      throw new TesseraError('ReadQuorumNotMet', `metadata of ${bucket}/${key}: ${versions.length} of ${home.length} replicas answered, need ${this.readQuorum(home)}`);
+    if (!quorumsMet(results, this.quorums(sets, 'read'))) {
+      throw new TesseraError('ReadQuorumNotMet', `metadata of ${bucket}/${key}: ${versions.length} of ${results.length} replicas answered, need ${this.describeQuorums(sets, 'read')}`);
     }
     const newest = newestVersion(versions);
     this.readRepair(results, newest);
@@ -109,9 +115,9 @@ export class ClusterMetaStore implements MetaStore {
 
   async deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
     const tombstone: Tombstone = { bucket, key, lastModifiedMs: Date.now(), writer: this.options.selfId };
-    const home = this.home(bucket, key);
-    const results = await this.onNodes(home, 'applyDelete', [tombstone], this.options.writeQuorum);
-    this.requireWrites(results, this.options.writeQuorum, `delete of ${bucket}/${key}`);
+    const sets = this.homeSets(bucket, key);
+    const results = await this.onSets(sets, 'applyDelete', [tombstone], 'write');
+    this.requireWrites(results, this.quorums(sets, 'write'), `delete of ${bucket}/${key}`);
     return newestRecord(successes(results) as (ObjectRecord | undefined)[]);
   }
 
@@ -126,7 +132,7 @@ export class ClusterMetaStore implements MetaStore {
     const results = await this.onAll('listObjects', [bucket, query], this.listQuorum());
     const pages = results.flatMap((r) => (r.ok ? [r.value as ListObjectsPage] : notFoundCodes.includes((r.error as { code?: string }).code ?? '') ? [emptyPage] : []));
     if (pages.length < this.listQuorum()) {
-      throw new TesseraError('ReadQuorumNotMet', `listing of ${bucket}: ${pages.length} of ${this.options.nodeIds.length} nodes answered, need ${this.listQuorum()}`);
+      throw new TesseraError('ReadQuorumNotMet', `listing of ${bucket}: ${pages.length} of ${this.options.nodeIds().length} nodes answered, need ${this.listQuorum()}`);
     }
     return mergeObjectPages(pages, query.maxKeys);
   }
@@ -134,27 +140,26 @@ export class ClusterMetaStore implements MetaStore {
   // ---- multipart uploads: on the key's home nodes ----
 
   async createUpload(record: UploadRecord): Promise<void> {
-    const home = this.home(record.bucket, record.key);
-    const results = await this.onNodes(home, 'createUpload', [record], this.options.writeQuorum);
-    this.requireWrites(results, this.options.writeQuorum, `upload ${record.uploadId}`);
+    const sets = this.homeSets(record.bucket, record.key);
+    const results = await this.onSets(sets, 'createUpload', [record], 'write');
+    this.requireWrites(results, this.quorums(sets, 'write'), `upload ${record.uploadId}`);
   }
 
   async getUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord | undefined> {
-    const home = this.home(bucket, key);
-    const results = await this.onNodes(home, 'getUpload', [bucket, key, uploadId], this.readQuorum(home));
+    const results = await this.onSets(this.homeSets(bucket, key), 'getUpload', [bucket, key, uploadId], 'read');
     return (successes(results) as (UploadRecord | undefined)[]).find((u) => u !== undefined);
   }
 
   async putPart(bucket: string, key: string, uploadId: string, part: PartRecord): Promise<void> {
-    const home = this.home(bucket, key);
+    const sets = this.homeSets(bucket, key);
     await this.local.removePending([part.dataId]);
-    const results = await this.onNodes(home, 'putPart', [bucket, key, uploadId, part], this.options.writeQuorum);
+    const results = await this.onSets(sets, 'putPart', [bucket, key, uploadId, part], 'write');
     const missing = unanimousError(results, ['NoSuchUpload']);
     if (missing) {
       await this.collect([dataRefOf(part)]);
       throw missing;
     }
-    this.requireWrites(results, this.options.writeQuorum, `part ${part.partNumber} of upload ${uploadId}`);
+    this.requireWrites(results, this.quorums(sets, 'write'), `part ${part.partNumber} of upload ${uploadId}`);
   }
 
   async listParts(bucket: string, key: string, uploadId: string, partNumberMarker: number, maxParts: number): Promise<ListPartsPage> {
@@ -165,8 +170,7 @@ export class ClusterMetaStore implements MetaStore {
   }
 
   async getParts(bucket: string, key: string, uploadId: string): Promise<PartRecord[]> {
-    const home = this.home(bucket, key);
-    const results = await this.onNodes(home, 'getParts', [bucket, key, uploadId], this.readQuorum(home));
+    const results = await this.onSets(this.homeSets(bucket, key), 'getParts', [bucket, key, uploadId], 'read');
     const missing = unanimousError(results, ['NoSuchUpload']);
     if (missing) throw missing;
     const byNumber = new Map<number, PartRecord>();
@@ -194,10 +198,33 @@ export class ClusterMetaStore implements MetaStore {
   }
 
   async abortUpload(bucket: string, key: string, uploadId: string): Promise<void> {
-    const results = await this.onNodes(this.home(bucket, key), 'abortUpload', [bucket, key, uploadId], this.options.writeQuorum);
+    const results = await this.onSets(this.homeSets(bucket, key), 'abortUpload', [bucket, key, uploadId], 'write');
     const missing = unanimousError(results, ['NoSuchUpload']);
     if (missing) throw missing;
     if (!results.some((r) => r.ok)) throw new TesseraError('WriteQuorumNotMet', `abort of upload ${uploadId} reached no replica`);
+  }
+
+  // ---- the rebalancer's moves (layout transitions) ----
+
+  /** The newest version of the key among `nodes`, read at their quorum. Throws ReadQuorumNotMet. */
+  async versionOn(nodes: string[], bucket: string, key: string): Promise<ObjectVersion | undefined> {
+    const results = await this.onSets([nodes], 'getObjectVersion', [bucket, key], 'read');
+    if (!quorumsMet(results, this.quorums([nodes], 'read'))) {
+      throw new TesseraError('ReadQuorumNotMet', `metadata of ${bucket}/${key}: need ${this.describeQuorums([nodes], 'read')}`);
+    }
+    return newestVersion(successes(results) as ObjectVersion[]);
+  }
+
+  /** Stores a moved version (same time and writer, new placement) on `nodes` at the write quorum. Throws WriteQuorumNotMet. */
+  async placeOn(nodes: string[], record: ObjectRecord): Promise<void> {
+    const results = await this.onSets([nodes], 'applyObject', [record], 'write');
+    this.requireWrites(results, this.quorums([nodes], 'write'), `move of ${record.bucket}/${record.key}`);
+  }
+
+  /** Drops the key's record (when not newer than `upTo`) from `nodes`, which no longer home it; returns the nodes that did not answer. */
+  async dropFrom(nodes: string[], bucket: string, key: string, upTo: VersionStamp): Promise<string[]> {
+    const results = await Promise.allSettled(nodes.map((nodeId) => this.options.invoke(nodeId, 'dropObject', [bucket, key, upTo])));
+    return nodes.filter((_, i) => results[i]!.status === 'rejected');
   }
 
   // ---- this node's queues ----
@@ -241,25 +268,30 @@ export class ClusterMetaStore implements MetaStore {
 
   // ---- internals ----
 
-  private home(bucket: string, key: string): string[] {
-    return this.options.homeNodes(`${bucket}/${key}`);
+  private homeSets(bucket: string, key: string): string[][] {
+    return this.options.homeSets(`${bucket}/${key}`);
   }
 
-  private readQuorum(home: readonly string[]): number {
-    return Math.max(1, metaReadQuorum(home.length, this.options.writeQuorum));
+  /** The quorum each home set needs for a read (width - writeQuorum + 1) or a write (writeQuorum). */
+  private quorums(sets: readonly string[][], kind: 'read' | 'write'): Quorum[] {
+    return sets.map((nodes) => ({ nodes, need: kind === 'write' ? this.options.writeQuorum : Math.max(1, metaReadQuorum(nodes.length, this.options.writeQuorum)) }));
+  }
+
+  private describeQuorums(sets: readonly string[][], kind: 'read' | 'write'): string {
+    return this.quorums(sets, kind).map((q) => `${q.need} of ${q.nodes.join(',')}`).join(' and ');
   }
 
   /** Nodes a cluster-wide listing needs: enough that every key has a replica among them. */
   private listQuorum(): number {
-    return Math.max(1, this.options.nodeIds.length - this.options.writeQuorum + 1);
+    return Math.max(1, this.options.nodeIds().length - this.options.writeQuorum + 1);
   }
 
   private majority(): number {
-    return Math.floor(this.options.nodeIds.length / 2) + 1;
+    return Math.floor(this.options.nodeIds().length / 2) + 1;
   }
 
   private stamp(record: ObjectRecord): ObjectRecord {
-    return { ...record, writer: this.options.selfId, layoutVersion: this.options.layoutVersion };
+    return { ...record, writer: this.options.selfId, layoutVersion: this.options.layoutVersion() };
   }
 
   /**
@@ -269,10 +301,10 @@ export class ClusterMetaStore implements MetaStore {
    */
   private async publish(record: ObjectRecord, method: 'applyObject' | 'applyCompleteUpload', args: unknown[]): Promise<ObjectRecord | undefined> {
     await this.local.removePending(record.parts.filter((p) => p.inline === undefined).map((p) => p.dataId)); // inline parts have no pending entry
-    const home = this.home(record.bucket, record.key);
-    const results = await this.onNodes(home, method, args, this.options.writeQuorum);
+    const sets = this.homeSets(record.bucket, record.key);
+    const results = await this.onSets(sets, method, args, 'write');
     if (method === 'applyObject' && !results.some((r) => r.ok)) await this.collect(record.parts.map((p) => dataRefOf(p)));
-    this.requireWrites(results, this.options.writeQuorum, `${record.bucket}/${record.key}`);
+    this.requireWrites(results, this.quorums(sets, 'write'), `${record.bucket}/${record.key}`);
     return newestRecord(successes(results) as (ObjectRecord | undefined)[]);
   }
 
@@ -285,11 +317,12 @@ export class ClusterMetaStore implements MetaStore {
     }
   }
 
-  private requireWrites(results: readonly ReplicaResult<unknown>[], need: number, what: string): void {
+  private requireWrites(results: readonly ReplicaResult<unknown>[], quorums: readonly Quorum[], what: string): void {
+    if (quorumsMet(results, quorums)) return;
     const ok = results.filter((r) => r.ok).length;
-    if (ok >= need) return;
     const failure = results.find((r) => !r.ok);
     const reason = failure && !failure.ok ? `: ${(failure.error as Error).message}` : '';
+    const need = quorums.map((q) => `${q.need} of ${q.nodes.length}`).join(' and ');
     throw new TesseraError('WriteQuorumNotMet', `${what} stored on ${ok} of ${results.length} replicas, need ${need}${reason}`);
   }
 
@@ -307,13 +340,17 @@ export class ClusterMetaStore implements MetaStore {
     }
   }
 
-  private onNodes(nodeIds: readonly string[], method: ReplicaMethod, args: unknown[], need: number): Promise<ReplicaResult<unknown>[]> {
+  /** Calls `method` on the union of the home sets; returns once each set's quorum answered (plus grace) or all did. */
+  private onSets(sets: readonly string[][], method: ReplicaMethod, args: unknown[], kind: 'read' | 'write'): Promise<ReplicaResult<unknown>[]> {
+    const nodes = [...new Set(sets.flat())];
     const graceMs = readMethods.has(method) ? replicaReadGraceMs : replicaWriteGraceMs;
-    return gather(nodeIds, (nodeId) => this.options.invoke(nodeId, method, args), { need, graceMs });
+    return gather(nodes, (nodeId) => this.options.invoke(nodeId, method, args), { quorums: this.quorums(sets, kind), graceMs });
   }
 
   private onAll(method: ReplicaMethod, args: unknown[], need: number): Promise<ReplicaResult<unknown>[]> {
-    return this.onNodes(this.options.nodeIds, method, args, need);
+    const nodes = this.options.nodeIds();
+    const graceMs = readMethods.has(method) ? replicaReadGraceMs : replicaWriteGraceMs;
+    return gather(nodes, (nodeId) => this.options.invoke(nodeId, method, args), { quorums: [{ nodes, need }], graceMs });
   }
 }
 

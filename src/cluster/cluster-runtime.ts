@@ -5,16 +5,17 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { LmdbMetaStore } from '../meta/lmdb-meta-store.js';
 import type { MetaStore } from '../meta/meta-store.js';
-import { Placement } from '../placement/placement.js';
 import { isShardMethod, serveShard } from '../store/shard-server.js';
 import type { ShardStore, ShardStoreSet } from '../store/shard-store.js';
 import { loadNodeIdentity } from '../transport/identity.js';
 import type { CallHandler, PeerAddress, Transport } from '../transport/transport.js';
 import { TesseraError } from '../util/errors.js';
-import { metaCallTimeoutMs } from '../util/limits.js';
+import { layoutSyncIntervalMs, metaCallTimeoutMs } from '../util/limits.js';
 import { ClusterMetaStore, type ReplicaMethod } from './cluster-meta-store.js';
 import { ClusterShardStores } from './cluster-stores.js';
 import { isAdminMethod } from './admin-server.js';
+import { allMembers, layoutFromConfig, startingLayout, type LayoutMember, type LayoutState } from './layout-state.js';
+import { LayoutSync, LiveLayout } from './live-layout.js';
 import { metaWriteQuorum } from './quorum.js';
 import { invokeLocal, isReplicaMethod, serveReplica } from './replica-server.js';
 
@@ -24,6 +25,8 @@ export interface ClusterRuntime {
   stores: ShardStoreSet;
   meta: MetaStore;
   transport: Transport;
+  /** The layout in use: current and previous placements, adoption of newer versions. */
+  layout: LiveLayout;
   /** Port the shard server listens on. */
   shardPort: number;
   dataShards: number;
@@ -56,17 +59,20 @@ export async function startClusterRuntime(cluster: ClusterConfig, local: LmdbMet
   if (identity.publicKey !== self.publicKey) {
     throw new TesseraError('InvalidConfig', `config field "cluster.keyFile": ${cluster.keyFile} holds public key ${identity.publicKey}, but nodes[] lists ${self.publicKey} for ${cluster.nodeId}`);
   }
-  const peers: PeerAddress[] = cluster.nodes.map((n) => ({ nodeId: n.id, host: n.host, port: n.port, publicKey: n.publicKey }));
-  const transport = await makeTransport(cluster, { identity, nodeId: cluster.nodeId, peers, listen: { host: cluster.listenAddress ?? self.host, port: self.port } });
-
-  const parityShards = cluster.parityShards;
-  const dataShards = cluster.dataShards ?? cluster.nodes.length - parityShards;
-  const placement = new Placement({
-    version: cluster.layoutVersion,
-    nodes: cluster.nodes.map((n) => ({ nodeId: n.id, weight: n.weight, ...(n.zone !== undefined ? { zone: n.zone } : {}) })),
+  const layoutState = startingLayout(local.workerState<LayoutState>('layout'), layoutFromConfig(cluster));
+  const peerOf = (m: LayoutMember): PeerAddress => ({ nodeId: m.id, host: m.host, port: m.port, publicKey: m.publicKey });
+  const peers = new Map<string, PeerAddress>(cluster.nodes.map((n) => [n.id, { nodeId: n.id, host: n.host, port: n.port, publicKey: n.publicKey }]));
+  for (const member of allMembers(layoutState)) if (!peers.has(member.id)) peers.set(member.id, peerOf(member));
+  const transport = await makeTransport(cluster, { identity, nodeId: cluster.nodeId, peers: [...peers.values()], listen: { host: cluster.listenAddress ?? self.host, port: self.port } });
+  await local.saveWorkerState('layout', layoutState);
+  const layout = new LiveLayout({
+    selfId: cluster.nodeId, initial: layoutState, log: log.child({ component: 'layout' }),
+    save: (state) => local.saveWorkerState('layout', state),
+    addPeer: (member) => transport.addPeer(peerOf(member)),
   });
-  const nodeIds = cluster.nodes.map((n) => n.id);
-  const stores = new ClusterShardStores({ dataShards, parityShards }, placement, cluster.nodeId, localStore, transport, nodeIds);
+
+  const { dataShards, parityShards } = layoutState.current;
+  const stores = new ClusterShardStores({ dataShards, parityShards }, (key) => layout.place(key), cluster.nodeId, localStore, transport);
   const invoke = async (nodeId: string, method: ReplicaMethod, args: unknown[]): Promise<unknown> => {
     if (nodeId === cluster.nodeId) return invokeLocal(local, method, args);
     const reply = await transport.call(nodeId, { method: `meta.${method}`, header: args }, { timeoutMs: metaCallTimeoutMs });
@@ -74,8 +80,8 @@ export async function startClusterRuntime(cluster: ClusterConfig, local: LmdbMet
     return reply.header ?? undefined;
   };
   const meta = new ClusterMetaStore({
-    local, selfId: cluster.nodeId, nodeIds, layoutVersion: cluster.layoutVersion,
-    homeNodes: (key) => placement.place(key, dataShards + parityShards),
+    local, selfId: cluster.nodeId, nodeIds: () => layout.memberIds(), layoutVersion: () => layout.current.version,
+    homeSets: (key) => layout.homeSets(key),
     writeQuorum: metaWriteQuorum(dataShards, parityShards), invoke, log: log.child({ component: 'cluster-meta' }),
   });
 
@@ -86,6 +92,14 @@ export async function startClusterRuntime(cluster: ClusterConfig, local: LmdbMet
       return serveShard(localStore, call);
     }
     if (isReplicaMethod(call.method)) return serveReplica(local, call);
+    if (call.method === 'layout.get') {
+      for await (const _ of call.body) { /* no request body */ }
+      return { header: layout.snapshot() };
+    }
+    if (call.method === 'layout.progress') {
+      for await (const _ of call.body) { /* no request body */ }
+      return { header: { doneVersion: local.workerState<{ doneVersion: number }>('rebalance')?.doneVersion ?? 0 } };
+    }
     if (isAdminMethod(call.method)) {
       if (!adminHandler) throw new TesseraError('Unavailable', `node ${cluster.nodeId} is still starting`);
       return adminHandler(call);
@@ -99,13 +113,19 @@ export async function startClusterRuntime(cluster: ClusterConfig, local: LmdbMet
     await transport.close().catch(() => undefined);
     throw new TesseraError('ListenFailed', `cannot start the ${cluster.transport} shard server on ${cluster.listenAddress ?? self.host}:${self.port}: ${(err as Error).message}`);
   }
-  log.info({ nodeId: cluster.nodeId, transport: cluster.transport, shardPort, nodes: nodeIds.length, dataShards, parityShards, layoutVersion: cluster.layoutVersion }, 'cluster transport listening');
+  log.info({ nodeId: cluster.nodeId, transport: cluster.transport, shardPort, nodes: layout.memberIds().length, dataShards, parityShards, layoutVersion: layout.current.version, previousLayoutVersion: layout.previous?.version }, 'cluster transport listening');
+  const sync = new LayoutSync(layout, transport, cluster.nodeId, metaCallTimeoutMs, log.child({ component: 'layout' }));
+  sync.start(layoutSyncIntervalMs);
   const scannerOf = (bucket: string, key: string): string => {
-    const homes = placement.place(`${bucket}/${key}`, dataShards + parityShards);
+    const homes = layout.place(`${bucket}/${key}`);
     return homes.find((nodeId) => nodeId === cluster.nodeId || transport.health(nodeId).up) ?? cluster.nodeId;
   };
   const serveAdmin = (admin: CallHandler): void => {
     adminHandler = admin;
   };
-  return { stores, meta, transport, shardPort, dataShards, parityShards, scannerOf, serveAdmin, close: () => transport.close() };
+  const close = async (): Promise<void> => {
+    sync.stop();
+    await transport.close();
+  };
+  return { stores, meta, transport, layout, shardPort, dataShards, parityShards, scannerOf, serveAdmin, close };
 }

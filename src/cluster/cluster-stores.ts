@@ -1,31 +1,39 @@
 // The cluster's ShardStoreSet: placement names nodes, and a node id resolves to this node's own
 // drive or to a RemoteShardStore over the transport. The object layer cannot tell them apart.
-import type { Placement } from '../placement/placement.js';
 import { RemoteShardStore } from '../store/remote-shard-store.js';
 import type { ErasureSetFormat, ShardStore, ShardStoreSet } from '../store/shard-store.js';
 import type { Transport } from '../transport/transport.js';
 
 export class ClusterShardStores implements ShardStoreSet {
+  /** One RemoteShardStore per peer, made on first use (peers join with new layouts). */
   private readonly remotes = new Map<string, RemoteShardStore>();
 
+  /**
+   * `place` names the nodes of shards 0..k+m-1 under the current layout (LiveLayout.place).
+   * Stores of other nodes go over `transport`; a node id it does not know fails there (StorageIOError).
+   */
   constructor(
     readonly format: ErasureSetFormat,
-    private readonly placementRing: Placement,
+    private readonly place: (placementKey: string) => string[],
     private readonly selfId: string,
     private readonly localStore: ShardStore | undefined,
-    transport: Transport,
-    nodeIds: readonly string[],
-  ) {
-    for (const nodeId of nodeIds) if (nodeId !== selfId) this.remotes.set(nodeId, new RemoteShardStore(transport, nodeId));
-  }
+    private readonly transport: Transport,
+  ) {}
 
   store(nodeId: string): ShardStore | undefined {
-    return nodeId === this.selfId ? this.localStore : this.remotes.get(nodeId);
+    if (nodeId === this.selfId) return this.localStore;
+    if (nodeId === '') return undefined;
+    let remote = this.remotes.get(nodeId);
+    if (!remote) {
+      remote = new RemoteShardStore(this.transport, nodeId);
+      this.remotes.set(nodeId, remote);
+    }
+    return remote;
   }
 
   /** Nodes for shards 0..k+m-1 of `placementKey` (`${bucket}/${key}`): the same for every data item of an object. */
   placement(_dataId: string, placementKey: string): string[] {
-    return this.placementRing.place(placementKey, this.format.dataShards + this.format.parityShards);
+    return this.place(placementKey);
   }
 
   localStores(): ShardStore[] {

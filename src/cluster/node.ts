@@ -10,12 +10,16 @@ import { initBitrot } from '../erasure/bitrot.js';
 import { openMetaStore } from '../meta/lmdb-meta-store.js';
 import { ObjectLayer } from '../object/object-layer.js';
 import { Reconstructor } from '../repair/reconstructor.js';
+import { Rebalancer } from '../repair/rebalancer.js';
 import { Scanner, type ScanState } from '../repair/scanner.js';
 import { Scrubber, type ScrubState } from '../repair/scrubber.js';
 import { S3Gateway } from '../s3/server.js';
 import { DriveSet } from '../store/drive-set.js';
 import { TesseraError } from '../util/errors.js';
+import { metaCallTimeoutMs } from '../util/limits.js';
 import { serveAdmin, type AdminSource } from './admin-server.js';
+import type { ClusterMetaStore } from './cluster-meta-store.js';
+import { finishTransition } from './layout-state.js';
 import { ensureCredentials, type Credentials } from './credentials.js';
 import { startClusterRuntime, type ClusterRuntime } from './cluster-runtime.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -122,16 +126,45 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     saveState: (state) => meta.saveWorkerState('scan', state),
   }, log.child({ component: 'scan' }));
   await scanner.start(config.scanIntervalHours * 3_600_000);
+  let rebalancer: Rebalancer | undefined;
   if (cluster && config.cluster) {
     const clusterConfig = config.cluster;
     const transport = cluster.transport;
     const repairer = reconstructor;
+    const layout = cluster.layout;
+    const clusterMeta = cluster.meta as ClusterMetaStore;
+    rebalancer = new Rebalancer({
+      selfId: clusterConfig.nodeId,
+      layout,
+      records: (limit, after) => meta.scanObjects(limit, after),
+      isUp: (nodeId) => transport.health(nodeId).up,
+      newest: (bucket, key) => clusterMeta.getObject(bucket, key),
+      versionOn: (nodes, bucket, key) => clusterMeta.versionOn(nodes, bucket, key),
+      placeOn: (nodes, record) => clusterMeta.placeOn(nodes, record),
+      dropFrom: (nodes, bucket, key, upTo) => clusterMeta.dropFrom(nodes, bucket, key, upTo),
+      copyShard: (part, dataLayout, shardIndex, targetId) => objects.copyShardTo(part, dataLayout, shardIndex, targetId),
+      discardShards: (ref) => objects.discardShards(ref),
+      doneVersion: () => meta.workerState<{ doneVersion: number }>('rebalance')?.doneVersion ?? 0,
+      saveDoneVersion: (version) => meta.saveWorkerState('rebalance', { doneVersion: version }),
+      memberDoneVersion: async (nodeId) => {
+        const reply = await transport.call(nodeId, { method: 'layout.progress', header: null }, { timeoutMs: metaCallTimeoutMs });
+        for await (const _ of reply.body) { /* no body */ }
+        return (reply.header as { doneVersion: number }).doneVersion;
+      },
+      finishTransition: async () => {
+        await layout.adopt(finishTransition(layout.snapshot()));
+      },
+    }, log.child({ component: 'rebalance' }));
+    const mover = rebalancer;
+    layout.onChange(() => mover.kick());
+    mover.start();
     const admin: AdminSource = {
-      nodeId: clusterConfig.nodeId, layoutVersion: clusterConfig.layoutVersion, dataShards: cluster.dataShards, parityShards: cluster.parityShards,
+      nodeId: clusterConfig.nodeId, layout: cluster.layout, dataShards: cluster.dataShards, parityShards: cluster.parityShards,
       startedMs: Date.now(),
       drives: () => drives.drives().map((d) => ({ driveId: d.driveId, path: d.path, store: d.store })),
       repairCount: () => meta.repairCount(),
       repair: () => ({ ...repairer.counters(), ...repairer.rates() }),
+      rebalance: () => mover.progress(),
       scan: () => {
         const running = scanner.progress();
         const last = scanner.lastCycle();
@@ -142,7 +175,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
         const last = scrubber.lastCycle();
         return { ...(running ? { running } : {}), ...(last ? { last } : {}) };
       },
-      peers: () => clusterConfig.nodes.filter((n) => n.id !== clusterConfig.nodeId).map((n) => ({ nodeId: n.id, up: transport.health(n.id).up })),
+      peers: () => cluster.layout.memberIds().filter((id) => id !== clusterConfig.nodeId).map((nodeId) => ({ nodeId, up: transport.health(nodeId).up })),
       requireBucket: async (bucket) => {
         await objects.getBucket(bucket);
       },
@@ -170,6 +203,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     }
   } catch (err) {
     await gateway.close();
+    await rebalancer?.stop();
     await scanner.stop();
     await scrubber.stop();
     await reconstructor.stop();
@@ -196,6 +230,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     dataDir,
     async stop() {
       await gateway.close();
+      await rebalancer?.stop();
       await scanner.stop();
       await scrubber.stop();
       await reconstructor.stop();

@@ -15,23 +15,37 @@ export function metaReadQuorum(width: number, writeQuorum: number): number {
   return width - writeQuorum + 1;
 }
 
-export interface GatherOptions {
-  /** Successful answers after which the gather may stop waiting. */
+/** A set of replicas of which at least `need` must answer. */
+export interface Quorum {
+  nodes: readonly string[];
   need: number;
-  /** After `need` successes, how long to wait for the rest before returning, in ms. */
+}
+
+export interface GatherOptions {
+  /**
+   * Quorums that must all be met before the gather may stop waiting: one set normally; during a
+   * layout transition, the key's home nodes under both versions (a node in both counts for both).
+   */
+  quorums: readonly Quorum[];
+  /** After the quorums are met, how long to wait for the rest before returning, in ms. */
   graceMs: number;
+}
+
+/** True when every quorum has `need` successful answers among `results`. */
+export function quorumsMet(results: readonly ReplicaResult<unknown>[], quorums: readonly Quorum[]): boolean {
+  const ok = new Set(results.filter((r) => r.ok).map((r) => r.nodeId));
+  return quorums.every((q) => q.nodes.filter((n) => ok.has(n)).length >= q.need);
 }
 
 /**
  * Runs `call` on every node at once and resolves with the answers received when all answered,
- * or `graceMs` after the `need`-th success, whichever is first (each call carries its own
- * deadline, so this also resolves when they have all failed). Calls still running keep going
- * in the background; their results are dropped.
+ * or `graceMs` after every quorum is met, whichever is first (each call carries its own deadline,
+ * so this also resolves when they have all failed). Calls still running keep going in the
+ * background; their results are dropped.
  */
 export function gather<T>(nodeIds: readonly string[], call: (nodeId: string) => Promise<T>, options: GatherOptions): Promise<ReplicaResult<T>[]> {
   return new Promise((resolve) => {
     const results: ReplicaResult<T>[] = [];
-    let successes = 0;
     let done = false;
     let timer: NodeJS.Timeout | undefined;
     const finish = (): void => {
@@ -45,14 +59,13 @@ export function gather<T>(nodeIds: readonly string[], call: (nodeId: string) => 
       call(nodeId).then(
         (value) => {
           results.push({ nodeId, ok: true, value });
-          successes++;
         },
         (error: unknown) => {
           results.push({ nodeId, ok: false, error });
         },
       ).finally(() => {
         if (results.length === nodeIds.length) return finish();
-        if (successes >= options.need && !timer && !done) timer = setTimeout(finish, options.graceMs);
+        if (!timer && !done && quorumsMet(results, options.quorums)) timer = setTimeout(finish, options.graceMs);
       });
     }
   });

@@ -105,8 +105,12 @@ const clusterNodeSchema = z.strictObject({
   publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be 43 base64url characters (an Ed25519 public key)').describe('Ed25519 public key'),
   /** Failure domain (rack, room, site): shards of one stripe go to distinct zones when zones are set. */
   zone: z.string().min(1, 'must not be empty').optional().describe('failure zone'),
-  /** Relative capacity: a node of weight 2 receives about twice the shards of weight 1. Default 1. */
-  weight: z.number().positive('must be more than 0').max(16, 'must be at most 16').default(1).describe('placement weight; default 1'),
+  /**
+   * Relative capacity: a node of weight 2 receives about twice the shards of weight 1. Default 1.
+   * 0: a member that holds no data yet, as `s3d cluster add-node` writes a joining node until
+   * `s3d admin layout add-node` and `apply` give it a weight.
+   */
+  weight: z.number().min(0, 'must be between 0 and 16').max(16, 'must be between 0 and 16').default(1).describe('placement weight, 0 = holds no data; default 1'),
 });
 
 const clusterSchema = z
@@ -139,9 +143,10 @@ const clusterSchema = z
       endpoints.add(endpoint);
     });
     if (!ids.has(cluster.nodeId)) ctx.addIssue({ code: 'custom', path: ['nodeId'], message: `must be one of nodes[].id (${[...ids].join(', ')})` });
-    const data = cluster.dataShards ?? cluster.nodes.length - cluster.parityShards;
-    if (data < 1 || data + cluster.parityShards > cluster.nodes.length || cluster.parityShards > data) {
-      ctx.addIssue({ code: 'custom', path: ['parityShards'], message: `data (${data}) + parity (${cluster.parityShards}) shards must fit on ${cluster.nodes.length} nodes with parity <= data` });
+    const holding = cluster.nodes.filter((n) => n.weight > 0).length;
+    const data = cluster.dataShards ?? holding - cluster.parityShards;
+    if (data < 1 || data + cluster.parityShards > holding || cluster.parityShards > data) {
+      ctx.addIssue({ code: 'custom', path: ['parityShards'], message: `data (${data}) + parity (${cluster.parityShards}) shards must fit on the ${holding} nodes of weight > 0 with parity <= data` });
     }
   });
 

@@ -344,6 +344,23 @@ export class LmdbMetaStore implements MetaReplica {
     });
   }
 
+  /**
+   * Forgets this replica's copy of a key it is no longer a home node of (a layout change moved the
+   * record elsewhere): removes the live record when it is not newer than `upTo`, without
+   * collecting its data (the record lives on at its new home nodes) and without a tombstone.
+   * Returns true when a record was removed.
+   */
+  dropObject(bucket: string, key: string, upTo: Pick<ObjectRecord, 'lastModifiedMs' | 'writer' | 'layoutVersion'>): Promise<boolean> {
+    return this.write(() => {
+      const objectId = objectKey(bucket, key);
+      const current = this.objects.get(objectId);
+      if (current === undefined || compareVersions(current, upTo) > 0) return false;
+      this.objects.removeSync(objectId);
+      for (const part of current.parts) this.dataObjects.removeSync(dataKey(part.dataId));
+      return true;
+    });
+  }
+
   applyCompleteUpload(uploadId: string, record: ObjectRecord): Promise<ObjectRecord | undefined> {
     assertObjectRecord(record);
     return this.write(() => {

@@ -87,13 +87,25 @@ export interface MetaStore {
 
 /**
  * Order of two versions of a key under last-writer-wins: by lastModifiedMs, then writer node id
- * (byte order), so every replica picks the same winner. Positive when `a` is newer.
+ * (byte order), so every replica picks the same winner, then layoutVersion (a record the
+ * rebalancer moved replaces its unmoved copy). Positive when `a` is newer.
  */
-export function compareVersions(a: { lastModifiedMs: number; writer?: string }, b: { lastModifiedMs: number; writer?: string }): number {
+export function compareVersions(a: VersionStamp, b: VersionStamp): number {
   if (a.lastModifiedMs !== b.lastModifiedMs) return a.lastModifiedMs - b.lastModifiedMs;
   const wa = a.writer ?? '';
   const wb = b.writer ?? '';
-  return wa < wb ? -1 : wa > wb ? 1 : 0;
+  if (wa !== wb) return wa < wb ? -1 : 1;
+  return (a.layoutVersion ?? 0) - (b.layoutVersion ?? 0);
+}
+
+/**
+ * What orders versions of a key: time, writer, and for the same version moved by a layout change
+ * (same time and writer, new placement), the layout version it was placed under.
+ */
+export interface VersionStamp {
+  lastModifiedMs: number;
+  writer?: string;
+  layoutVersion?: number;
 }
 
 /**
@@ -115,6 +127,8 @@ export interface MetaReplica extends MetaStore {
   applyBucket(record: BucketRecord): Promise<void>;
   /** Drops pending entries without collecting their data (a cluster gateway, before publishing them). */
   removePending(dataIds: readonly string[]): Promise<void>;
+  /** Drops this replica's record of a key it no longer homes when not newer than `upTo`; no gc, no tombstone. */
+  dropObject(bucket: string, key: string, upTo: VersionStamp): Promise<boolean>;
   /** Tombstones at this replica, at most `limit` (for tests and the future scanner). */
   listTombstones(limit: number): Tombstone[];
 }

@@ -14,7 +14,7 @@ import type {
   BucketRecord, DataLayout, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
   ListUploadsQuery, ObjectHeaders, ObjectRecord, PartRecord, StoredChecksum, UploadRecord, WriteConditions,
 } from '../meta/types.js';
-import type { DataPart, RepairEntry, RepairReason } from '../meta/types.js';
+import type { DataPart, DataRef, RepairEntry, RepairReason } from '../meta/types.js';
 import type { RepairOutcome } from '../repair/reconstructor.js';
 import type { ShardStore, ShardStoreSet } from '../store/shard-store.js';
 import { isTesseraError, TesseraError } from '../util/errors.js';
@@ -27,7 +27,7 @@ import { DataPins, GarbageCollector } from './garbage-collector.js';
 import { dataRefOf, erasureLayout, newDataId, parseShardId, shardIdOf, writeQuorumOf } from './layout.js';
 import { checkWriteQuorum, writeStriped, type ShardSink, type WrittenData } from './stripe-writer.js';
 import { readPart, type StripeSource } from './stripe-reader.js';
-import { rebuildShard, verifyShard } from './shard-rebuild.js';
+import { copyShard, rebuildShard, verifyShard } from './shard-rebuild.js';
 import { checkCompleteParts, multipartEtag, type CompletePart } from './multipart-rules.js';
 
 /** What a PUT or UploadPart streams in. */
@@ -420,6 +420,30 @@ export class ObjectLayer {
       });
     }
     return check;
+  }
+
+  /**
+   * The rebalancer's copy of shard `shardIndex` of `part` to node (or drive) `targetId`: streamed
+   * from where the part has it and verified, or rebuilt from k other shards when that copy is bad
+   * or unreachable. Throws StorageIOError (target offline) and what copyShard throws.
+   */
+  async copyShardTo(part: DataPart, layout: DataLayout, shardIndex: number, targetId: string): Promise<{ bytes: number; rebuilt: boolean }> {
+    const target = this.drives.store(targetId);
+    if (!target) throw new TesseraError('StorageIOError', `${targetId} is offline`, { driveId: targetId });
+    const release = this.pins.pin([part.dataId]);
+    try {
+      return await copyShard(this.source, part, layout, shardIndex, target);
+    } finally {
+      release();
+    }
+  }
+
+  /** Queues shard files for deletion by this node's gc (the old copies of moved shards): durable when resolved. */
+  async discardShards(ref: DataRef): Promise<void> {
+    if (ref.shardIds.length === 0) return;
+    await this.meta.addPending(ref);
+    await this.meta.abandonPending(ref.dataId);
+    this.gc.kick();
   }
 
   /** The part with `dataId` in the current record of `object`, with the record's layout; undefined when none. */

@@ -7,22 +7,23 @@ import type { DataLayout, DataPart } from '../meta/types.js';
 import { bitrotHash, bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
 import { stripeAt, stripeCount } from '../erasure/stripe.js';
 import type { ShardStore } from '../store/shard-store.js';
-import { TesseraError } from '../util/errors.js';
+import { isTesseraError, TesseraError } from '../util/errors.js';
 import { shardIdOf } from './layout.js';
 import { readStripe, type StripeSource } from './stripe-reader.js';
 
 /**
- * Rebuilds shard `shardIndex` (0 <= shardIndex < k + m) of `part` on the drive part.drives[shardIndex].
+ * Rebuilds shard `shardIndex` (0 <= shardIndex < k + m) of `part` on the drive part.drives[shardIndex],
+ * or on `target` (a node a layout change moves the shard to).
  * Returns the bytes written (framed shard file size). Throws StorageIOError (target drive offline
  * or failing), InsufficientShards (fewer than k other shards readable in some stripe),
  * BitrotDetected (the written file does not read back), and the store's errors.
  */
-export async function rebuildShard(source: StripeSource, part: DataPart, layout: DataLayout, shardIndex: number): Promise<number> {
+export async function rebuildShard(source: StripeSource, part: DataPart, layout: DataLayout, shardIndex: number, target?: ShardStore): Promise<number> {
   const k = layout.dataShards;
   const width = k + layout.parityShards;
   if (!Number.isInteger(shardIndex) || shardIndex < 0 || shardIndex >= width) throw new TesseraError('InvalidArgument', `shard index ${shardIndex} is not in 0..${width - 1}`);
   const driveId = part.drives[shardIndex] ?? '';
-  const store = source.store(driveId);
+  const store = target ?? source.store(driveId);
   if (!store) throw new TesseraError('StorageIOError', `drive ${driveId} of shard ${shardIndex} of ${part.dataId} is offline`, { driveId });
   const shardId = shardIdOf(part.dataId, shardIndex);
   const codec = await source.codec(layout);
@@ -63,4 +64,34 @@ export async function verifyShard(store: ShardStore, part: DataPart, layout: Dat
     const stripe = stripeAt(layout, part.sizeBytes, index);
     verifyFramedBlock(await store.readRange(shardId, stripe.fileOffset, bitrotHashBytes + stripe.shardBytes), shardId, index);
   }
+}
+
+/**
+ * Copies shard `shardIndex` of `part` from the drive or node part.drives[shardIndex] names to
+ * `target`, block by block, verifying every block's bitrot hash on the way and the written file
+ * after. When the source cannot give a good block (absent, corrupt, its node down), the shard is
+ * rebuilt on `target` from k other shards instead. Returns the bytes written and how.
+ * Throws what rebuildShard throws.
+ */
+export async function copyShard(source: StripeSource, part: DataPart, layout: DataLayout, shardIndex: number, target: ShardStore): Promise<{ bytes: number; rebuilt: boolean }> {
+  const from = source.store(part.drives[shardIndex] ?? '');
+  const shardId = shardIdOf(part.dataId, shardIndex);
+  if (from) {
+    const writer = await target.createWriter(shardId);
+    try {
+      for (let index = 0; index < stripeCount(layout, part.sizeBytes); index++) {
+        const stripe = stripeAt(layout, part.sizeBytes, index);
+        const framed = await from.readRange(shardId, stripe.fileOffset, bitrotHashBytes + stripe.shardBytes);
+        verifyFramedBlock(framed, shardId, index);
+        await writer.write(framed);
+      }
+      await writer.commit();
+      await verifyShard(target, part, layout, shardIndex);
+      return { bytes: writer.sizeBytes, rebuilt: false };
+    } catch (err) {
+      await writer.abort();
+      if (!isTesseraError(err, 'ShardNotFound', 'ShardTruncated', 'BitrotDetected', 'StorageIOError')) throw err;
+    }
+  }
+  return { bytes: await rebuildShard(source, part, layout, shardIndex, target), rebuilt: true };
 }

@@ -99,13 +99,21 @@ export class QuicTransport implements Transport {
     checkLimits(this.limits);
     this.inboundSlots = new CallSlots({ max: this.limits.inboundCallsMax, what: 'an inbound call slot' }); // waiters: one per connection
     for (const peer of options.peers) {
-      const peerId = peerIdOfPublicKey(publicKeyBytes(peer.publicKey));
       if (this.links.has(peer.nodeId)) throw new TesseraError('InvalidConfig', `node ${peer.nodeId} is listed twice`);
-      if (this.nodeIdByPeerId.has(peerId)) throw new TesseraError('InvalidConfig', `node ${peer.nodeId} has the public key of node ${this.nodeIdByPeerId.get(peerId)}`);
-      this.nodeIdByPeerId.set(peerId, peer.nodeId);
-      const state = new PeerState(peer, this.limits.callsPerPeerMax, this.limits.callQueuePerPeerMax);
-      this.links.set(peer.nodeId, { state, peerId, nextAttemptAtMs: 0, everConnected: false });
+      this.addPeer(peer);
     }
+  }
+
+  /** Admits a new peer (a node a new layout added). No-op when it is known with the same key and address. Throws InvalidConfig on a clash. */
+  addPeer(peer: PeerAddress): void {
+    const known = this.links.get(peer.nodeId)?.state.peer;
+    if (known && known.publicKey === peer.publicKey && known.host === peer.host && known.port === peer.port) return;
+    if (known) throw new TesseraError('InvalidConfig', `node ${peer.nodeId} is known with another key or address; restart to change it`);
+    const peerId = peerIdOfPublicKey(publicKeyBytes(peer.publicKey));
+    if (this.nodeIdByPeerId.has(peerId)) throw new TesseraError('InvalidConfig', `node ${peer.nodeId} has the public key of node ${this.nodeIdByPeerId.get(peerId)}`);
+    this.nodeIdByPeerId.set(peerId, peer.nodeId);
+    const state = new PeerState(peer, this.limits.callsPerPeerMax, this.limits.callQueuePerPeerMax);
+    this.links.set(peer.nodeId, { state, peerId, nextAttemptAtMs: 0, everConnected: false });
   }
 
   /** Binds the UDP socket and serves inbound calls with `handler`. Returns the bound port. */

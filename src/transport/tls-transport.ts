@@ -98,16 +98,23 @@ export class TlsTransport implements Transport {
     };
     checkLimits(this.limits);
     for (const peer of options.peers) {
-      publicKeyBytes(peer.publicKey);
-      const other = this.nodeIdByKey.get(peer.publicKey);
-      if (other !== undefined || this.links.has(peer.nodeId)) {
-        throw new TesseraError('InvalidConfig', `peer ${peer.nodeId}: node id or public key listed twice (also ${other ?? peer.nodeId})`);
-      }
-      this.nodeIdByKey.set(peer.publicKey, peer.nodeId);
-      this.links.set(peer.nodeId, { state: new PeerState(peer, this.limits.callsPerPeerMax, this.limits.callQueuePerPeerMax), nextAttemptMs: 0 });
+      if (this.links.has(peer.nodeId)) throw new TesseraError('InvalidConfig', `peer ${peer.nodeId}: node id listed twice`);
+      this.addPeer(peer);
     }
     // Inbound calls wait at most for every peer's full set of concurrent streams.
     this.inboundSlots = new CallSlots({ max: this.limits.inboundCallsMax, queueMax: Math.max(1, options.peers.length) * this.limits.callsPerPeerMax, what: 'an inbound call slot' });
+  }
+
+  /** Admits a new peer (a node a new layout added). No-op when it is known with the same key and address. Throws InvalidConfig on a clash. */
+  addPeer(peer: PeerAddress): void {
+    const known = this.links.get(peer.nodeId)?.state.peer;
+    if (known && known.publicKey === peer.publicKey && known.host === peer.host && known.port === peer.port) return;
+    if (known) throw new TesseraError('InvalidConfig', `node ${peer.nodeId} is known with another key or address; restart to change it`);
+    publicKeyBytes(peer.publicKey);
+    const other = this.nodeIdByKey.get(peer.publicKey);
+    if (other !== undefined) throw new TesseraError('InvalidConfig', `peer ${peer.nodeId}: public key listed twice (also ${other})`);
+    this.nodeIdByKey.set(peer.publicKey, peer.nodeId);
+    this.links.set(peer.nodeId, { state: new PeerState(peer, this.limits.callsPerPeerMax, this.limits.callQueuePerPeerMax), nextAttemptMs: 0 });
   }
 
   /** Starts the TLS listener; returns the bound TCP port. Throws the listen error (e.g. EADDRINUSE). */

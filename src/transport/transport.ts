@@ -84,6 +84,8 @@ export interface Transport {
   /** Starts the listener; returns the bound port (useful with port 0). */
   listen(handler: CallHandler): Promise<number>;
   call(nodeId: string, call: Call, options: CallOptions): Promise<Reply>;
+  /** Admits a node added to the cluster while running; no-op when known as is. Throws InvalidConfig on a clash. */
+  addPeer(peer: PeerAddress): void;
   health(nodeId: string): PeerHealth;
   /** Stops accepting, aborts calls in flight, closes connections. */
   close(): Promise<void>;

@@ -193,3 +193,13 @@ export const scanWaitingMax = 64;
 export const adminCallTimeoutMs = 30_000;
 /** How often `s3d admin heal --wait` polls the nodes' status, in ms. */
 export const adminPollIntervalMs = 500;
+
+/** How often a node asks its peers for their layout, in ms (a change reaches a node that missed it). */
+export const layoutSyncIntervalMs = 5_000;
+
+// ---- rebalance ----
+
+/** Pause between rebalancer passes while a layout transition runs, in ms. */
+export const rebalanceIdleIntervalMs = 5_000;
+/** Pause after each object the rebalancer visited, in ms (its pace next to client requests). */
+export const rebalanceObjectPauseMs = 1;

@@ -8,6 +8,7 @@ const status = (nodeId: string, over: Partial<NodeStatus> = {}): NodeStatus => (
   drives: [{ driveId: 'd', path: '/x', online: true }], shards: 12, repairQueue: 0,
   repair: { rebuilt: 3, rebuiltBytes: 3 * 1024 * 1024, dropped: 0, failed: 0, bytesPerSecond: 2048, shardsPerSecond: 0.5 },
   scan: { last: { scope: undefined, objects: 9, checked: 4, shards: 24, queued: 3, unreachable: 0, failed: 0, startedMs: 1_000, finishedMs: 4_000 } },
+  rebalance: { toVersion: 0, done: true, bytesToMove: 0, objectsToMove: 0, objectsMoved: 0, shardsMoved: 0, bytesMoved: 0, shardsRebuilt: 0, recordsDropped: 0, failed: 0, bytesPerSecond: 0 },
   scrub: {}, peers: [], ...over,
 });
 
@@ -25,7 +26,7 @@ describe('formatReport', () => {
     const healthy: ClusterReport = { healthy: true, problems: [], nodes: [{ nodeId: 'node-1', up: true, status: status('node-1') }] };
     const text = formatReport(healthy);
     expect(text).toContain('layout 1, 4 data + 2 parity shards, 1 node');
-    expect(text).toMatch(/node-1 +up +1\/1 +12 +0 +3 \(3\.0 MiB\) +2\.0 KiB\/s +- +6 s ago: objects 4, queued 3 +none yet/);
+    expect(text).toMatch(/node-1 +up +1\/1 +12 +0 +3 \(3\.0 MiB\) +2\.0 KiB\/s +- +- +6 s ago: objects 4, queued 3 +none yet/);
     expect(text).toContain('healthy: every node up');
   });
 
