@@ -1,7 +1,7 @@
 // Machine description and the two outputs of `make bench`: Markdown tables for humans and a JSON
-// document under bench/results/. schemaVersion 3: scenarios (single node or cluster), cells tagged by
-// scenario with server figures over one or several processes, transport and codec results.
-// Version 2 had no cluster scenarios and no transport section.
+// document under bench/results/. schemaVersion 4: scenarios (single node or cluster), cells tagged by
+// scenario with server figures over one or several processes, repair, transport and codec results.
+// Version 3 had no repair section; version 2 no cluster scenarios and no transport section.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 // Type only: codec.bench.ts imports sizeLabel from here, so its table arrives rendered (see markdownReport).
 import type { CodecResult } from './codec.bench.js';
 import type { CellMeasurement } from './load.js';
+import type { RepairResult } from './repair.bench.js';
 
 const MiB = 1024 * 1024;
 
@@ -142,9 +143,24 @@ export interface TransportReport {
   result: { cells: Array<{ transport: string; cell: string; value: number; unit: string; note?: string }> } | undefined;
 }
 
+/** Repair after one node's disk loss (bench/repair.bench.ts, in process), or why it did not run. */
+export interface RepairReport {
+  quick: boolean;
+  /** MiB written before the loss. */
+  dataMib: number;
+  /** Why it did not run (--no-repair); undefined when it ran. */
+  skipped: string | undefined;
+  /** Why it failed (cluster, PUT, kill/restart, heal, or full redundancy not proven); undefined when it did not. */
+  error: string | undefined;
+  /** Its Markdown table (repairMarkdownTable) and log warnings, rendered; empty when there is no result. */
+  markdown: string;
+  /** Its figures; may be present with an `error` (the heal ran but redundancy was not proven). */
+  result: RepairResult | undefined;
+}
+
 /** The whole run, as written to bench/results/<timestamp>.json. */
 export interface BenchReport {
-  schemaVersion: 3;
+  schemaVersion: 4;
   startedAt: string;
   finishedAt: string;
   machine: MachineInfo;
@@ -152,6 +168,7 @@ export interface BenchReport {
   options: Record<string, unknown>;
   scenarios: ScenarioReport[];
   cells: CellReport[];
+  repair: RepairReport;
   transport: TransportReport;
   codec: CodecReport;
 }
@@ -165,7 +182,8 @@ export function sizeLabel(sizeBytes: number): string {
 
 /**
  * Markdown: machine line, the cell table (with its scenario), a side-by-side table of the scenarios,
- * per-scenario server totals, failures, then the codec section around `codecTable` (codecMarkdownTable's output).
+ * per-scenario server totals, failures, the repair and transport sections, then the codec section
+ * around `codecTable` (codecMarkdownTable's output).
  */
 export function markdownReport(report: BenchReport, codecTable: string): string {
   const m = report.machine;
@@ -205,6 +223,7 @@ export function markdownReport(report: BenchReport, codecTable: string): string 
   for (const c of report.cells.filter((cell) => cell.error !== undefined)) {
     lines.push(`FAILED ${c.scenario}: ${c.op} ${sizeLabel(c.sizeBytes)} c${c.concurrency}: ${c.error?.code} ${c.error?.message}`);
   }
+  lines.push('', ...repairSection(report.repair));
   lines.push('', ...transportSection(report.transport));
   lines.push('', ...codecSection(report.codec, codecTable));
   return `${lines.join('\n')}\n`;
@@ -230,6 +249,26 @@ function serverTotalsLine(s: ScenarioReport): string | undefined {
     `Server totals, ${s.name} (${server.pids.length} nodes, ${target}): peak RSS (VmHWM) largest node ${mib(server.peakRssBytes)} MiB, ` +
     `all nodes ${mib(server.peakRssSumBytes)} MiB; CPU ${optional(server.cpuSeconds, 1)} s over all nodes; ${exits.length === 1 ? `every node ${exits[0] ?? '-'}` : `exits ${server.exit ?? '-'}`}.`
   );
+}
+
+function repairSection(repair: RepairReport): string[] {
+  if (repair.skipped !== undefined) return [`Repair bench skipped: ${repair.skipped}`];
+  const lines = [
+    `### Repair after a node's disk loss, 6 nodes (4+2) over QUIC (bench/repair.bench.ts)${repair.quick ? ' (--quick: less data)' : ''}`,
+    '',
+  ];
+  if (repair.result !== undefined) {
+    const node = `node ${repair.result.lostNode}`;
+    lines.push(
+      repair.markdown,
+      '',
+      `Node ${repair.result.lostNode} is SIGKILLed, its shard files deleted, and it is restarted; the operator's \`s3d admin heal --wait\` starts right after. ` +
+        `Full redundancy is checked from the files (every data item has all its shards, total shard bytes as before, ` +
+        `${node}'s files byte-identical to the lost ones). MB/s = 10^6 shard-file bytes written by rebuilds per second of heal.`,
+    );
+  }
+  if (repair.error !== undefined) lines.push('', `Repair bench FAILED: ${repair.error}`);
+  return lines;
 }
 
 function transportSection(transport: TransportReport): string[] {

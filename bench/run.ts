@@ -1,8 +1,9 @@
 // `make bench`: per scenario (one drive; six drives 4+2; a 6-node loopback cluster over QUIC and over
 // TLS) starts a fresh `s3d server` or cluster (or uses --endpoint), runs PUT then GET cells over object
-// sizes x concurrencies; then the node-to-node transport bench and the erasure codec cells. Prints
-// Markdown tables and writes bench/results/<timestamp>.json. Exits 1 when any cell, scenario or
-// transport cell failed, so a broken server never yields a plausible-looking table.
+// sizes x concurrencies; then repair after a node's disk loss, the node-to-node transport bench and the
+// erasure codec cells. Prints Markdown tables and writes bench/results/<timestamp>.json. Exits 1 when
+// any cell, scenario, the repair or a transport cell failed, so a broken server never yields a
+// plausible-looking table.
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { execFile, execFileSync } from 'node:child_process';
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { clusterNodeCount, clusterParityShards, removeCluster, RoundRobinClient, startCluster, type ClusterTransport, type SpawnedCluster } from './cluster-process.js';
 import { codecMarkdownTable, runCodecBench } from './codec.bench.js';
+import { repairDataMibDefault, repairDataMibQuick, repairLogLines, repairMarkdownTable, runRepairBench } from './repair.bench.js';
 import { BenchClient, LoadError, runCell, type CellSpec } from './load.js';
 import {
   markdownReport,
@@ -24,6 +26,7 @@ import {
   type BenchReport,
   type CellReport,
   type CodecReport,
+  type RepairReport,
   type ScenarioReport,
   type TransportReport,
 } from './report.js';
@@ -83,6 +86,7 @@ interface Options {
   scenarios: string[];
   codec: boolean;
   transport: boolean;
+  repair: boolean;
   clusterClients: ClusterClients;
   /** True when --sizes / --concurrency were given: cluster scenarios then use them too. */
   sizesGiven: boolean;
@@ -145,12 +149,12 @@ export async function main(argv: string[]): Promise<number> {
 
   const scenarios: ScenarioReport[] = [];
   const cells: CellReport[] = [];
+  const binPath = options.serverBin ?? join(repoRoot, 'bin', 's3d');
   if (options.endpoint !== undefined) {
     const ran = await runExternal(options);
     scenarios.push(ran.scenario);
     cells.push(...ran.cells);
   } else {
-    const binPath = options.serverBin ?? join(repoRoot, 'bin', 's3d');
     for (const scenario of selectedScenarios(options.scenarios)) {
       if (scenario.kind === 'cluster') {
         const ran = await runCluster(options, scenario, binPath, (cluster) => (current = cluster));
@@ -171,19 +175,23 @@ export async function main(argv: string[]): Promise<number> {
       cells.push(...ran.cells);
     }
   }
-  // After the servers stopped, so the transport and the codec have the CPU to themselves.
+  // After the servers stopped, so repair, transport and codec have the CPU to themselves.
+  const repair = await runRepair(options, binPath, (cluster) => (current = cluster));
+  current = undefined;
   const transport = await runTransport(options, repoRoot);
   const codec = await runCodec(options);
 
-  const failed = cells.some((cell) => cell.error !== undefined) || scenarios.some((s) => s.error !== undefined) || transport.error !== undefined;
+  const failed =
+    cells.some((cell) => cell.error !== undefined) || scenarios.some((s) => s.error !== undefined) || repair.error !== undefined || transport.error !== undefined;
   const report: BenchReport = {
-    schemaVersion: 3,
+    schemaVersion: 4,
     startedAt,
     finishedAt: new Date().toISOString(),
     machine: machineInfo(repoRoot, options.dataDirParent ?? tmpdir()),
     options: { ...options, secretKey: undefined },
     scenarios,
     cells,
+    repair,
     transport,
     codec,
   };
@@ -403,6 +411,17 @@ function transportJson(stdout: string): TransportReport['result'] {
   }
 }
 
+/** bench/repair.bench.ts in this process: a fresh cluster of its own, one node's disk lost, `s3d admin heal --wait`. */
+async function runRepair(options: Options, binPath: string, onCluster: (cluster: { stop: () => Promise<unknown> }) => void): Promise<RepairReport> {
+  const quick = options.quick;
+  const dataMib = quick ? repairDataMibQuick : repairDataMibDefault;
+  if (!options.repair) return { quick, dataMib, skipped: '--no-repair', error: undefined, markdown: '', result: undefined };
+  const run = await runRepairBench({ binPath, dataMib, dataDirParent: options.dataDirParent, keepData: options.keepData, onCluster });
+  if (run.error !== undefined) process.stderr.write(`bench: repair FAILED: ${run.error}\n`);
+  const markdown = run.result === undefined ? '' : [repairMarkdownTable(run.result), ...repairLogLines(run.result)].join('\n');
+  return { quick, dataMib, skipped: undefined, error: run.error, markdown, result: run.result };
+}
+
 async function runCodec(options: Options): Promise<CodecReport> {
   if (!options.codec) return { quick: options.quick, skipped: '--no-codec', results: [] };
   process.stderr.write(`bench: erasure codec${options.quick ? ' (quick)' : ''}...\n`);
@@ -563,6 +582,7 @@ function parseOptions(argv: string[]): Options {
     .option('--scenarios <list>', `server set-ups to measure, of ${benchScenarios.map((sc) => sc.id).join(', ')} (ignored with --endpoint)`, scenarioList, benchScenarios.filter((sc) => sc.byDefault).map((sc) => sc.id))
     .option('--no-codec', 'skip the erasure codec table')
     .option('--no-transport', 'skip the node-to-node transport table (bench/transport.bench.ts)')
+    .option('--no-repair', `skip the repair section (bench/repair.bench.ts: ${repairDataMibDefault} MiB, --quick ${repairDataMibQuick} MiB, one node's disk lost and healed)`)
     .addOption(
       new Option('--cluster-clients <how>', 'cluster scenarios: send requests to every node in turn, or to node 1 only')
         .choices(['round-robin', 'node-1'])
