@@ -240,6 +240,11 @@ export async function adminHeal(configFile: string, target: string | undefined, 
       if (line !== lastLine) process.stdout.write(`${line}\n`);
       lastLine = line;
       if (scanned === requestedMs.size && queued === 0) {
+        const unreachable = report.nodes.reduce((sum, n) => sum + (n.status?.scan.last?.unreachable ?? 0), 0);
+        if (unreachable > 0) {
+          process.stdout.write(`heal incomplete: ${unreachable} shards are on nodes that did not answer the scan; run it again once they are up\n`);
+          return 1;
+        }
         process.stdout.write(failures.length > 0 ? 'heal finished on the nodes that answered\n' : 'heal finished: every shard of the target is in place\n');
         return failures.length > 0 ? 1 : 0;
       }

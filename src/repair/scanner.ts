@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { DataOwner, ObjectRecord, ScanScope } from '../meta/types.js';
 import type { ShardCheck } from '../object/object-layer.js';
-import { scanObjectPauseMs, scanPageObjects, scanWaitingMax } from '../util/limits.js';
+import { scanObjectPauseMs, scanPageObjects, scanRecheckDelayMs, scanRecheckMax, scanWaitingMax } from '../util/limits.js';
 import { CycleTimer } from './cycle-timer.js';
 
 /** One cycle's counts; objects = records walked, checked = those this node was responsible for. */
@@ -77,9 +77,11 @@ export class Scanner {
   private checkpoint: ScanState['running'];
   private running: Promise<void> | undefined;
   private readonly waiting: ScanRequest[] = [];
+  /** Records of the running cycle with shards on nodes that did not answer: checked once more at its end. */
+  private unreachable: Array<{ record: ObjectRecord; first: ShardCheck }> = [];
   private stopped = false;
 
-  constructor(private readonly source: ScanSource, private readonly log: Logger, private readonly pauseMs = scanObjectPauseMs) {}
+  constructor(private readonly source: ScanSource, private readonly log: Logger, private readonly pauseMs = scanObjectPauseMs, private readonly recheckDelayMs = scanRecheckDelayMs) {}
 
   /**
    * Resumes a cycle a restart cut short, and schedules a full cycle every `intervalMs` (config
@@ -172,6 +174,7 @@ export class Scanner {
       ...(scope !== undefined ? { scope } : {}), objects: 0, checked: 0, shards: 0, queued: 0, unreachable: 0, failed: 0, startedMs: Date.now(), finishedMs: 0,
     };
     let after = request.resume?.after;
+    this.unreachable = [];
     this.current = counts;
     this.checkpoint = { cycle: { ...counts }, ...(after !== undefined ? { after } : {}) };
     try {
@@ -188,6 +191,7 @@ export class Scanner {
             counts.shards += check.shards;
             counts.queued += check.queued;
             counts.unreachable += check.unreachable;
+            if (check.unreachable > 0 && this.unreachable.length < scanRecheckMax) this.unreachable.push({ record, first: check });
           } catch (err) {
             counts.failed++;
             this.log.warn({ err, bucket: record.bucket, key: record.key }, 'scan could not check an object');
@@ -200,6 +204,7 @@ export class Scanner {
         this.checkpoint = { cycle: { ...counts }, after };
         await this.save();
       }
+      await this.recheckUnreachable(counts);
       counts.finishedMs = Date.now();
       if (scope === undefined) this.lastFinishedMs = counts.finishedMs;
       this.current = undefined;
@@ -212,6 +217,28 @@ export class Scanner {
     } finally {
       this.current = undefined;
       this.checkpoint = undefined;
+    }
+  }
+
+  /**
+   * A node that just restarted can miss the first calls of a cycle (its peers' connections to the
+   * old process time out first), so records with unreachable shards are checked once more,
+   * scanRecheckDelayMs after the walk; the cycle's unreachable count is what is still unreachable then.
+   */
+  private async recheckUnreachable(counts: ScanCycle): Promise<void> {
+    const records = this.unreachable;
+    this.unreachable = [];
+    if (records.length === 0 || this.stopped) return;
+    await new Promise((resolve) => setTimeout(resolve, this.recheckDelayMs));
+    for (const { record, first } of records) {
+      if (this.stopped) return;
+      try {
+        const check = await this.source.check(record);
+        counts.queued += Math.max(0, check.queued - first.queued); // shards first unreachable, found missing now
+        counts.unreachable -= first.unreachable - check.unreachable;
+      } catch (err) {
+        this.log.warn({ err, bucket: record.bucket, key: record.key }, 'scan could not check an object');
+      }
     }
   }
 

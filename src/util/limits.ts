@@ -184,6 +184,10 @@ export const scanIntervalHoursMax = 8_760;
 export const scanObjectPauseMs = 1;
 /** Object records the scanner reads per LMDB read snapshot. */
 export const scanPageObjects = 256;
+/** Records with unreachable shards a scan cycle keeps to check once more at its end. */
+export const scanRecheckMax = 1024;
+/** How long after its walk a scan checks those records again, in ms (a restarted node's peers reconnect by then). */
+export const scanRecheckDelayMs = 3_000;
 /** Scoped heal requests that may wait behind a running scan; more collapse into one full cycle. */
 export const scanWaitingMax = 64;
 
