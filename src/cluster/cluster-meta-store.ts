@@ -66,8 +66,12 @@ export class ClusterMetaStore implements MetaStore {
     if (local) return local;
     // Bucket writes reach a majority, so a majority of answers includes one that has it (a node
     // that missed the create, or joined later, learns it here).
-    const found = successes(await this.onAll('getBucket', [name], this.majority())).find((b) => b !== undefined) as BucketRecord | undefined;
+    const answers = successes(await this.onAll('getBucket', [name], this.majority()));
+    const found = answers.find((b) => b !== undefined) as BucketRecord | undefined;
     if (found) await this.local.applyBucket(found).catch(() => undefined);
+    else if (answers.length < this.majority()) {
+      throw new TesseraError('ReadQuorumNotMet', `bucket ${name}: ${answers.length} of ${this.options.nodeIds().length} nodes answered, need ${this.majority()}`);
+    }
     return found;
   }
 
@@ -241,8 +245,8 @@ export class ClusterMetaStore implements MetaStore {
     return this.local.listPending();
   }
 
-  listGc(limit: number): DataRef[] {
-    return this.local.listGc(limit);
+  listGc(limit: number, afterDataId?: string): DataRef[] {
+    return this.local.listGc(limit, afterDataId);
   }
 
   removeGc(dataIds: string[]): Promise<void> {

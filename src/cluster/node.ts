@@ -141,6 +141,9 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
       newest: (bucket, key) => clusterMeta.getObject(bucket, key),
       versionOn: (nodes, bucket, key) => clusterMeta.versionOn(nodes, bucket, key),
       placeOn: (nodes, record) => clusterMeta.placeOn(nodes, record),
+      applyHere: async (record) => {
+        await meta.applyObject(record);
+      },
       dropFrom: (nodes, bucket, key, upTo) => clusterMeta.dropFrom(nodes, bucket, key, upTo),
       copyShard: (part, dataLayout, shardIndex, targetId) => objects.copyShardTo(part, dataLayout, shardIndex, targetId),
       discardShards: (ref) => objects.discardShards(ref),

@@ -440,10 +440,12 @@ export class LmdbMetaStore implements MetaReplica {
   }
 
   /** At most `limit` (>= 0) gc items in dataId byte order. */
-  listGc(limit: number): DataRef[] {
+  listGc(limit: number, afterDataId?: string): DataRef[] {
     assert(Number.isInteger(limit) && limit >= 0, 'listGc limit is a non-negative integer');
     if (limit === 0) return [];
-    return [...this.gc.getRange({ limit }).map(({ value }) => value)];
+    if (afterDataId === undefined) return [...this.gc.getRange({ limit }).map(({ value }) => value)];
+    const start = dataKey(afterDataId);
+    return [...this.gc.getRange({ start, limit: limit + 1 }).filter(({ key }) => !start.equals(key)).map(({ value }) => value)].slice(0, limit);
   }
 
   removeGc(dataIds: string[]): Promise<void> {

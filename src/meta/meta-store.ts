@@ -70,8 +70,8 @@ export interface MetaStore {
   /** Moves a pending item straight to gc (its write failed). */
   abandonPending(dataId: string): Promise<void>;
   listPending(): DataRef[];
-  /** Data items awaiting deletion, at most `limit`. */
-  listGc(limit: number): DataRef[];
+  /** Data items awaiting deletion in dataId order, at most `limit`, after `afterDataId` when given. */
+  listGc(limit: number, afterDataId?: string): DataRef[];
   /** Removes gc entries after their shard files are deleted. */
   removeGc(dataIds: string[]): Promise<void>;
 

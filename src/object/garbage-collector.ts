@@ -3,14 +3,21 @@
 // recovery) and after every write that replaced or dropped data.
 import type { Logger } from 'pino';
 import type { MetaStore } from '../meta/meta-store.js';
+import type { DataRef } from '../meta/types.js';
 import type { ShardStoreSet } from '../store/shard-store.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
 import { gcConcurrencyMax } from '../util/limits.js';
 
 /** gc entries fetched per pass. */
 export const gcBatchMax = 256;
-/** Pause between passes while pinned entries remain, in ms. */
+/** Pause between passes while pinned or failed entries remain, in ms. */
 export const gcRetryDelayMs = 1000;
+/** An entry whose shards could not all be deleted is tried again after this long, in ms. */
+export const gcFailedRetryMs = 30_000;
+/** ...for this long after its first failure, in ms; then it is dropped (orphans stay). */
+export const gcFailedKeepMs = 24 * 3_600_000;
+/** Failing entries whose first failure time is tracked. */
+export const gcFailedTrackedMax = 100_000;
 
 /** Counts readers per data id so its shards outlive every GET that started before a replace. */
 export class DataPins {
@@ -39,6 +46,12 @@ export class DataPins {
 export class GarbageCollector {
   private readonly runner = new CoalescingRunner(() => this.run());
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Where the next batch starts (dataId), so entries that keep failing never starve the rest. */
+  private cursor: string | undefined;
+  /** dataId -> when its deletion may be tried again (failed before). */
+  private readonly retryAt = new Map<string, number>();
+  /** dataId -> when its deletion first failed (at most gcFailedTrackedMax tracked). */
+  private readonly failedSince = new Map<string, number>();
 
   constructor(
     private readonly meta: MetaStore,
@@ -51,34 +64,90 @@ export class GarbageCollector {
     this.runner.kick();
   }
 
+  /**
+   * One run: batches of gc entries from the cursor on (wrapping once). An entry leaves the queue
+   * when every one of its shards is deleted or already absent. When a drive or node cannot delete
+   * (offline, down), the entry stays and is tried again after gcFailedRetryMs, for up to
+   * gcFailedKeepMs since its first failure in this process; then it is dropped with a warning and
+   * its shards stay behind as orphans. Entries pinned by a reader wait for the reader.
+   */
   private async run(): Promise<void> {
-    let skipped = 0;
+    let waiting = false; // pinned entries: soon
+    let failing = false; // entries whose drives did not delete: after gcFailedRetryMs
     try {
+      let wrapped = this.cursor === undefined;
       while (!this.runner.isStopped) {
-        const queued = this.meta.listGc(gcBatchMax);
-        const batch = queued.filter((ref) => !this.pins.has(ref.dataId));
-        skipped = queued.length - batch.length;
-        if (batch.length === 0) break;
-        // Shards on an offline drive stay behind as orphans; a scan of that drive finds them later.
-        const deletions = batch.flatMap((ref) => ref.shardIds.map((id, i) => ({ id, store: this.drives.store(ref.drives[i] ?? '') })));
-        for (let i = 0; i < deletions.length; i += gcConcurrencyMax) {
-          await Promise.all(deletions.slice(i, i + gcConcurrencyMax).map(({ id, store }) => store?.delete(id).catch(() => undefined)));
+        const queued = this.meta.listGc(gcBatchMax, this.cursor);
+        if (queued.length === 0) {
+          if (wrapped) break;
+          this.cursor = undefined;
+          wrapped = true;
+          continue;
         }
-        await this.meta.removeGc(batch.map((ref) => ref.dataId));
-        this.log.debug({ dataItems: batch.length, shards: deletions.length }, 'gc deleted shards');
-        if (queued.length < gcBatchMax) break;
+        this.cursor = queued.length === gcBatchMax ? queued[queued.length - 1]!.dataId : undefined;
+        const now = Date.now();
+        if (queued.some((ref) => this.pins.has(ref.dataId))) waiting = true;
+        if (queued.some((ref) => (this.retryAt.get(ref.dataId) ?? 0) > now)) failing = true;
+        const batch = queued.filter((ref) => !this.pins.has(ref.dataId) && (this.retryAt.get(ref.dataId) ?? 0) <= now);
+        const done: string[] = [];
+        for (let i = 0; i < batch.length; i += gcConcurrencyMax) {
+          await Promise.all(batch.slice(i, i + gcConcurrencyMax).map(async (ref) => {
+            if (await this.deleteShards(ref)) done.push(ref.dataId);
+          }));
+        }
+        for (const dataId of done) {
+          this.retryAt.delete(dataId);
+          this.failedSince.delete(dataId);
+        }
+        const given = this.giveUp(batch.filter((ref) => !done.includes(ref.dataId)));
+        if (given.length < batch.length - done.length) failing = true;
+        await this.meta.removeGc([...done, ...given]);
+        if (done.length > 0) this.log.debug({ dataItems: done.length }, 'gc deleted shards');
+        if (this.cursor === undefined) {
+          if (wrapped) break;
+          wrapped = true;
+        }
       }
     } catch (err) {
       this.log.error({ err }, 'gc pass failed; will retry');
-      skipped = 1;
+      waiting = true;
     }
-    if (skipped > 0 && !this.runner.isStopped && !this.retryTimer) {
+    if ((waiting || failing) && !this.runner.isStopped && !this.retryTimer) {
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.kick();
-      }, gcRetryDelayMs);
+      }, waiting ? gcRetryDelayMs : gcFailedRetryMs);
       this.retryTimer.unref();
     }
+  }
+
+  /** Deletes every shard of `ref`; true when all are gone (absent counts as gone). */
+  private async deleteShards(ref: DataRef): Promise<boolean> {
+    const results = await Promise.all(ref.shardIds.map(async (id, i) => {
+      const store = this.drives.store(ref.drives[i] ?? '');
+      if (!store) return false;
+      return store.delete(id).then(() => true, () => false);
+    }));
+    return results.every(Boolean);
+  }
+
+  /** Of entries whose deletion failed: schedules a retry, or returns those failing longer than gcFailedKeepMs. */
+  private giveUp(failed: readonly DataRef[]): string[] {
+    const now = Date.now();
+    const given: string[] = [];
+    for (const ref of failed) {
+      const since = this.failedSince.get(ref.dataId) ?? now;
+      if (now - since > gcFailedKeepMs) {
+        this.log.warn({ dataId: ref.dataId, drives: ref.drives }, 'gc gives up deleting shards on drives or nodes that stayed unreachable; they remain as orphans');
+        this.failedSince.delete(ref.dataId);
+        this.retryAt.delete(ref.dataId);
+        given.push(ref.dataId);
+        continue;
+      }
+      if (this.failedSince.size < gcFailedTrackedMax || this.failedSince.has(ref.dataId)) this.failedSince.set(ref.dataId, since);
+      this.retryAt.set(ref.dataId, now + gcFailedRetryMs);
+    }
+    return given;
   }
 
   async stop(): Promise<void> {

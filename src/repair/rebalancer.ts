@@ -35,6 +35,8 @@ export interface RebalanceSource {
   newest(bucket: string, key: string): Promise<ObjectRecord | undefined>;
   /** The newest version among `nodes` at their read quorum (ClusterMetaStore.versionOn). */
   versionOn(nodes: string[], bucket: string, key: string): Promise<ObjectVersion | undefined>;
+  /** Stores a version in this node's own replica (LmdbMetaStore.applyObject: kept only when newer). */
+  applyHere(record: ObjectRecord): Promise<void>;
   /** Stores a moved version on `nodes` at the write quorum (ClusterMetaStore.placeOn). */
   placeOn(nodes: string[], record: ObjectRecord): Promise<void>;
   /** Drops the key's record from `nodes` (ClusterMetaStore.dropFrom); returns the nodes that failed. */
@@ -231,11 +233,26 @@ export class Rebalancer {
       if (homedHere) return 'done';
       return (await this.dropIfHomed(local, targets)) ? 'done' : 'waiting';
     }
-    if (!this.responsibleFor(local)) return 'waiting';
+    if (!this.responsibleFor(local)) return (await this.catchUp(local, targets, homedHere)) ? 'done' : 'waiting';
     const newest = await this.source.newest(local.bucket, local.key);
     if (!newest) return 'done'; // deleted meanwhile: the delete reached every home set, read repair tidies the rest
     await this.move(newest, targets, version);
     return 'done';
+  }
+
+  /**
+   * A copy another node is to move: when that node already moved the object (it may have done
+   * so while this node was down and missed the update), this copy is replaced by the moved
+   * version (a new home) or dropped (an old one). False while the move has not happened yet.
+   */
+  private async catchUp(local: ObjectRecord, targets: string[], homedHere: boolean): Promise<boolean> {
+    const there = (await this.source.versionOn(targets, local.bucket, local.key))?.record;
+    if (!there || !isPlaced(there, targets) || compareVersions({ ...there, layoutVersion: 0 }, { ...local, layoutVersion: 0 }) < 0) return false;
+    if (homedHere) {
+      await this.source.applyHere(there);
+      return true;
+    }
+    return this.dropIfHomed(local, targets);
   }
 
   /** Drops a leftover copy once the key's new home nodes hold a version at least as new. */

@@ -242,3 +242,18 @@ describe('Scanner', () => {
     await scanner.stop();
   });
 });
+
+describe('GarbageCollector', () => {
+  it('keeps an entry whose shards a drive could not delete (the old copy of a moved shard, a node that was down)', async () => {
+    const part = await put('gone', randomBytes(blockSizeBytes * 2));
+    const failing = h.drives.drives().find((d) => d.driveId === part.drives[3])!;
+    const remove = vi.spyOn(failing.store!, 'delete').mockRejectedValue(Object.assign(new Error('drive unplugged'), { code: 'StorageIOError' }));
+    await h.objects.deleteObject('b', 'gone');
+    await waitFor(() => remove.mock.calls.length > 0, 5_000, 'the gc to try the failing drive');
+    await waitFor(async () => (await Promise.all([0, 1, 2, 4, 5].map((i) => readFile(shardPath(part, i)).then(() => 1, () => 0)))).every((n) => n === 0), 5_000, 'the other five shards deleted');
+    expect(h.meta.listGc(10).map((ref) => ref.dataId)).toEqual([part.dataId]);
+    expect((await readFile(shardPath(part, 3))).length).toBeGreaterThan(0);
+    remove.mockRestore();
+  });
+});
+
