@@ -208,12 +208,13 @@ describe('Scanner', () => {
     for (let i = 0; i < 5; i++) parts.push(await put(`obj-${i}`, randomBytes(blockSizeBytes * (i + 1) + i)));
     await put('small', randomBytes(100)); // inline: no shard files to check
     const originals = await Promise.all(parts.map((part) => Promise.all([0, 1, 2, 3, 4, 5].map((i) => readFile(shardPath(part, i))))));
-    // The drive holding shard 2 of obj-0 loses every file; shard 5 of obj-3 loses its tail.
+    // The drive holding shard 2 of obj-0 loses every file; a shard of obj-3 on another drive loses its tail.
     const lostDrive = parts[0]!.drives[2]!;
     const lost = parts.flatMap((part) => [0, 1, 2, 3, 4, 5].filter((i) => part.drives[i] === lostDrive).map((i) => shardPath(part, i)));
     expect(lost).toHaveLength(5);
     for (const file of lost) await rm(file);
-    const cut = await open(shardPath(parts[3]!, 5), 'r+');
+    const cutIndex = [5, 4].find((i) => parts[3]!.drives[i] !== lostDrive)!; // a shard that is still there
+    const cut = await open(shardPath(parts[3]!, cutIndex), 'r+');
     await cut.truncate(100);
     await cut.close();
 
@@ -221,7 +222,7 @@ describe('Scanner', () => {
     const cycle = await scanner.runCycle();
     expect(cycle).toMatchObject({ objects: 6, checked: 6, shards: 30, queued: 6, unreachable: 0, failed: 0 });
     await waitFor(() => h.meta.repairCount() === 6, 2_000, '6 queued repairs');
-    expect(h.meta.listRepairs(10).filter((r) => r.reason === 'corrupt').map((r) => [r.key, r.shardIndex])).toEqual([['obj-3', 5]]);
+    expect(h.meta.listRepairs(10).filter((r) => r.reason === 'corrupt').map((r) => [r.key, r.shardIndex])).toEqual([['obj-3', cutIndex]]);
 
     h.reconstructor.start();
     await waitFor(() => h.meta.repairCount() === 0, 20_000, '0 queued repairs');
