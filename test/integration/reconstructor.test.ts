@@ -204,7 +204,7 @@ describe('Scanner', () => {
   }, log, 0);
 
   it('queues every shard a drive lost and one cut short; the reconstructor brings them back byte-identical', async () => {
-    const parts = [];
+    const parts: DataPart[] = [];
     for (let i = 0; i < 5; i++) parts.push(await put(`obj-${i}`, randomBytes(blockSizeBytes * (i + 1) + i)));
     await put('small', randomBytes(100)); // inline: no shard files to check
     const originals = await Promise.all(parts.map((part) => Promise.all([0, 1, 2, 3, 4, 5].map((i) => readFile(shardPath(part, i))))));
