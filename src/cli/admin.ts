@@ -5,7 +5,7 @@
 import { loadConfig, type Config } from '../config/config.js';
 import { makeTransport } from '../cluster/cluster-runtime.js';
 import type { HealRequest, NodeStatus } from '../cluster/admin-server.js';
-import { allMembers, applyStaged, describeChanges, stageAddNode, stageRemoveNode, stageRevert, stageSetWeight, type LayoutMember, type LayoutState } from '../cluster/layout-state.js';
+import { allMembers, applyStaged, describeChanges, peerOfMember, stageAddNode, stageRemoveNode, stageRevert, stageSetWeight, type LayoutMember, type LayoutState } from '../cluster/layout-state.js';
 import { loadNodeIdentity } from '../transport/identity.js';
 import type { Transport } from '../transport/transport.js';
 import { TesseraError } from '../util/errors.js';
@@ -71,7 +71,7 @@ async function fetchLayout(cluster: ClusterConfig, transport: Transport): Promis
   for (const nodeId of order) {
     try {
       const state = await adminCall(transport, nodeId, 'admin.layout.get', null) as LayoutState;
-      for (const member of allMembers(state)) transport.addPeer({ nodeId: member.id, host: member.host, port: member.port, publicKey: member.publicKey });
+      for (const member of allMembers(state)) transport.addPeer(peerOfMember(member));
       return state;
     } catch (err) {
       lastError = err;
@@ -316,7 +316,7 @@ export async function adminLayout(configFile: string, command: LayoutCommand): P
     if (command.kind === 'apply') {
       const next = applyStaged(state);
       const members = allMembers(next);
-      for (const member of members) transport.addPeer({ nodeId: member.id, host: member.host, port: member.port, publicKey: member.publicKey });
+      for (const member of members) transport.addPeer(peerOfMember(member));
       const results = await Promise.allSettled(members.map((m) => adminCall(transport, m.id, 'admin.layout.apply', { state: next })));
       const reached = results.filter((r) => r.status === 'fulfilled').length;
       await broadcastStaged(cluster, transport, next, undefined);
@@ -328,7 +328,7 @@ export async function adminLayout(configFile: string, command: LayoutCommand): P
     if (command.kind === 'add-node') {
       const member = memberFromConfig(command.nodeConfig);
       staged = stageAddNode(state, { ...member, weight: command.weight ?? (member.weight > 0 ? member.weight : 1), ...(command.zone !== undefined ? { zone: command.zone } : {}) });
-      transport.addPeer({ nodeId: member.id, host: member.host, port: member.port, publicKey: member.publicKey });
+      transport.addPeer(peerOfMember(member));
     } else if (command.kind === 'remove-node') {
       staged = stageRemoveNode(state, command.nodeId);
     } else if (command.kind === 'set-weight') {

@@ -14,7 +14,7 @@ import { layoutSyncIntervalMs, metaCallTimeoutMs } from '../util/limits.js';
 import { ClusterMetaStore, type ReplicaMethod } from './cluster-meta-store.js';
 import { ClusterShardStores } from './cluster-stores.js';
 import { isAdminMethod } from './admin-server.js';
-import { allMembers, layoutFromConfig, startingLayout, type LayoutMember, type LayoutState } from './layout-state.js';
+import { layoutFromConfig, peerOfMember, startingLayout, type LayoutState } from './layout-state.js';
 import { LayoutSync, LiveLayout } from './live-layout.js';
 import { metaWriteQuorum } from './quorum.js';
 import { invokeLocal, isReplicaMethod, serveReplica } from './replica-server.js';
@@ -60,15 +60,13 @@ export async function startClusterRuntime(cluster: ClusterConfig, local: LmdbMet
     throw new TesseraError('InvalidConfig', `config field "cluster.keyFile": ${cluster.keyFile} holds public key ${identity.publicKey}, but nodes[] lists ${self.publicKey} for ${cluster.nodeId}`);
   }
   const layoutState = startingLayout(local.workerState<LayoutState>('layout'), layoutFromConfig(cluster));
-  const peerOf = (m: LayoutMember): PeerAddress => ({ nodeId: m.id, host: m.host, port: m.port, publicKey: m.publicKey });
-  const peers = new Map<string, PeerAddress>(cluster.nodes.map((n) => [n.id, { nodeId: n.id, host: n.host, port: n.port, publicKey: n.publicKey }]));
-  for (const member of allMembers(layoutState)) if (!peers.has(member.id)) peers.set(member.id, peerOf(member));
-  const transport = await makeTransport(cluster, { identity, nodeId: cluster.nodeId, peers: [...peers.values()], listen: { host: cluster.listenAddress ?? self.host, port: self.port } });
+  const peers: PeerAddress[] = cluster.nodes.map((n) => ({ nodeId: n.id, host: n.host, port: n.port, publicKey: n.publicKey }));
+  const transport = await makeTransport(cluster, { identity, nodeId: cluster.nodeId, peers, listen: { host: cluster.listenAddress ?? self.host, port: self.port } });
   await local.saveWorkerState('layout', layoutState);
-  const layout = new LiveLayout({
+  const layout = new LiveLayout({ // admits the members later layouts added
     selfId: cluster.nodeId, initial: layoutState, log: log.child({ component: 'layout' }),
     save: (state) => local.saveWorkerState('layout', state),
-    addPeer: (member) => transport.addPeer(peerOf(member)),
+    addPeer: (member) => transport.addPeer(peerOfMember(member)),
   });
 
   const { dataShards, parityShards } = layoutState.current;

@@ -6,6 +6,7 @@
 // second change waits until the transition is over. Pure functions here; layout-service.ts runs them.
 import type { Config } from '../config/config.js';
 import { nodeWeightMax, type ClusterLayout } from '../placement/layout.js';
+import type { PeerAddress } from '../transport/transport.js';
 import { TesseraError } from '../util/errors.js';
 
 /** One node as the layout knows it: its identity, address and share of data. */
@@ -66,6 +67,11 @@ export function layoutFromConfig(cluster: ClusterConfig): LayoutSpec {
 export function startingLayout(saved: LayoutState | undefined, fromConfig: LayoutSpec): LayoutState {
   if (saved === undefined || fromConfig.version > saved.current.version) return { current: fromConfig };
   return saved;
+}
+
+/** How the transport reaches `member`. */
+export function peerOfMember(member: LayoutMember): PeerAddress {
+  return { nodeId: member.id, host: member.host, port: member.port, publicKey: member.publicKey };
 }
 
 /** The members of `spec` that hold data, as the placement ring takes them. */
