@@ -10,7 +10,7 @@ import { initBitrot } from '../erasure/bitrot.js';
 import { openMetaStore } from '../meta/lmdb-meta-store.js';
 import { ObjectLayer } from '../object/object-layer.js';
 import { Reconstructor } from '../repair/reconstructor.js';
-import { Rebalancer } from '../repair/rebalancer.js';
+import { Rebalancer, type MoveIntent } from '../repair/rebalancer.js';
 import { Scanner, type ScanState } from '../repair/scanner.js';
 import { Scrubber, type ScrubState } from '../repair/scrubber.js';
 import { S3Gateway } from '../s3/server.js';
@@ -147,6 +147,8 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
       dropFrom: (nodes, bucket, key, upTo) => clusterMeta.dropFrom(nodes, bucket, key, upTo),
       copyShard: (part, dataLayout, shardIndex, targetId) => objects.copyShardTo(part, dataLayout, shardIndex, targetId),
       discardShards: (ref) => objects.discardShards(ref),
+      saveIntent: (dataId, intent) => meta.saveWorkerState(`move:${dataId}`, intent),
+      intents: (limit) => meta.workerStates<MoveIntent>('move:', limit).map((entry) => entry.state),
       doneVersion: () => meta.workerState<{ doneVersion: number }>('rebalance')?.doneVersion ?? 0,
       saveDoneVersion: (version) => meta.saveWorkerState('rebalance', { doneVersion: version }),
       memberDoneVersion: async (nodeId) => {

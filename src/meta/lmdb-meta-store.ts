@@ -461,6 +461,12 @@ export class LmdbMetaStore implements MetaReplica {
     return this.workers.get(utf8(name)) as T | undefined;
   }
 
+  /** Worker states whose names start with `prefix`, in name order, at most `limit`. */
+  workerStates<T>(prefix: string, limit: number): Array<{ name: string; state: T }> {
+    const start = utf8(prefix);
+    return [...this.workers.getRange({ start, end: prefixEnd(start), limit }).map(({ key, value }) => ({ name: key.toString('utf8'), state: value as T }))];
+  }
+
   /** Saves (or with undefined removes) worker `name`'s state; durable when the promise resolves. */
   saveWorkerState(name: string, state: unknown): Promise<void> {
     return this.write(() => {

@@ -16,7 +16,7 @@ import type { DataLayout, DataOwner, DataPart, DataRef, ObjectRecord, ObjectVers
 import { shardFileBytes } from '../erasure/stripe.js';
 import { shardIdOf } from '../object/layout.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
-import { rebalanceIdleIntervalMs, rebalanceObjectPauseMs, scanPageObjects } from '../util/limits.js';
+import { rebalanceIdleIntervalMs, rebalanceIntentsPerPass, rebalanceObjectPauseMs, scanPageObjects } from '../util/limits.js';
 import { RateWindow } from '../util/rate-window.js';
 
 /** What the rebalancer needs from the node (wired in node.ts). */
@@ -45,6 +45,10 @@ export interface RebalanceSource {
   copyShard(part: DataPart, layout: DataLayout, shardIndex: number, targetId: string): Promise<{ bytes: number; rebuilt: boolean }>;
   /** Queues old shard copies for deletion (ObjectLayer.discardShards). */
   discardShards(ref: DataRef): Promise<void>;
+  /** Saves (or with undefined removes) the intent of a part's move, durably (worker state `move:<dataId>`). */
+  saveIntent(dataId: string, intent: MoveIntent | undefined): Promise<void>;
+  /** Saved intents, at most `limit`. */
+  intents(limit: number): MoveIntent[];
   /** The version this node finished moving data to (worker state 'rebalance'). */
   doneVersion(): number;
   saveDoneVersion(version: number): Promise<void>;
@@ -52,6 +56,18 @@ export interface RebalanceSource {
   memberDoneVersion(nodeId: string): Promise<number>;
   /** Ends the transition on this node (LiveLayout.adopt of finishTransition); peers pull it. */
   finishTransition(): Promise<void>;
+}
+
+/**
+ * A part's move, saved before its shards are copied and removed once its old copies are queued
+ * for deletion. After a crash in between, the next pass settles it from the object's newest
+ * record: moved, the old copies go; not moved, the move is simply done again; gone, both go.
+ */
+export interface MoveIntent {
+  bucket: string;
+  key: string;
+  dataId: string;
+  moves: Array<{ shardIndex: number; from: string; to: string }>;
 }
 
 /** Progress of the current (or last) pass, for `s3d admin status`. */
@@ -137,6 +153,7 @@ export class Rebalancer {
       this.progressState = { ...this.progressState, toVersion: version, done: false, objectsMoved: 0, shardsMoved: 0, bytesMoved: 0, shardsRebuilt: 0, recordsDropped: 0 };
     }
     try {
+      await this.settleIntents();
       await this.countWork();
       let left = 0;
       let failed = 0;
@@ -188,6 +205,22 @@ export class Rebalancer {
     }
     await this.source.finishTransition();
     this.log.info({ version }, 'every node finished moving data: the previous layout is retired');
+  }
+
+  /** Settles the moves a crash interrupted (see MoveIntent). */
+  private async settleIntents(): Promise<void> {
+    for (const intent of this.source.intents(rebalanceIntentsPerPass)) {
+      const newest = await this.source.newest(intent.bucket, intent.key);
+      const part = newest?.parts.find((p) => p.dataId === intent.dataId);
+      const shardIds = intent.moves.map((m) => shardIdOf(intent.dataId, m.shardIndex));
+      const from: DataRef = { dataId: intent.dataId, shardIds, drives: intent.moves.map((m) => m.from) };
+      if (!part) { // replaced or deleted meanwhile: both copies are garbage (one gc entry per data id)
+        await this.source.discardShards({ dataId: intent.dataId, shardIds: [...shardIds, ...shardIds], drives: [...from.drives, ...intent.moves.map((m) => m.to)] });
+      } else if (intent.moves.every((m) => part.drives[m.shardIndex] === m.to)) {
+        await this.source.discardShards(from);
+      } // else not moved: the pass moves it again, onto the same nodes
+      await this.source.saveIntent(intent.dataId, undefined);
+    }
   }
 
   /** Counts what this node is responsible for moving (metadata only), for the progress figures. */
@@ -278,6 +311,12 @@ export class Rebalancer {
       }
       const moves = plannedMoves(part, targets);
       const drives = [...part.drives];
+      if (moves.size > 0) {
+        await this.source.saveIntent(part.dataId, {
+          bucket: record.bucket, key: record.key, dataId: part.dataId,
+          moves: [...moves].map(([shardIndex, to]) => ({ shardIndex, from: part.drives[shardIndex]!, to })),
+        });
+      }
       for (const [shardIndex, targetId] of moves) {
         const copied = await this.source.copyShard(part, record.layout, shardIndex, targetId);
         if (copied.rebuilt) this.progressState.shardsRebuilt++;
@@ -294,7 +333,10 @@ export class Rebalancer {
     const oldHomes = this.source.layout.homeSets(placementKey).slice(1).flat().filter((nodeId) => !targets.includes(nodeId));
     const unreached = await this.source.dropFrom(oldHomes, record.bucket, record.key, placed);
     if (unreached.length > 0) this.log.info({ bucket: record.bucket, key: record.key, unreached }, 'old home nodes keep a copy of a moved record until they drop it themselves');
-    for (const ref of discards) await this.source.discardShards(ref);
+    for (const ref of discards) {
+      await this.source.discardShards(ref);
+      if (ref.shardIds.length > 0) await this.source.saveIntent(ref.dataId, undefined);
+    }
     this.progressState.objectsMoved++;
     this.progressState.shardsMoved += shards;
     this.progressState.bytesMoved += bytes;

@@ -207,3 +207,5 @@ export const layoutSyncIntervalMs = 5_000;
 export const rebalanceIdleIntervalMs = 5_000;
 /** Pause after each object the rebalancer visited, in ms (its pace next to client requests). */
 export const rebalanceObjectPauseMs = 1;
+/** Interrupted moves (MoveIntent) a rebalancer pass settles before it walks the records. */
+export const rebalanceIntentsPerPass = 10_000;

@@ -1,14 +1,15 @@
 // Repair with real `s3d` processes. In a 6-node 4+2 cluster (issue 5, acceptance case 6): an object
 // written while two nodes are down reaches only its write quorum (4 shard files); once the nodes
-// return, the gateway's reconstructor rebuilds the 2 missed shards, and the object survives two
-// other nodes going down. On one node with 6 drives and a fast scrub cadence from the config file:
+// return, the gateway's reconstructor rebuilds the 2 missed shards, `s3d admin status` says
+// healthy, and the object survives two other nodes going down. On one node with 6 drives and a fast scrub cadence from the config file:
 // flipped bytes nobody reads are found by scrub and rewritten.
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { startCluster } from '../helpers/cluster.js';
+import type { ClusterReport } from '../../src/cli/admin.js';
+import { s3dAdmin, startCluster } from '../helpers/cluster.js';
 import { drivesArgs, listShardFiles, makeDrives } from '../helpers/drives.js';
 import { makeTempDir, startServer } from '../helpers/server.js';
 import { s3Client } from '../helpers/clients.js';
@@ -49,6 +50,9 @@ describe('reconstructor in a 6-node cluster (4+2)', () => {
       const deadline = Date.now() + fullWidthTimeoutMs;
       while (shardFileCount(cluster.dir, 6) < 6 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 500));
       expect(shardFileCount(cluster.dir, 6)).toBe(6);
+      const status = await s3dAdmin(cluster, 1, ['status', '--json']);
+      expect(status.code, status.stdout).toBe(0);
+      expect((JSON.parse(status.stdout) as ClusterReport).healthy).toBe(true);
 
       // Full redundancy: two nodes that held shards from the start go down, and the object still reads exactly.
       await cluster.nodes[1]!.kill9();
