@@ -157,23 +157,16 @@ export class Rebalancer {
       await this.countWork();
       let left = 0;
       let failed = 0;
-      let after: DataOwner | undefined;
-      for (;;) {
-        const page = this.source.records(scanPageObjects, after);
-        for (const record of page) {
-          if (this.runner.isStopped) return;
-          try {
-            const outcome = await this.visit(record);
-            if (outcome === 'waiting') left++;
-          } catch (err) {
-            failed++;
-            this.log.warn({ err, bucket: record.bucket, key: record.key }, 'could not move an object; retrying next pass');
-          }
-          if (this.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.pauseMs));
+      for (const record of this.localRecords()) {
+        if (this.runner.isStopped) return;
+        try {
+          const outcome = await this.visit(record);
+          if (outcome === 'waiting') left++;
+        } catch (err) {
+          failed++;
+          this.log.warn({ err, bucket: record.bucket, key: record.key }, 'could not move an object; retrying next pass');
         }
-        if (page.length < scanPageObjects) break;
-        const last = page[page.length - 1]!;
-        after = { bucket: last.bucket, key: last.key };
+        if (this.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.pauseMs));
       }
       this.progressState.failed = failed;
       if (left === 0 && failed === 0 && this.source.layout.snapshot().current.version === version) {
@@ -227,22 +220,28 @@ export class Rebalancer {
   private async countWork(): Promise<void> {
     let objects = 0;
     let bytes = 0;
-    let after: DataOwner | undefined;
-    for (;;) {
-      const page = this.source.records(scanPageObjects, after);
-      for (const record of page) {
-        const targets = this.source.layout.place(`${record.bucket}/${record.key}`);
-        if (isPlaced(record, targets) || !this.responsibleFor(record)) continue;
-        objects++;
-        for (const part of record.parts) {
-          if (part.inline === undefined) bytes += plannedMoves(part, targets).size * shardFileBytes(record.layout, part.sizeBytes);
-        }
+    for (const record of this.localRecords()) {
+      const targets = this.source.layout.place(`${record.bucket}/${record.key}`);
+      if (isPlaced(record, targets) || !this.responsibleFor(record)) continue;
+      objects++;
+      for (const part of record.parts) {
+        if (part.inline === undefined) bytes += plannedMoves(part, targets).size * shardFileBytes(record.layout, part.sizeBytes);
       }
-      if (page.length < scanPageObjects) break;
-      after = { bucket: page[page.length - 1]!.bucket, key: page[page.length - 1]!.key };
     }
     this.progressState.objectsToMove = objects;
     this.progressState.bytesToMove = bytes;
+  }
+
+  /** This node's records in key order, read scanPageObjects at a time (one LMDB snapshot per page). */
+  private *localRecords(): Generator<ObjectRecord> {
+    let after: DataOwner | undefined;
+    for (;;) {
+      const page = this.source.records(scanPageObjects, after);
+      yield* page;
+      if (page.length < scanPageObjects) return;
+      const last = page[page.length - 1]!;
+      after = { bucket: last.bucket, key: last.key };
+    }
   }
 
   /** The node that moves `record`: the first up node of its previous home nodes (they hold the record). */
