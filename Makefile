@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: install build run cluster cluster-stop test test-unit test-e2e bench bench-memory clean
+.PHONY: install build run cluster cluster-stop test test-unit test-e2e bench bench-quick bench-compare bench-memory clean
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -46,9 +46,23 @@ test-unit: build
 test-e2e: build
 	npx vitest run test/e2e
 
-## Throughput table: PUT/GET MB/s and small-object ops/s against a fresh server.
+## The benchmark suite (bench/README.md): the machine's limits, Tessera's four set-ups and the peer
+## server s3rver under PUT/GET/MIXED/LIST cells, repair, transport, codec. Markdown on stdout;
+## JSON and an SVG chart in bench/results/. Under 10 minutes; bench-quick under 2.
 bench: build
 	node dist/bench/run.js
+
+bench-quick: build
+	node dist/bench/run.js --quick
+
+## `make bench-compare A.json B.json`: every figure of two runs side by side with the ratio B/A.
+ifeq (bench-compare,$(firstword $(MAKECMDGOALS)))
+COMPARE_FILES := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+$(eval $(COMPARE_FILES):;@:)
+endif
+bench-compare: build
+	@test -n "$(COMPARE_FILES)" || { echo "usage: make bench-compare A.json B.json" >&2; exit 2; }
+	node dist/bench/compare.js $(COMPARE_FILES)
 
 ## One 5 GiB PUT and GET through a fresh server: its peak RSS (bar: under 300 MiB) and MB/s.
 bench-memory: build

@@ -1,6 +1,6 @@
 // Starts and stops a fresh loopback cluster for the bench: `s3d cluster init` into a temp dir on a
 // free port range, one `s3d server --config DIR/node-i.yaml` child per node (so their pids can be
-// sampled), and a client that spreads requests over the nodes' S3 endpoints round-robin.
+// sampled); the bench's client spreads requests over the nodes' S3 endpoints (load.ts BenchClient).
 
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -10,8 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { shardPortOffset } from '../src/cluster/cluster-init.js';
-import { assert } from '../src/util/assert.js';
-import { BenchClient, type BenchClientOptions, type ObjectBody } from './load.js';
 import { logTail, spawnLogged, waitForReady, type LoggedChild } from './server-process.js';
 
 /** Nodes and parity shards of the bench cluster (4 data + 2 parity, one shard per node). */
@@ -153,42 +151,4 @@ function udpPortFree(port: number): Promise<boolean> {
     });
     socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
   });
-}
-
-/**
- * A BenchClient that sends request i to endpoint i mod N, each endpoint with its own keep-alive agent
- * of `maxSockets` sockets. It extends BenchClient so runCell takes it unchanged; the base agent (for
- * the first endpoint) is unused. Any node serves any object, so a GET may land on a node other than
- * its PUT's: that is the read-after-write path a cluster must have.
- */
-export class RoundRobinClient extends BenchClient {
-  private readonly clients: BenchClient[];
-  private next = 0;
-
-  constructor(endpoints: readonly URL[], options: Omit<BenchClientOptions, 'endpoint'>) {
-    const first = endpoints[0];
-    assert(first !== undefined, 'RoundRobinClient needs at least one endpoint');
-    super({ ...options, endpoint: first });
-    this.clients = endpoints.map((endpoint) => new BenchClient({ ...options, endpoint }));
-  }
-
-  override putObject(bucket: string, key: string, body: ObjectBody): Promise<void> {
-    return this.pick().putObject(bucket, key, body);
-  }
-
-  override getObject(bucket: string, key: string, expected: ObjectBody, verifyContent: boolean): Promise<void> {
-    return this.pick().getObject(bucket, key, expected, verifyContent);
-  }
-
-  override close(): void {
-    for (const client of this.clients) client.close();
-    super.close();
-  }
-
-  private pick(): BenchClient {
-    const client = this.clients[this.next % this.clients.length];
-    this.next++;
-    assert(client !== undefined, 'RoundRobinClient: index out of range');
-    return client;
-  }
 }

@@ -16,8 +16,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { ClusterReport } from '../src/cli/admin.js';
 import { assert } from '../src/util/assert.js';
-import { clusterNodeCount, clusterParityShards, clusterReadyTimeoutMs, RoundRobinClient, startCluster, type SpawnedCluster } from './cluster-process.js';
-import { runCell } from './load.js';
+import { clusterNodeCount, clusterParityShards, clusterReadyTimeoutMs, startCluster, type SpawnedCluster } from './cluster-process.js';
+import { BenchClient, putObjects } from './load.js';
 import { logTail, spawnLogged, waitForReady, type LoggedChild } from './server-process.js';
 
 const MiB = 1024 * 1024;
@@ -29,8 +29,6 @@ export const repairDataMibQuick = 128;
 export const repairObjectMib = 16;
 /** PUTs in flight while writing the data (round-robin over the nodes). */
 export const repairPutConcurrency = 4;
-/** Upper bound on the PUT phase, in ms (a cap; the object count normally ends it). */
-export const repairPutMaxMs = 300_000;
 /** The node whose disk is lost (1-based). */
 export const repairLostNode = 3;
 /** `s3d admin heal --timeout`, in seconds; the command is killed this much later still (repairCommandGraceMs). */
@@ -228,19 +226,15 @@ async function measure(options: RepairBenchOptions, cluster: SpawnedCluster, res
 // The objects share one random payload; each starts with 16 bytes of its key's hash (load.ts), so no two data items are equal.
 async function writeObjects(cluster: SpawnedCluster, objects: number, objectBytes: number): Promise<number> {
   const credentials = { accessKey: cluster.accessKey, secretKey: cluster.secretKey, region: 'us-east-1' };
-  const client = new RoundRobinClient(cluster.endpoints, { credentials, ca: cluster.ca, maxSockets: repairPutConcurrency });
+  const client = new BenchClient({ endpoints: cluster.endpoints, credentials, ca: cluster.ca, connections: repairPutConcurrency });
   try {
     await client.createBucket(repairBucket);
-    const spec = {
-      op: 'PUT' as const, bucket: repairBucket, sizeBytes: objectBytes, concurrency: repairPutConcurrency, durationMs: repairPutMaxMs,
-      opsMax: objects, keyOf: (i: number) => `repair/${i}`, keyCount: 0, verifyContentEvery: 1,
-    };
-    const put = await runCell(client, spec, randomBytes(objectBytes));
-    if (put.error !== undefined) throw new Error(`PUT failed after ${put.ops} objects: ${put.error.code} ${put.error.message}`);
-    if (put.ops !== objects) throw new Error(`PUT wrote ${put.ops} of ${objects} objects within ${repairPutMaxMs} ms`);
-    return put.megabytesPerSecond;
+    const keys = Array.from({ length: objects }, (_, i) => `repair/${i}`);
+    const startMs = performance.now();
+    await putObjects(client, repairBucket, keys, randomBytes(objectBytes), repairPutConcurrency);
+    return (objects * objectBytes) / 1e6 / ((performance.now() - startMs) / 1000);
   } finally {
-    client.close();
+    await client.close();
   }
 }
 

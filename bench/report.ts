@@ -25,6 +25,8 @@ export interface MachineInfo {
   nodeVersion: string;
   /** `git rev-parse --short HEAD`, or "unknown". */
   gitCommit: string;
+  /** Versions of what was measured and what measured it: "tessera", "s3rver", "undici", "lmdb", "@matrixai/quic"... */
+  versions: Record<string, string>;
   /** True when tracked files differ from HEAD (the numbers are for uncommitted code). */
   gitDirty: boolean;
   /** Filesystem type of the server's data dir (e.g. "ext2/ext3", "tmpfs"), or "unknown". */
@@ -42,7 +44,35 @@ export function machineInfo(repoRoot: string, dataDir: string | undefined): Mach
     // --no-optional-locks: others share this work tree, so never take the index lock.
     gitDirty: (run('git', ['-C', repoRoot, '--no-optional-locks', 'status', '--porcelain', '-uno']) ?? '') !== '',
     dataDirFilesystem: dataDir === undefined ? 'unknown' : (run('stat', ['-f', '-c', '%T', dataDir]) ?? 'unknown'),
+    versions: versions(repoRoot),
   };
+}
+
+/** Packages whose versions go into MachineInfo.versions: the peer, the load generator, and the engine's parts. */
+export const reportedPackages: readonly string[] = [
+  's3rver',
+  'undici',
+  'lmdb',
+  '@chainsafe/libp2p-quic',
+  '@digitaldefiance/reed-solomon-erasure.wasm',
+  'hash-wasm',
+  'hashring',
+];
+
+// "tessera": package.json's version and the commit; then each reported package as installed.
+function versions(repoRoot: string): Record<string, string> {
+  const commit = run('git', ['-C', repoRoot, 'rev-parse', '--short', 'HEAD']) ?? 'unknown';
+  const out: Record<string, string> = { tessera: `${packageVersion(repoRoot) ?? 'unknown'} (${commit})`, node: process.version };
+  for (const name of reportedPackages) out[name] = packageVersion(join(repoRoot, 'node_modules', name)) ?? 'not installed';
+  return out;
+}
+
+function packageVersion(dir: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
 }
 
 function cpuModel(): string {
@@ -64,9 +94,11 @@ function run(command: string, args: string[]): string | undefined {
 
 /** One row of the table: a cell's spec, what the client measured, and the server's resource use during it. */
 export interface CellReport extends CellMeasurement {
-  /** Name of the scenario (server set-up) the cell ran against, e.g. "single node, 1 drive". */
+  /** Name of the scenario (server set-up) the cell ran against, e.g. "single node, 1 drive", "peer: s3rver 3.7.1". */
   scenario: string;
-  op: 'PUT' | 'GET';
+  /** PUT, GET, MIXED (warp's mix: 45% GET, 30% HEAD, 15% PUT, 10% DELETE) or LIST (ListObjectsV2 of one prefix). */
+  op: BenchOp;
+  /** Object size in bytes (LIST: the size of the listed objects). */
   sizeBytes: number;
   concurrency: number;
   /** Server processes sampled: 1 for a single server, the node count for a cluster; undefined when unknown. */
@@ -86,10 +118,17 @@ export interface CellReport extends CellMeasurement {
   otherCpuSeconds: number | undefined;
 }
 
+/** Operations a cell measures (see CellReport.op). */
+export type BenchOp = 'PUT' | 'GET' | 'MIXED' | 'LIST';
+
 /** One server set-up the cells ran against (or why it did not run). */
 export interface ScenarioReport {
-  /** e.g. "single node, 1 drive", "single node, 6 drives (4+2)", "external". */
+  /** e.g. "single node, 1 drive", "single node, 6 drives (4+2)", "peer: s3rver 3.7.1", "external". */
   name: string;
+  /** Whose server: Tessera's s3d, the peer server started by the bench, or one given with --endpoint. */
+  kind: 'tessera' | 'peer' | 'external';
+  /** Software and version, e.g. "s3d e986ac0", "s3rver 3.7.1"; undefined for an external server. */
+  software: string | undefined;
   /** Drives given to the server (1: no --drives, today's DATA/drive-1); undefined for an external server. */
   drives: number | undefined;
   /** --parity given with --drives, or the cluster's; undefined when not passed. */
@@ -158,9 +197,30 @@ export interface RepairReport {
   result: RepairResult | undefined;
 }
 
+/** One of the machine's own limits, measured in the same run (bench/limits.ts). */
+export interface LimitResult {
+  /** Stable id for bench-compare, e.g. "fsync-write", "file-read", "https-upload-c16", "codec-encode-4+2". */
+  id: string;
+  /** What was measured, for the table, e.g. "sequential write + fsync, 1 GiB in 1 MiB writes". */
+  label: string;
+  /** 10^6 bytes per second. */
+  megabytesPerSecond: number;
+  /** How it was measured (sizes, streams, the file system); shown under the table. */
+  detail: string;
+}
+
+/** The machine's limits section, or why it did not run. */
+export interface LimitsReport {
+  quick: boolean;
+  skipped: string | undefined;
+  /** Why a limit could not be measured (each failure, joined); undefined when all were. */
+  error: string | undefined;
+  results: LimitResult[];
+}
+
 /** The whole run, as written to bench/results/<timestamp>.json. */
 export interface BenchReport {
-  schemaVersion: 4;
+  schemaVersion: 5;
   startedAt: string;
   finishedAt: string;
   machine: MachineInfo;
@@ -168,6 +228,9 @@ export interface BenchReport {
   options: Record<string, unknown>;
   scenarios: ScenarioReport[];
   cells: CellReport[];
+  limits: LimitsReport;
+  /** The SVG chart written next to the JSON (bench/results/<timestamp>.svg), relative to the repo; undefined when none. */
+  chart: string | undefined;
   repair: RepairReport;
   transport: TransportReport;
   codec: CodecReport;
@@ -181,9 +244,10 @@ export function sizeLabel(sizeBytes: number): string {
 }
 
 /**
- * Markdown: machine line, the cell table (with its scenario), a side-by-side table of the scenarios,
- * per-scenario server totals, failures, the repair and transport sections, then the codec section
- * around `codecTable` (codecMarkdownTable's output).
+ * Markdown: machine and versions, the machine's limits, the side-by-side table (each op x size x
+ * concurrency across the scenarios, the peer last, with best Tessera / peer), every cell in full,
+ * per-scenario server totals and failures, then the repair, transport and codec sections around
+ * `codecTable` (codecMarkdownTable's output).
  */
 export function markdownReport(report: BenchReport, codecTable: string): string {
   const m = report.machine;
@@ -193,31 +257,18 @@ export function markdownReport(report: BenchReport, codecTable: string): string 
     `${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 1024 ** 3).toFixed(1)} GiB RAM, node ${m.nodeVersion}, ` +
       `commit ${m.gitCommit}${m.gitDirty ? ' (dirty)' : ''}, data dirs on ${m.dataDirFilesystem}`,
     '',
-    '| scenario | op | size | conc | ops | MB/s | ops/s | p50 ms | p99 ms | server CPU s | server RSS peak MiB | client CPU s | other CPU s |',
-    '|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    `Versions: ${Object.entries(m.versions).map(([name, version]) => `${name} ${version}`).join(', ')}`,
+    '',
+    ...limitsSection(report.limits),
+    '',
+    ...sideBySide(report),
+    '',
+    ...cellTable(report),
   ];
-  for (const c of report.cells) {
-    lines.push(
-      `| ${c.scenario} | ${c.op} | ${sizeLabel(c.sizeBytes)} | ${c.concurrency} | ${c.ops}${c.error === undefined ? '' : ' (failed)'} | ` +
-        `${fixed(c.megabytesPerSecond, 1)} | ${fixed(c.opsPerSecond, c.opsPerSecond < 100 ? 1 : 0)} | ` +
-        `${fixed(c.p50Ms, 2)} | ${fixed(c.p99Ms, 2)} | ${optional(c.serverCpuSeconds, 1)} | ` +
-        `${rssColumn(c)} | ${fixed(c.clientCpuSeconds, 1)} | ${optional(c.otherCpuSeconds, 1)} |`,
-    );
-  }
-  lines.push('', 'MB/s is 10^6 bytes per second of object data; latency is send to last response byte.');
-  const clusterCell = report.cells.find((c) => (c.serverProcesses ?? 1) > 1);
-  if (clusterCell !== undefined) {
-    lines.push(
-      `Cluster rows (${clusterCell.serverProcesses} node processes): server CPU s is the sum over the nodes; ` +
-        'server RSS peak is "largest node / all nodes together" (sum of VmRSS at one poll).',
-    );
-  }
-  lines.push(sharedMachineLine(report));
-  lines.push(...sideBySide(report));
-  for (const s of report.scenarios) {
-    if (s.skipped !== undefined) lines.push(`Scenario "${s.name}" skipped: ${s.skipped}`);
-    if (s.error !== undefined) lines.push(`Scenario "${s.name}" FAILED: ${s.error}`);
-    const line = serverTotalsLine(s);
+  for (const sc of report.scenarios) {
+    if (sc.skipped !== undefined) lines.push(`Scenario "${sc.name}" skipped: ${sc.skipped}`);
+    if (sc.error !== undefined) lines.push(`Scenario "${sc.name}" FAILED: ${sc.error}`);
+    const line = serverTotalsLine(sc);
     if (line !== undefined) lines.push(line);
   }
   for (const c of report.cells.filter((cell) => cell.error !== undefined)) {
@@ -227,6 +278,101 @@ export function markdownReport(report: BenchReport, codecTable: string): string 
   lines.push('', ...transportSection(report.transport));
   lines.push('', ...codecSection(report.codec, codecTable));
   return `${lines.join('\n')}\n`;
+}
+
+function limitsSection(limits: LimitsReport): string[] {
+  if (limits.skipped !== undefined) return [`The machine's limits: skipped (${limits.skipped})`];
+  const lines = [`### The machine's limits${limits.quick ? ' (--quick: less data, shorter windows)' : ''}`, '', '| limit | MB/s | how |', '|---|--:|---|'];
+  for (const r of limits.results) lines.push(`| ${r.label} | ${fixed(r.megabytesPerSecond, 0)} | ${r.detail} |`);
+  if (limits.error !== undefined) lines.push('', `Not measured: ${limits.error}`);
+  return lines;
+}
+
+/** Below this size a cell's headline figure is ops/s; from it up, MB/s. LIST cells always show ops/s. */
+export const headlineMegabytesMinBytes = 1024 * 1024;
+
+// A cell's headline figure: MB/s for 1 MiB and larger objects, ops/s for small objects and LIST.
+function headline(c: CellReport): number {
+  return c.op === 'LIST' || c.sizeBytes < headlineMegabytesMinBytes ? c.opsPerSecond : c.megabytesPerSecond;
+}
+
+function headlineText(c: CellReport | undefined): string {
+  if (c === undefined) return '-';
+  const failed = c.error === undefined ? '' : ' FAILED';
+  if (c.op === 'LIST') return `${fixed(c.opsPerSecond, c.opsPerSecond < 100 ? 1 : 0)} (${fixed((c.opCounts?.['objects'] ?? 0) / (c.elapsedMs / 1000), 0)} obj/s)${failed}`;
+  if (c.sizeBytes < headlineMegabytesMinBytes) return `${fixed(c.opsPerSecond, 0)} ops/s${failed}`;
+  return `${fixed(c.megabytesPerSecond, 1)}${failed}`;
+}
+
+// The same op x size x concurrency in each scenario that ran, next to each other, the peer last,
+// then the best Tessera scenario's headline over the peer's.
+function sideBySide(report: BenchReport): string[] {
+  const kinds = new Map(report.scenarios.map((sc) => [sc.name, sc.kind]));
+  const ran = [...new Set(report.cells.map((c) => c.scenario))];
+  const scenarios = [...ran.filter((name) => kinds.get(name) !== 'peer'), ...ran.filter((name) => kinds.get(name) === 'peer')];
+  if (scenarios.length === 0) return [];
+  const peer = scenarios.find((name) => kinds.get(name) === 'peer');
+  const header = ['op', 'size', 'conc', ...scenarios, ...(peer === undefined ? [] : ['best Tessera / peer'])];
+  const lines = [
+    '### Side by side',
+    '',
+    'MB/s (10^6 bytes of object data per second) for 1 MiB and 64 MiB objects; ops/s for 4 KiB objects; LIST: ' +
+      'ListObjectsV2 requests/s (each lists the whole prefix), with objects listed per second.',
+    '',
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => (i < 2 ? '---' : '--:')).join('|')}|`,
+  ];
+  const keyOf = (c: CellReport): string => `${c.op} ${c.sizeBytes} ${c.concurrency}`;
+  for (const key of new Set(report.cells.map(keyOf))) {
+    const cells = scenarios.map((name) => report.cells.find((c) => c.scenario === name && keyOf(c) === key));
+    const first = cells.find((c) => c !== undefined)!;
+    const row = [first.op, sizeLabel(first.sizeBytes), String(first.concurrency), ...cells.map(headlineText)];
+    if (peer !== undefined) {
+      const peerCell = cells[scenarios.indexOf(peer)];
+      const best = Math.max(0, ...cells.filter((c, i) => c !== undefined && c.error === undefined && scenarios[i] !== peer).map((c) => headline(c!)));
+      row.push(peerCell === undefined || peerCell.error !== undefined || headline(peerCell) === 0 || best === 0 ? '-' : `${(best / headline(peerCell)).toFixed(2)}x`);
+    }
+    lines.push(`| ${row.join(' | ')} |`);
+  }
+  return lines;
+}
+
+function cellTable(report: BenchReport): string[] {
+  const lines = [
+    '### Every cell',
+    '',
+    '| scenario | op | size | conc | ops | MB/s | ops/s | p50 ms | p99 ms | p99.9 ms | server CPU s | server RSS peak MiB | client CPU s | other CPU s |',
+    '|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+  ];
+  for (const c of report.cells) {
+    lines.push(
+      `| ${c.scenario} | ${c.op} | ${sizeLabel(c.sizeBytes)} | ${c.concurrency} | ${c.ops}${c.error === undefined ? '' : ' (failed)'} | ` +
+        `${fixed(c.megabytesPerSecond, 1)} | ${fixed(c.opsPerSecond, c.opsPerSecond < 100 ? 1 : 0)} | ` +
+        `${latency(c, c.p50Ms)} | ${latency(c, c.p99Ms)} | ${latency(c, c.p999Ms)} | ${optional(c.serverCpuSeconds, 1)} | ` +
+        `${rssColumn(c)} | ${fixed(c.clientCpuSeconds, 1)} | ${optional(c.otherCpuSeconds, 1)} |`,
+    );
+  }
+  const windowMs = report.cells[0]?.elapsedMs;
+  lines.push(
+    '',
+    `Each cell: closed-loop workers (conc) for a warm-up, then a measured window of about ${windowMs === undefined ? '-' : (windowMs / 1000).toFixed(1)} s; ` +
+      'requests still in flight at its end are aborted. MB/s counts object bytes that moved inside the window (a 64 MiB request ' +
+      'in flight counts the part sent or received), ops and latency the requests that completed inside it; latency is send to ' +
+      'last response byte, "-" when none completed. MIXED is warp\'s mix (45% GET, 30% HEAD, 15% PUT, 10% DELETE; MB/s counts GET and PUT bytes).',
+  );
+  const clusterCell = report.cells.find((c) => (c.serverProcesses ?? 1) > 1);
+  if (clusterCell !== undefined) {
+    lines.push(
+      `Cluster rows (${clusterCell.serverProcesses} node processes): server CPU s is the sum over the nodes; ` +
+        'server RSS peak is "largest node / all nodes together" (sum of VmRSS at one poll).',
+    );
+  }
+  lines.push(sharedMachineLine(report));
+  return lines;
+}
+
+function latency(c: CellReport, ms: number): string {
+  return c.ops === 0 ? '-' : fixed(ms, ms < 10 ? 2 : 0);
 }
 
 function rssColumn(c: CellReport): string {
@@ -279,27 +425,6 @@ function transportSection(transport: TransportReport): string[] {
     transport.markdown === '' ? '(no table)' : transport.markdown,
   ];
   if (transport.error !== undefined) lines.push('', `Transport bench FAILED: ${transport.error}`);
-  return lines;
-}
-
-// The same op x size x concurrency in each scenario that ran, next to each other, with the ratio to the first.
-function sideBySide(report: BenchReport): string[] {
-  const scenarios = [...new Set(report.cells.map((c) => c.scenario))];
-  if (scenarios.length < 2) return [];
-  const keyOf = (c: CellReport): string => `${c.op} ${c.sizeBytes} ${c.concurrency}`;
-  const header = ['op', 'size', 'conc', ...scenarios.map((s) => `${s}: MB/s (ops/s)`), ...scenarios.slice(1).map((s) => `MB/s ratio: ${s} / first`)];
-  const lines = ['', `| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? '---' : '--:')).join('|')}|`];
-  for (const key of new Set(report.cells.map(keyOf))) {
-    const cells = scenarios.map((s) => report.cells.find((c) => c.scenario === s && keyOf(c) === key));
-    const first = cells.find((c) => c !== undefined)!;
-    const row = [first.op, sizeLabel(first.sizeBytes), String(first.concurrency)];
-    for (const c of cells) row.push(c === undefined ? '-' : `${fixed(c.megabytesPerSecond, 1)} (${fixed(c.opsPerSecond, c.opsPerSecond < 100 ? 1 : 0)})${c.error === undefined ? '' : ' failed'}`);
-    const base = cells[0];
-    for (const c of cells.slice(1)) {
-      row.push(base === undefined || c === undefined || base.megabytesPerSecond === 0 ? '-' : `${(c.megabytesPerSecond / base.megabytesPerSecond).toFixed(2)}x`);
-    }
-    lines.push(`| ${row.join(' | ')} |`);
-  }
   return lines;
 }
 

@@ -1,8 +1,9 @@
-// `make bench`: per scenario (one drive; six drives 4+2; a 6-node loopback cluster over QUIC and over
-// TLS) starts a fresh `s3d server` or cluster (or uses --endpoint), runs PUT then GET cells over object
-// sizes x concurrencies; then repair after a node's disk loss, the node-to-node transport bench and the
-// erasure codec cells. Prints Markdown tables and writes bench/results/<timestamp>.json. Exits 1 when
-// any cell, scenario, the repair or a transport cell failed, so a broken server never yields a
+// `make bench`: the machine's own limits (fsync'd file write and read, loopback HTTPS, the erasure
+// codec), then for each scenario (one drive; six drives 4+2; a 6-node loopback cluster over QUIC and
+// over TLS; the peer server s3rver) a fresh server, and PUT, GET, MIXED and LIST cells over object
+// sizes x concurrencies; then repair after a node's disk loss and the node-to-node transport. Prints
+// Markdown, writes bench/results/<timestamp>.json and an SVG chart beside it. Exits 1 when any cell,
+// scenario, limit, the repair or a transport cell failed, so a broken server never yields a
 // plausible-looking table.
 
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -11,56 +12,80 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { clusterNodeCount, clusterParityShards, removeCluster, RoundRobinClient, startCluster, type ClusterTransport, type SpawnedCluster } from './cluster-process.js';
+import { writeChart } from './chart.js';
+import { clusterNodeCount, clusterParityShards, removeCluster, startCluster, type ClusterTransport } from './cluster-process.js';
 import { codecMarkdownTable, runCodecBench } from './codec.bench.js';
+import { runLimits } from './limits.js';
+import { BenchClient, LoadError, putObjects, runCell, type CellSpec } from './load.js';
+import { peerName, peerVersion, startPeer } from './peer-process.js';
 import { repairDataMibDefault, repairDataMibQuick, repairLogLines, repairMarkdownTable, runRepairBench } from './repair.bench.js';
-import { BenchClient, LoadError, runCell, type CellSpec } from './load.js';
 import {
   markdownReport,
   machineInfo,
   sizeLabel,
   writeJsonReport,
+  type BenchOp,
   type BenchReport,
   type CellReport,
   type CodecReport,
+  type LimitsReport,
   type RepairReport,
   type ScenarioReport,
   type TransportReport,
 } from './report.js';
-import { machineBusyCpuSeconds, processCommandLine, ProcessWatcher, sampleProcess, sampleProcesses, startServer, type SpawnedServer } from './server-process.js';
+import { machineBusyCpuSeconds, processCommandLine, ProcessWatcher, sampleProcesses, startServer } from './server-process.js';
 import type { SigV4Credentials } from './sigv4-sign.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-/** Bucket the bench writes to (created if missing). */
+/** Buckets the bench writes to (created if missing): objects of the PUT/GET/MIXED cells, and LIST's. */
 export const benchBucket = 'tessera-bench';
-/** Per-cell duration of the full run and of --quick, in ms. */
-export const cellDurationDefaultMs = 8_000;
-export const cellDurationQuickMs = 1_500;
-/** Objects at or above this size are bounded by count; their time cap is this many cell durations. */
-export const largeObjectMinBytes = 16 * MiB;
-export const largeObjectDurationFactor = 4;
-/** Large-object PUTs per worker in a cell, and the least per cell (GETs read as many): full run, then --quick. */
-export const largeObjectOpsPerWorker = 2;
-export const largeObjectOpsMin = 8;
-export const largeObjectOpsPerWorkerQuick = 1;
-export const largeObjectOpsMinQuick = 2;
-/** Upper bound on requests in one small-object cell; the duration normally ends it first. */
-export const smallObjectOpsMax = 1_000_000;
+export const listBucket = 'tessera-bench-list';
+/** A cell's measured window and the unmeasured warm-up before it, in ms: full run, then --quick. */
+export const cellWindowDefaultMs = 2_000;
+export const cellWarmupDefaultMs = 500;
+export const cellWindowQuickMs = 500;
+export const cellWarmupQuickMs = 150;
+/** Object sizes, concurrencies and operations of a full run and of --quick. */
+export const sizesDefault: readonly number[] = [4 * KiB, 1 * MiB, 64 * MiB];
+export const concurrencyDefault: readonly number[] = [1, 16, 64];
+export const concurrencyQuick: readonly number[] = [1, 16];
+export const opsDefault: readonly BenchOp[] = ['PUT', 'GET', 'MIXED', 'LIST'];
+/** Scenarios of --quick when --scenarios is not given: one of each kind of server. */
+export const quickScenarioIds: readonly string[] = ['1-drive', '6-nodes-quic', 's3rver'];
+/**
+ * GET reads a set of objects of its size: the PUT cells' objects, topped up to
+ * clamp(getSetBytes / size, getSetObjectsMin, getSetObjectsMax) when the PUT cells stored fewer
+ * (full run, then --quick). MIXED's pool is the same set, at least mixedPoolPerWorker x concurrency.
+ */
+export const getSetBytes = 256 * MiB;
+export const getSetObjectsMin = 4;
+export const getSetObjectsMax = 256;
+export const getSetBytesQuick = 32 * MiB;
+export const getSetObjectsMinQuick = 2;
+export const getSetObjectsMaxQuick = 32;
+export const mixedPoolPerWorker = 2;
+/**
+ * MIXED runs at sizes up to this: its pool must hold more objects than workers (so a DELETE finds a
+ * key nobody reads), and 64 x 64 MiB objects would take longer to prepare than the whole bench.
+ */
+export const mixedSizeBytesMax = 1 * MiB;
+/** LIST lists one prefix of this many objects (one ListObjectsV2 page each) of the smallest size; --quick fewer. */
+export const listObjectsDefault = 1000;
+export const listObjectsQuick = 100;
+/** Requests in flight while preparing objects for GET, MIXED and LIST (unmeasured). */
+export const prepareConcurrency = 16;
 /** Verify every byte of one GET in this many; length and per-object prefix are checked on all. */
 export const verifyContentEvery = 4;
-/** Unmeasured 4 KiB PUT+GET pairs before the first cell (TLS, JIT, server caches). */
+/** Unmeasured 4 KiB PUT+GET pairs before a scenario's first cell (TLS, JIT, server caches). */
 export const warmupOps = 32;
-/** Cluster scenarios' sizes and concurrencies when --sizes / --concurrency are not given (issue 4: 64 MiB MB/s, 4 KiB ops/s). */
-export const clusterSizesDefault: readonly number[] = [4 * KiB, 64 * MiB];
-export const clusterConcurrencyDefault: readonly number[] = [1, 16];
 /** bench/transport.bench.ts arguments: full run, then --quick (bulk MiB per cell, ms per ops cell). */
-export const transportBulkMib = 256;
-export const transportOpsDurationMs = 3_000;
+export const transportBulkMib = 64;
+export const transportOpsDurationMs = 1_500;
 export const transportBulkMibQuick = 32;
 export const transportOpsDurationMsQuick = 1_000;
 /** The transport bench is killed after this long. */
@@ -70,9 +95,11 @@ const transportBenchOutputMaxBytes = 16 * MiB;
 
 interface Options {
   quick: boolean;
-  durationMs: number | undefined;
+  windowMs: number;
+  warmupMs: number;
   sizes: number[];
   concurrency: number[];
+  ops: BenchOp[];
   endpoint: string | undefined;
   accessKey: string;
   secretKey: string;
@@ -84,20 +111,18 @@ interface Options {
   serverBin: string | undefined;
   resultsDir: string | undefined;
   scenarios: string[];
+  limits: boolean;
   codec: boolean;
   transport: boolean;
   repair: boolean;
   clusterClients: ClusterClients;
-  /** True when --sizes / --concurrency were given: cluster scenarios then use them too. */
-  sizesGiven: boolean;
-  concurrencyGiven: boolean;
 }
 
 /** Where cluster cells send requests: every node's S3 endpoint in turn, or node 1 only. */
 type ClusterClients = 'round-robin' | 'node-1';
 
-/** A server set-up the PUT/GET cells run against. */
-export type Scenario = SingleNodeScenario | ClusterScenario;
+/** A server set-up the cells run against. */
+export type Scenario = SingleNodeScenario | ClusterScenario | PeerScenario;
 
 /** One `s3d server` process. */
 export interface SingleNodeScenario {
@@ -125,6 +150,14 @@ export interface ClusterScenario {
   byDefault: boolean;
 }
 
+/** The peer server (bench/peer-process.ts) under the same load. */
+export interface PeerScenario {
+  kind: 'peer';
+  id: string;
+  name: string;
+  byDefault: boolean;
+}
+
 export const benchScenarios: readonly Scenario[] = [
   { kind: 'single-node', id: '1-drive', name: 'single node, 1 drive', driveCount: 1, parityShards: undefined, byDefault: true },
   { kind: 'single-node', id: '6-drives', name: 'single node, 6 drives (4+2)', driveCount: 6, parityShards: 2, byDefault: true },
@@ -132,9 +165,10 @@ export const benchScenarios: readonly Scenario[] = [
   { kind: 'single-node', id: '6-drives-no-inline', name: 'single node, 6 drives (4+2), no inline', driveCount: 6, parityShards: 2, inlineObjectMaxBytes: 0, byDefault: false },
   { kind: 'cluster', id: '6-nodes-quic', name: '6 nodes (4+2), QUIC', transport: 'quic', byDefault: true },
   { kind: 'cluster', id: '6-nodes-tls', name: '6 nodes (4+2), TLS', transport: 'tls', byDefault: true },
+  { kind: 'peer', id: peerName, name: `peer: ${peerName} ${peerVersion()}`, byDefault: true },
 ];
 
-/** Parses argv, runs the bench, returns the process exit code (0 ok, 1 some cell or scenario failed). */
+/** Parses argv, runs the bench, returns the process exit code (0 ok, 1 some cell, scenario or section failed). */
 export async function main(argv: string[]): Promise<number> {
   const options = parseOptions(argv);
   const repoRoot = findRepoRoot();
@@ -147,29 +181,19 @@ export async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
 
+  // First, while nothing else runs: the machine's own ceilings.
+  const limits = await runMachineLimits(options);
   const scenarios: ScenarioReport[] = [];
   const cells: CellReport[] = [];
   const binPath = options.serverBin ?? join(repoRoot, 'bin', 's3d');
+  const machine = machineInfo(repoRoot, options.dataDirParent ?? tmpdir());
   if (options.endpoint !== undefined) {
     const ran = await runExternal(options);
     scenarios.push(ran.scenario);
     cells.push(...ran.cells);
   } else {
     for (const scenario of selectedScenarios(options.scenarios)) {
-      if (scenario.kind === 'cluster') {
-        const ran = await runCluster(options, scenario, binPath, (cluster) => (current = cluster));
-        current = undefined;
-        scenarios.push(ran.scenario);
-        cells.push(...ran.cells);
-        continue;
-      }
-      const skipped = scenario.driveCount > 1 ? drivesUnsupported(binPath) : undefined;
-      if (skipped !== undefined) {
-        process.stderr.write(`bench: scenario "${scenario.name}" skipped: ${skipped}\n`);
-        scenarios.push({ name: scenario.name, drives: scenario.driveCount, parityShards: scenario.parityShards, nodes: undefined, transport: undefined, skipped, error: undefined, server: undefined });
-        continue;
-      }
-      const ran = await runSpawned(options, scenario, binPath, (server) => (current = server));
+      const ran = await runScenario(options, scenario, binPath, machine.versions['tessera'] ?? 'unknown', (server) => (current = server));
       current = undefined;
       scenarios.push(ran.scenario);
       cells.push(...ran.cells);
@@ -182,22 +206,34 @@ export async function main(argv: string[]): Promise<number> {
   const codec = await runCodec(options);
 
   const failed =
-    cells.some((cell) => cell.error !== undefined) || scenarios.some((s) => s.error !== undefined) || repair.error !== undefined || transport.error !== undefined;
+    cells.some((cell) => cell.error !== undefined) ||
+    scenarios.some((s) => s.error !== undefined) ||
+    repair.error !== undefined ||
+    transport.error !== undefined;
+  const resultsDir = options.resultsDir ?? join(repoRoot, 'bench', 'results');
   const report: BenchReport = {
-    schemaVersion: 4,
+    schemaVersion: 5,
     startedAt,
     finishedAt: new Date().toISOString(),
-    machine: machineInfo(repoRoot, options.dataDirParent ?? tmpdir()),
+    machine,
     options: { ...options, secretKey: undefined },
     scenarios,
     cells,
+    limits,
+    chart: undefined,
     repair,
     transport,
     codec,
   };
+  const chartPath = join(resultsDir, `${startedAt.replace(/[:.]/g, '-')}.svg`);
+  if (cells.length > 0) {
+    await mkdir(resultsDir, { recursive: true });
+    await writeChart(report, chartPath);
+    report.chart = relative(repoRoot, chartPath);
+  }
   process.stdout.write(markdownReport(report, codec.skipped === undefined ? codecMarkdownTable(codec.results) : ''));
-  const path = await writeJsonReport(options.resultsDir ?? join(repoRoot, 'bench', 'results'), report);
-  process.stdout.write(`\nJSON: ${path}\n`);
+  const path = await writeJsonReport(resultsDir, report);
+  process.stdout.write(`\nJSON: ${relative(repoRoot, path)}${report.chart === undefined ? '' : `\nChart: ${report.chart}`}\n`);
   return failed ? 1 : 0;
 }
 
@@ -240,45 +276,134 @@ interface ScenarioRun {
   cells: CellReport[];
 }
 
-// Starts a fresh server for `scenario`, runs every cell, stops it, removes its data (and drives).
-async function runSpawned(options: Options, scenario: SingleNodeScenario, binPath: string, onServer: (server: SpawnedServer) => void): Promise<ScenarioRun> {
-  const parent = options.dataDirParent ?? tmpdir();
-  const drives = await scenarioDrives(scenario, parent);
-  const base = { name: scenario.name, drives: scenario.driveCount, parityShards: scenario.parityShards, nodes: undefined, transport: undefined, skipped: undefined };
-  process.stderr.write(`bench: scenario "${scenario.name}": starting s3d server${drives.args.length > 0 ? ` ${drives.args.join(' ')}` : ''}...\n`);
-  let server: SpawnedServer;
+/** A started server set-up: where to send requests, what to sample, how to stop and clean up. */
+interface StartedTarget extends Target {
+  /** "s3d <version>", "s3rver 3.7.1". */
+  software: string;
+  /** Said once it is up: pids, endpoints, where its data and log are. */
+  description: string;
+  /** Stops every process; resolves with how each ended ("exit 0", "SIGKILL"). */
+  stop: () => Promise<string[]>;
+  /** Removes its data (keeping logs when `failed`), or says where it was kept with --keep-data. */
+  cleanUp: (failed: boolean) => Promise<void>;
+}
+
+// Starts a fresh server (or cluster, or the peer) for `scenario`, runs every cell, stops it and
+// removes its data. A server that does not start is the scenario's error; a skipped one says why.
+async function runScenario(options: Options, scenario: Scenario, binPath: string, tessera: string, onStarted: (target: StartedTarget) => void): Promise<ScenarioRun> {
+  const base = scenarioBase(scenario, tessera);
+  const skipped = scenario.kind === 'single-node' && scenario.driveCount > 1 ? drivesUnsupported(binPath) : undefined;
+  if (skipped !== undefined) {
+    process.stderr.write(`bench: scenario "${scenario.name}" skipped: ${skipped}\n`);
+    return { scenario: { ...base, skipped, error: undefined, server: undefined }, cells: [] };
+  }
+  process.stderr.write(`bench: scenario "${scenario.name}": starting...\n`);
+  let target: StartedTarget;
   try {
-    server = await startServer({ binPath, extraArgs: drives.args, accessKey: options.accessKey, secretKey: options.secretKey, dataDirParent: options.dataDirParent });
+    target = await startTarget(options, scenario, binPath, tessera);
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
     process.stderr.write(`bench: scenario "${scenario.name}" could not start: ${error}\n`);
-    if (drives.root !== undefined) await rm(drives.root, { recursive: true, force: true });
-    return { scenario: { ...base, error, server: undefined }, cells: [] };
+    return { scenario: { ...base, skipped: undefined, error, server: undefined }, cells: [] };
   }
-  onServer(server);
-  process.stderr.write(`bench: server pid ${server.pid} at ${server.endpoint.href}, data ${server.dataDir}, log ${server.logPath}\n`);
-  const credentials: SigV4Credentials = { accessKey: options.accessKey, secretKey: options.secretKey, region: options.region };
+  onStarted(target);
+  process.stderr.write(`bench: ${target.description}\n`);
   let cells: CellReport[] = [];
   let error: string | undefined;
-  let totals: ReturnType<typeof sampleProcess>;
-  let exit: string;
+  let totals: ReturnType<typeof sampleProcesses>;
+  let exits: string[];
   try {
-    cells = await runCells(options, scenario.name, { endpoints: [server.endpoint], ca: server.ca, credentials, pids: [server.pid] }, cellPlan(options, scenario));
+    cells = await runCells(options, scenario.name, target);
   } catch (err) {
     error = err instanceof LoadError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
     process.stderr.write(`bench: scenario "${scenario.name}" failed: ${error}\n`);
   } finally {
-    totals = sampleProcess(server.pid);
-    exit = await server.stop();
-    const failed = error !== undefined || cells.some((cell) => cell.error !== undefined);
-    await cleanUp(server, options.keepData, failed);
-    if (drives.root !== undefined && !options.keepData) await rm(drives.root, { recursive: true, force: true });
+    totals = sampleProcesses(target.pids);
+    exits = await target.stop();
+    await target.cleanUp(error !== undefined || cells.some((cell) => cell.error !== undefined));
   }
-  const serverReport = {
-    mode: 'spawned' as const, endpoint: server.endpoint.href, pid: server.pid, pids: [server.pid],
-    peakRssBytes: totals?.peakRssBytes, peakRssSumBytes: totals?.peakRssBytes, cpuSeconds: totals?.cpuSeconds, exit,
+  const server = {
+    mode: 'spawned' as const,
+    endpoint: target.endpoints.map((e) => e.href).join(' '),
+    pid: target.pids[0],
+    pids: target.pids,
+    peakRssBytes: totals?.peakRssBytes,
+    peakRssSumBytes: totals?.peakRssSumBytes,
+    cpuSeconds: totals?.cpuSeconds,
+    exit: exits.join(', '),
   };
-  return { scenario: { ...base, error, server: serverReport }, cells };
+  return { scenario: { ...base, skipped: undefined, error, server }, cells };
+}
+
+function scenarioBase(scenario: Scenario, tessera: string): Pick<ScenarioReport, 'name' | 'kind' | 'software' | 'drives' | 'parityShards' | 'nodes' | 'transport'> {
+  switch (scenario.kind) {
+    case 'single-node':
+      return { name: scenario.name, kind: 'tessera', software: `s3d ${tessera}`, drives: scenario.driveCount, parityShards: scenario.parityShards, nodes: undefined, transport: undefined };
+    case 'cluster':
+      return { name: scenario.name, kind: 'tessera', software: `s3d ${tessera}`, drives: undefined, parityShards: clusterParityShards, nodes: clusterNodeCount, transport: scenario.transport };
+    case 'peer':
+      return { name: scenario.name, kind: 'peer', software: `${peerName} ${peerVersion()}`, drives: 1, parityShards: undefined, nodes: undefined, transport: undefined };
+  }
+}
+
+async function startTarget(options: Options, scenario: Scenario, binPath: string, tessera: string): Promise<StartedTarget> {
+  const software = `s3d ${tessera}`;
+  switch (scenario.kind) {
+    case 'single-node': {
+      const drives = await scenarioDrives(scenario, options.dataDirParent ?? tmpdir());
+      const removeDrives = async (): Promise<void> => {
+        if (drives.root !== undefined && !options.keepData) await rm(drives.root, { recursive: true, force: true });
+      };
+      const server = await startServer({ binPath, extraArgs: drives.args, accessKey: options.accessKey, secretKey: options.secretKey, dataDirParent: options.dataDirParent }).catch(async (err: unknown) => {
+        await removeDrives();
+        throw err;
+      });
+      return {
+        software,
+        description: `s3d server pid ${server.pid} at ${server.endpoint.href}${drives.args.length > 0 ? ` (${drives.args.join(' ')})` : ''}, data ${server.dataDir}, log ${server.logPath}`,
+        endpoints: [server.endpoint],
+        ca: server.ca,
+        credentials: { accessKey: options.accessKey, secretKey: options.secretKey, region: options.region },
+        pids: [server.pid],
+        stop: async () => [await server.stop()],
+        cleanUp: async (failed) => {
+          await removeWorkDir(server, options.keepData, failed);
+          await removeDrives();
+        },
+      };
+    }
+    case 'cluster': {
+      const cluster = await startCluster({ binPath, transport: scenario.transport, dataDirParent: options.dataDirParent });
+      const endpoints = options.clusterClients === 'node-1' ? cluster.endpoints.slice(0, 1) : cluster.endpoints;
+      return {
+        software,
+        description: `node pids ${cluster.pids.join(',')}, requests to ports ${endpoints.map((e) => e.port).join(',')} (${options.clusterClients}), dir ${cluster.dir}`,
+        endpoints,
+        ca: cluster.ca,
+        credentials: { accessKey: cluster.accessKey, secretKey: cluster.secretKey, region: options.region },
+        pids: cluster.pids,
+        stop: () => cluster.stop(),
+        cleanUp: async (failed) => {
+          if (options.keepData) process.stderr.write(`bench: kept ${cluster.dir}\n`);
+          else await removeCluster(cluster, failed);
+          if (failed && !options.keepData) process.stderr.write(`bench: cluster configs and logs kept in ${cluster.dir}\n`);
+        },
+      };
+    }
+    case 'peer': {
+      const peer = await startPeer({ dataDirParent: options.dataDirParent });
+      return {
+        software: `${peerName} ${peerVersion()}`,
+        description: `${peerName} pid ${peer.pid} at ${peer.endpoint.href}, data ${peer.dataDir}, log ${peer.logPath}`,
+        endpoints: [peer.endpoint],
+        ca: peer.ca,
+        credentials: peer.credentials,
+        pids: [peer.pid],
+        stop: async () => [await peer.stop()],
+        cleanUp: (failed) => removeWorkDir(peer, options.keepData, failed),
+      };
+    }
+  }
 }
 
 // --endpoint: one scenario against a server someone else runs.
@@ -290,11 +415,13 @@ async function runExternal(options: Options): Promise<ScenarioRun> {
   const credentials: SigV4Credentials = { accessKey: options.accessKey, secretKey: options.secretKey, region: options.region };
   const name = 'external';
   const pids = pid === undefined ? [] : [pid];
-  const cells = await runCells(options, name, { endpoints: [endpoint], ca, credentials, pids }, { sizes: options.sizes, concurrency: options.concurrency });
-  const totals = pid === undefined ? undefined : sampleProcess(pid);
+  const cells = await runCells(options, name, { endpoints: [endpoint], ca, credentials, pids });
+  const totals = pid === undefined ? undefined : sampleProcesses(pids);
   return {
     scenario: {
       name,
+      kind: 'external',
+      software: undefined,
       drives: undefined,
       parityShards: undefined,
       nodes: undefined,
@@ -303,58 +430,20 @@ async function runExternal(options: Options): Promise<ScenarioRun> {
       error: undefined,
       server: {
         mode: 'external', endpoint: endpoint.href, pid, pids,
-        peakRssBytes: totals?.peakRssBytes, peakRssSumBytes: totals?.peakRssBytes, cpuSeconds: totals?.cpuSeconds, exit: undefined,
+        peakRssBytes: totals?.peakRssBytes, peakRssSumBytes: totals?.peakRssSumBytes, cpuSeconds: totals?.cpuSeconds, exit: undefined,
       },
     },
     cells,
   };
 }
 
-// Makes and starts a fresh cluster for `scenario`, runs every cell, stops the nodes, removes the dir
-// (keeping configs and logs when something failed). A cluster that does not start is the scenario's error.
-async function runCluster(options: Options, scenario: ClusterScenario, binPath: string, onCluster: (cluster: SpawnedCluster) => void): Promise<ScenarioRun> {
-  const base = { name: scenario.name, drives: undefined, parityShards: clusterParityShards, nodes: clusterNodeCount, transport: scenario.transport, skipped: undefined };
-  process.stderr.write(`bench: scenario "${scenario.name}": starting a ${clusterNodeCount}-node cluster over ${scenario.transport}...\n`);
-  let cluster: SpawnedCluster;
-  try {
-    cluster = await startCluster({ binPath, transport: scenario.transport, dataDirParent: options.dataDirParent });
-  } catch (err) {
-    const error = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`bench: scenario "${scenario.name}" could not start: ${error}\n`);
-    return { scenario: { ...base, error, server: undefined }, cells: [] };
-  }
-  onCluster(cluster);
-  const endpoints = options.clusterClients === 'node-1' ? cluster.endpoints.slice(0, 1) : cluster.endpoints;
-  process.stderr.write(`bench: node pids ${cluster.pids.join(',')}, requests to ${endpoints.map((e) => e.port).join(',')} (${options.clusterClients}), dir ${cluster.dir}\n`);
-  const credentials: SigV4Credentials = { accessKey: cluster.accessKey, secretKey: cluster.secretKey, region: options.region };
-  let cells: CellReport[] = [];
-  let error: string | undefined;
-  let totals: ReturnType<typeof sampleProcesses>;
-  let exits: string[];
-  try {
-    cells = await runCells(options, scenario.name, { endpoints, ca: cluster.ca, credentials, pids: cluster.pids }, cellPlan(options, scenario));
-  } catch (err) {
-    error = err instanceof LoadError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`bench: scenario "${scenario.name}" failed: ${error}\n`);
-  } finally {
-    totals = sampleProcesses(cluster.pids);
-    exits = await cluster.stop();
-    const failed = error !== undefined || cells.some((cell) => cell.error !== undefined);
-    if (options.keepData) process.stderr.write(`bench: kept ${cluster.dir}\n`);
-    else await removeCluster(cluster, failed);
-    if (failed && !options.keepData) process.stderr.write(`bench: cluster configs and logs kept in ${cluster.dir}\n`);
-  }
-  const server = {
-    mode: 'spawned' as const,
-    endpoint: endpoints.map((e) => e.href).join(' '),
-    pid: cluster.pids[0],
-    pids: cluster.pids,
-    peakRssBytes: totals?.peakRssBytes,
-    peakRssSumBytes: totals?.peakRssSumBytes,
-    cpuSeconds: totals?.cpuSeconds,
-    exit: exits.join(', '),
-  };
-  return { scenario: { ...base, error, server }, cells };
+async function runMachineLimits(options: Options): Promise<LimitsReport> {
+  if (!options.limits) return { quick: options.quick, skipped: '--no-limits', error: undefined, results: [] };
+  process.stderr.write(`bench: the machine's limits${options.quick ? ' (quick)' : ''}...\n`);
+  const limits = await runLimits({ quick: options.quick, dir: options.dataDirParent });
+  // A limit the machine cannot measure (e.g. no O_DIRECT) is reported under the table; it fails nothing.
+  if (limits.error !== undefined) process.stderr.write(`bench: limits not measured: ${limits.error}\n`);
+  return limits;
 }
 
 /**
@@ -428,8 +517,8 @@ async function runCodec(options: Options): Promise<CodecReport> {
   return { quick: options.quick, skipped: undefined, results: await runCodecBench({ quick: options.quick }) };
 }
 
-// Objects can run to gigabytes, so the data dir goes unless --keep-data; the server log stays when something failed.
-async function cleanUp(server: SpawnedServer, keepData: boolean, failed: boolean): Promise<void> {
+// Objects can run to gigabytes, so the data dir goes unless --keep-data; the log stays when something failed.
+async function removeWorkDir(server: { workDir: string; dataDir: string; logPath: string }, keepData: boolean, failed: boolean): Promise<void> {
   if (keepData) {
     process.stderr.write(`bench: kept ${server.workDir}\n`);
   } else if (failed) {
@@ -449,7 +538,7 @@ function warnIfNotServer(pid: number): void {
 }
 
 interface Target {
-  /** One: every request goes there; several: request i goes to endpoints[i mod N] (RoundRobinClient). */
+  /** One: every request goes there; several: request i goes to endpoints[i mod N]. */
   endpoints: URL[];
   ca: Buffer | undefined;
   credentials: SigV4Credentials;
@@ -457,63 +546,128 @@ interface Target {
   pids: number[];
 }
 
-/** Object sizes (bytes) and concurrencies a scenario's cells run over. */
-interface CellPlan {
-  sizes: readonly number[];
-  concurrency: readonly number[];
+/** What one scenario's cells share: the target, the run's key prefix, the cell timing. */
+interface CellContext {
+  options: Options;
+  scenario: string;
+  target: Target;
+  /** Prefix of every key this scenario writes, unique per run. */
+  runId: string;
 }
 
-// Cluster scenarios default to fewer cells (start-up of six nodes is the costly part); --sizes/--concurrency apply to all.
-function cellPlan(options: Options, scenario: Scenario): CellPlan {
-  if (scenario.kind === 'single-node') return { sizes: options.sizes, concurrency: options.concurrency };
+/**
+ * Per object size: PUT cells at each concurrency; GET cells over the objects the PUTs stored (topped
+ * up when they stored few); MIXED cells over the same objects (sizes up to mixedSizeBytesMax). Then
+ * LIST cells over one prefix of listObjects objects in their own bucket.
+ */
+async function runCells(options: Options, scenario: string, target: Target): Promise<CellReport[]> {
+  const context: CellContext = { options, scenario, target, runId: Date.now().toString(36) };
+  await warmUp(target);
+  const ops = new Set(options.ops);
+  const reports: CellReport[] = [];
+  for (const sizeBytes of options.sizes) {
+    const payload = randomBytes(sizeBytes);
+    const label = sizeLabel(sizeBytes).replace(' ', '');
+    const stored: string[] = [];
+    const onStored = (key: string): void => {
+      if (stored.length < readSetCount(sizeBytes, options.quick, Math.max(...options.concurrency))) stored.push(key);
+    };
+    for (const concurrency of ops.has('PUT') ? options.concurrency : []) {
+      const newKey = (i: number): string => `${context.runId}/${label}/put-c${concurrency}/${i}`;
+      reports.push(await measureCell(context, { ...cellSpec(context, 'PUT', sizeBytes, concurrency), newKey, onStored }, payload));
+    }
+    if (!ops.has('GET') && !(ops.has('MIXED') && sizeBytes <= mixedSizeBytesMax)) continue;
+    const readKeys = await readSet(context, sizeBytes, payload, stored);
+    for (const concurrency of ops.has('GET') ? options.concurrency : []) {
+      reports.push(await measureCell(context, { ...cellSpec(context, 'GET', sizeBytes, concurrency), readKeys }, payload));
+    }
+    if (!ops.has('MIXED') || sizeBytes > mixedSizeBytesMax) continue;
+    // One pool for the size's MIXED cells: each leaves in it exactly the objects that exist.
+    const pool = [...readKeys];
+    for (const concurrency of options.concurrency) {
+      const newKey = (i: number): string => `${context.runId}/${label}/mixed-c${concurrency}/${i}`;
+      reports.push(await measureCell(context, { ...cellSpec(context, 'MIXED', sizeBytes, concurrency), newKey, readKeys: pool }, payload));
+    }
+  }
+  if (ops.has('LIST')) reports.push(...(await runListCells(context)));
+  return reports;
+}
+
+function cellSpec(context: CellContext, op: BenchOp, sizeBytes: number, concurrency: number): CellSpec {
+  const { options } = context;
   return {
-    sizes: options.sizesGiven ? options.sizes : clusterSizesDefault,
-    concurrency: options.concurrencyGiven ? options.concurrency : clusterConcurrencyDefault,
+    op, bucket: benchBucket, sizeBytes, concurrency, warmupMs: options.warmupMs, windowMs: options.windowMs,
+    newKey: (i) => `${context.runId}/unused/${i}`, readKeys: [], onStored: undefined, verifyContentEvery,
+    listPrefix: '', listKeyCount: 0,
   };
 }
 
-// For each size and concurrency: a PUT cell, then a GET cell over the objects that PUT wrote.
-async function runCells(options: Options, scenario: string, target: Target, plan: CellPlan): Promise<CellReport[]> {
-  await warmUp(target);
-  const runId = Date.now().toString(36);
+/**
+ * How many objects GET (and MIXED) read at `sizeBytes`: clamp(getSetBytes / size, min, max) of the
+ * full run or --quick, and for MIXED sizes at least mixedPoolPerWorker per worker of the largest
+ * concurrency, so a DELETE finds a key nobody is reading.
+ */
+export function readSetCount(sizeBytes: number, quick: boolean, concurrencyMax: number): number {
+  const [bytes, min, max] = quick ? [getSetBytesQuick, getSetObjectsMinQuick, getSetObjectsMaxQuick] : [getSetBytes, getSetObjectsMin, getSetObjectsMax];
+  const forGet = Math.min(max, Math.max(min, Math.floor(bytes / sizeBytes)));
+  return sizeBytes <= mixedSizeBytesMax ? Math.max(forGet, mixedPoolPerWorker * concurrencyMax) : forGet;
+}
+
+// The PUT cells' stored objects, topped up with fresh ones (unmeasured) to readSetCount.
+async function readSet(context: CellContext, sizeBytes: number, payload: Buffer, stored: readonly string[]): Promise<string[]> {
+  const count = readSetCount(sizeBytes, context.options.quick, Math.max(...context.options.concurrency));
+  const keys = stored.slice(0, count);
+  const label = sizeLabel(sizeBytes).replace(' ', '');
+  const extra = Array.from({ length: count - keys.length }, (_, i) => `${context.runId}/${label}/read/${i}`);
+  if (extra.length > 0) {
+    process.stderr.write(`bench: ${context.scenario}: preparing ${extra.length} objects of ${sizeLabel(sizeBytes)} to read\n`);
+    await withClient(context.target, prepareConcurrency, (client) => putObjects(client, benchBucket, extra, payload, prepareConcurrency));
+  }
+  return [...keys, ...extra];
+}
+
+// LIST: listObjects objects of the smallest size under one prefix of the list bucket, listed whole by each request.
+async function runListCells(context: CellContext): Promise<CellReport[]> {
+  const { options } = context;
+  const sizeBytes = Math.min(...options.sizes);
+  const payload = randomBytes(sizeBytes);
+  const count = options.quick ? listObjectsQuick : listObjectsDefault;
+  const listPrefix = `${context.runId}/list/`;
+  process.stderr.write(`bench: ${context.scenario}: preparing ${count} objects of ${sizeLabel(sizeBytes)} to list\n`);
+  const keys = Array.from({ length: count }, (_, i) => `${listPrefix}${String(i).padStart(6, '0')}`);
+  await withClient(context.target, prepareConcurrency, async (client) => {
+    await client.createBucket(listBucket);
+    await putObjects(client, listBucket, keys, payload, prepareConcurrency);
+  });
   const reports: CellReport[] = [];
-  for (const sizeBytes of plan.sizes) {
-    const payload = randomBytes(sizeBytes);
-    for (const concurrency of plan.concurrency) {
-      const keyOf = (index: number): string => `${runId}/${sizeLabel(sizeBytes).replace(' ', '')}-c${concurrency}/${index}`;
-      const limits = cellLimits(options, sizeBytes, concurrency);
-      const base = { bucket: benchBucket, sizeBytes, concurrency, keyOf, verifyContentEvery, ...limits };
-      const put = await measureCell(scenario, target, { ...base, op: 'PUT', keyCount: 0 }, payload);
-      reports.push(put);
-      if (put.ops === 0) continue;
-      reports.push(await measureCell(scenario, target, { ...base, op: 'GET', keyCount: put.ops }, payload));
-    }
+  for (const concurrency of options.concurrency) {
+    const spec = { ...cellSpec(context, 'LIST', sizeBytes, concurrency), bucket: listBucket, listPrefix, listKeyCount: count };
+    reports.push(await measureCell(context, spec, payload));
   }
   return reports;
 }
 
-function cellLimits(options: Options, sizeBytes: number, concurrency: number): { durationMs: number; opsMax: number } {
-  const durationMs = options.durationMs ?? (options.quick ? cellDurationQuickMs : cellDurationDefaultMs);
-  if (sizeBytes < largeObjectMinBytes) return { durationMs, opsMax: smallObjectOpsMax };
-  const perWorker = options.quick ? largeObjectOpsPerWorkerQuick : largeObjectOpsPerWorker;
-  const opsMin = options.quick ? largeObjectOpsMinQuick : largeObjectOpsMin;
-  return { durationMs: durationMs * largeObjectDurationFactor, opsMax: Math.max(opsMin, concurrency * perWorker) };
+async function withClient<T>(target: Target, connections: number, use: (client: BenchClient) => Promise<T>): Promise<T> {
+  const client = new BenchClient({ endpoints: target.endpoints, credentials: target.credentials, ca: target.ca, connections });
+  try {
+    return await use(client);
+  } finally {
+    await client.close();
+  }
 }
 
-async function measureCell(scenario: string, target: Target, spec: CellSpec, payload: Buffer): Promise<CellReport> {
-  const label = `${scenario}: ${spec.op} ${sizeLabel(spec.sizeBytes)} c${spec.concurrency}`;
-  process.stderr.write(`bench: ${label}...`);
-  const client = benchClient(target, spec.concurrency);
+async function measureCell(context: CellContext, spec: CellSpec, payload: Buffer): Promise<CellReport> {
+  const { scenario, target } = context;
+  process.stderr.write(`bench: ${scenario}: ${spec.op} ${sizeLabel(spec.sizeBytes)} c${spec.concurrency}...`);
   const watcher = target.pids.length === 0 ? undefined : new ProcessWatcher(target.pids);
   const cpuBefore = process.cpuUsage();
   const machineBefore = machineBusyCpuSeconds();
   watcher?.start();
-  const measurement = await runCell(client, spec, payload);
+  const measurement = await withClient(target, spec.concurrency, (client) => runCell(client, spec, payload));
   const server = watcher?.stop();
   const cpu = process.cpuUsage(cpuBefore);
   const machineAfter = machineBusyCpuSeconds();
   const clientCpuSeconds = (cpu.user + cpu.system) / 1e6;
-  client.close();
   process.stderr.write(
     measurement.error === undefined
       ? ` ${measurement.ops} ops, ${measurement.megabytesPerSecond.toFixed(1)} MB/s\n`
@@ -537,63 +691,80 @@ async function measureCell(scenario: string, target: Target, spec: CellSpec, pay
   };
 }
 
-// A client of `maxSockets` sockets per endpoint; over several endpoints, requests take turns.
-function benchClient(target: Target, maxSockets: number): BenchClient {
-  const options = { credentials: target.credentials, ca: target.ca, maxSockets };
-  const [first] = target.endpoints;
-  if (target.endpoints.length === 1 && first !== undefined) return new BenchClient({ ...options, endpoint: first });
-  return new RoundRobinClient(target.endpoints, options);
-}
-
-// Warm-up goes round-robin too, so every node has served (and every TLS session is up) before the first cell.
+// Requests go round-robin over the endpoints, so every node has served (and every TLS session is up) before the first cell.
 async function warmUp(target: Target): Promise<void> {
-  const client = benchClient(target, 1);
-  try {
+  await withClient(target, 1, async (client) => {
     await client.createBucket(benchBucket);
     const payload = randomBytes(4 * KiB);
-    const keyOf = (index: number): string => `warmup/${index}`;
-    const base = { bucket: benchBucket, sizeBytes: payload.length, concurrency: 1, keyOf, verifyContentEvery: 1, durationMs: 30_000, opsMax: warmupOps };
-    for (const op of ['PUT', 'GET'] as const) {
-      const result = await runCell(client, { ...base, op, keyCount: warmupOps }, payload);
-      if (result.error !== undefined) throw new LoadError(result.error.code, `warm-up ${op} failed: ${result.error.message}`);
-    }
-  } finally {
-    client.close();
-  }
+    const keys = Array.from({ length: warmupOps }, (_, i) => `warmup/${i}`);
+    await putObjects(client, benchBucket, keys, payload, 1);
+    const spec: CellSpec = {
+      op: 'GET', bucket: benchBucket, sizeBytes: payload.length, concurrency: 1, warmupMs: 0, windowMs: 300,
+      newKey: (i) => `warmup/${i}`, readKeys: keys, onStored: undefined, verifyContentEvery: 1, listPrefix: '', listKeyCount: 0,
+    };
+    const result = await runCell(client, spec, payload);
+    if (result.error !== undefined) throw new LoadError(result.error.code, `warm-up GET failed: ${result.error.message}`);
+  });
 }
 
 function parseOptions(argv: string[]): Options {
   const program = new Command('bench')
-    .description('PUT/GET throughput and latency of s3d; Markdown to stdout, JSON to bench/results/')
-    .option('--quick', 'short cells and few large objects (about a minute)', false)
-    .option('--duration-ms <ms>', `per-cell duration (default ${cellDurationDefaultMs}, --quick ${cellDurationQuickMs})`, positiveInteger)
-    .option('--sizes <list>', 'object sizes, e.g. 4KiB,1MiB,64MiB', sizeList, [4 * KiB, 1 * MiB, 64 * MiB])
-    .option('--concurrency <list>', 'concurrencies, e.g. 1,16', integerList, [1, 16])
+    .description('S3 throughput and latency of s3d, the machine\'s limits and a peer server; Markdown to stdout, JSON and SVG to bench/results/')
+    .option('--quick', `short cells, concurrency ${concurrencyQuick.join(',')}, scenarios ${quickScenarioIds.join(',')}, no repair or transport (under 2 minutes)`, false)
+    .option('--window-ms <ms>', `measured window per cell (default ${cellWindowDefaultMs}, --quick ${cellWindowQuickMs})`, positiveInteger)
+    .option('--warmup-ms <ms>', `unmeasured warm-up per cell (default ${cellWarmupDefaultMs}, --quick ${cellWarmupQuickMs})`, nonNegativeInteger)
+    .option('--sizes <list>', 'object sizes, e.g. 4KiB,1MiB,64MiB', sizeList)
+    .option('--concurrency <list>', `concurrencies (default ${concurrencyDefault.join(',')}, --quick ${concurrencyQuick.join(',')})`, integerList)
+    .option('--ops <list>', `operations, of ${opsDefault.join(',')}`, opList)
     .option('--endpoint <url>', 'use this running server (https://host:port) instead of starting one')
     .option('--access-key <key>', 'access key (also S3D_ACCESS_KEY)', process.env['S3D_ACCESS_KEY'] ?? 'benchaccesskey')
     .option('--secret-key <key>', 'secret key (also S3D_SECRET_KEY)', process.env['S3D_SECRET_KEY'] ?? 'benchsecretkey0123456789')
     .option('--region <region>', 'SigV4 region', 'us-east-1')
     .option('--ca <pem>', 'CA or certificate PEM to trust for --endpoint')
     .option('--server-pid <pid>', 'pid of the --endpoint server, to sample its CPU and RSS', positiveInteger)
-    .option('--data-dir-parent <dir>', 'where the fresh data dir is made (default: the OS temp dir)')
-    .option('--keep-data', 'keep the spawned server data dir', false)
+    .option('--data-dir-parent <dir>', 'where the fresh data dirs are made (default: the OS temp dir)')
+    .option('--keep-data', 'keep the spawned servers\' data dirs', false)
     .option('--server-bin <path>', 'executable started as `<path> server ...` (default: bin/s3d; e.g. an older build)')
-    .option('--results-dir <dir>', 'where the JSON goes (default: bench/results)')
-    .option('--scenarios <list>', `server set-ups to measure, of ${benchScenarios.map((sc) => sc.id).join(', ')} (ignored with --endpoint)`, scenarioList, benchScenarios.filter((sc) => sc.byDefault).map((sc) => sc.id))
+    .option('--results-dir <dir>', 'where the JSON and SVG go (default: bench/results)')
+    .option('--scenarios <list>', `server set-ups to measure, of ${benchScenarios.map((sc) => sc.id).join(', ')} (ignored with --endpoint)`, scenarioList)
+    .option('--no-limits', 'skip the machine\'s limits (file write/read, loopback HTTPS)')
     .option('--no-codec', 'skip the erasure codec table')
     .option('--no-transport', 'skip the node-to-node transport table (bench/transport.bench.ts)')
-    .option('--no-repair', `skip the repair section (bench/repair.bench.ts: ${repairDataMibDefault} MiB, --quick ${repairDataMibQuick} MiB, one node's disk lost and healed)`)
+    .option('--no-repair', `skip the repair section (bench/repair.bench.ts: ${repairDataMibDefault} MiB, one node's disk lost and healed)`)
     .addOption(
       new Option('--cluster-clients <how>', 'cluster scenarios: send requests to every node in turn, or to node 1 only')
         .choices(['round-robin', 'node-1'])
         .default('round-robin'),
     );
   program.parse(argv);
+  const given = program.opts<Partial<Options>>();
+  const quick = given.quick === true;
   return {
-    ...program.opts<Omit<Options, 'sizesGiven' | 'concurrencyGiven'>>(),
-    sizesGiven: program.getOptionValueSource('sizes') === 'cli',
-    concurrencyGiven: program.getOptionValueSource('concurrency') === 'cli',
+    ...(given as Options),
+    windowMs: given.windowMs ?? (quick ? cellWindowQuickMs : cellWindowDefaultMs),
+    warmupMs: given.warmupMs ?? (quick ? cellWarmupQuickMs : cellWarmupDefaultMs),
+    sizes: given.sizes ?? [...sizesDefault],
+    concurrency: given.concurrency ?? [...(quick ? concurrencyQuick : concurrencyDefault)],
+    ops: given.ops ?? [...opsDefault],
+    scenarios: given.scenarios ?? benchScenarios.filter((sc) => (quick ? quickScenarioIds.includes(sc.id) : sc.byDefault)).map((sc) => sc.id),
+    // --quick leaves out the two slow sections.
+    repair: !quick && given.repair !== false,
+    transport: !quick && given.transport !== false,
   };
+}
+
+function nonNegativeInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer >= 0');
+  return n;
+}
+
+function opList(value: string): BenchOp[] {
+  return value.split(',').map((item) => {
+    const op = item.trim().toUpperCase();
+    if (!(opsDefault as readonly string[]).includes(op)) throw new InvalidArgumentError(`unknown operation "${item}" (known: ${opsDefault.join(', ')})`);
+    return op as BenchOp;
+  });
 }
 
 function positiveInteger(value: string): number {

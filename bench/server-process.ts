@@ -116,23 +116,26 @@ export function spawnLogged(binPath: string, args: readonly string[], env: Recor
   return { pid: child.pid, exitedHow: () => how, stop, kill };
 }
 
-/** Polls `logPath` until a JSON line with msg "s3d ready"; throws Error when the process exits first or after `timeoutMs`. */
-export async function waitForReady(logPath: string, exitedHow: () => string | undefined, timeoutMs: number): Promise<void> {
+/**
+ * Polls `logPath` until a JSON line whose msg is `readyMessage` (s3d's "s3d ready" by default);
+ * throws Error when the process exits first or after `timeoutMs`.
+ */
+export async function waitForReady(logPath: string, exitedHow: () => string | undefined, timeoutMs: number, readyMessage = 's3d ready'): Promise<void> {
   const deadlineMs = Date.now() + timeoutMs;
   for (;;) {
     const text = await readFile(logPath, 'utf8');
-    if (text.split('\n').some(isReadyLine)) return;
+    if (text.split('\n').some((line) => isReadyLine(line, readyMessage))) return;
     const how = exitedHow();
     if (how !== undefined) throw new Error(`server exited before ready (${how})`);
-    if (Date.now() > deadlineMs) throw new Error(`no "s3d ready" within ${timeoutMs} ms`);
+    if (Date.now() > deadlineMs) throw new Error(`no "${readyMessage}" within ${timeoutMs} ms`);
     await delay(readyPollIntervalMs);
   }
 }
 
-function isReadyLine(line: string): boolean {
-  if (!line.includes('s3d ready')) return false;
+function isReadyLine(line: string, readyMessage: string): boolean {
+  if (!line.includes(readyMessage)) return false;
   try {
-    return (JSON.parse(line) as { msg?: unknown }).msg === 's3d ready';
+    return (JSON.parse(line) as { msg?: unknown }).msg === readyMessage;
   } catch {
     return false;
   }
