@@ -271,8 +271,10 @@ export function markdownReport(report: BenchReport, codecTable: string): string 
     const line = serverTotalsLine(sc);
     if (line !== undefined) lines.push(line);
   }
+  const peers = new Set(report.scenarios.filter((sc) => sc.kind === 'peer').map((sc) => sc.name));
   for (const c of report.cells.filter((cell) => cell.error !== undefined)) {
-    lines.push(`FAILED ${c.scenario}: ${c.op} ${sizeLabel(c.sizeBytes)} c${c.concurrency}: ${c.error?.code} ${c.error?.message}`);
+    const whose = peers.has(c.scenario) ? ' (the peer; not counted as a failure of the run)' : '';
+    lines.push(`FAILED ${c.scenario}: ${c.op} ${sizeLabel(c.sizeBytes)} c${c.concurrency}: ${c.error?.code} ${c.error?.message}${whose}`);
   }
   lines.push('', ...repairSection(report.repair));
   lines.push('', ...transportSection(report.transport));

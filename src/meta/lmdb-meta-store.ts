@@ -187,7 +187,8 @@ export class LmdbMetaStore implements MetaReplica {
 
   /**
    * One page of ListObjects (v1 marker / v2 start-after semantics, API reference "ListObjectsV2").
-   * maxKeys 0 returns an empty, non-truncated page, as AWS does. Throws NoSuchBucket.
+   * maxKeys 0 returns an empty, non-truncated page, as AWS does. Entries carry no inline bytes
+   * (listEntry). Throws NoSuchBucket.
    */
   async listObjects(bucket: string, query: ListObjectsQuery): Promise<ListObjectsPage> {
     this.requireBucket(bucket);
@@ -205,7 +206,7 @@ export class LmdbMetaStore implements MetaReplica {
     const skip = after.overLong ? (e: ScanEntry<ObjectRecord>) => compareUtf8(e.key, query.startAfter) <= 0 : undefined;
     const page = listRollup(source, { ...query, max: query.maxKeys, start, ...(skip ? { skip } : {}) });
     const { entries, commonPrefixes, last } = splitRollupPage(page);
-    const result: ListObjectsPage = { objects: entries, commonPrefixes, isTruncated: page.isTruncated };
+    const result: ListObjectsPage = { objects: entries.map(listEntry), commonPrefixes, isTruncated: page.isTruncated };
     if (page.isTruncated && last !== undefined) {
       result.nextStartAfter = last.kind === 'entry' ? last.entry.key : last.prefix;
     }
@@ -590,4 +591,14 @@ export class LmdbMetaStore implements MetaReplica {
     const after = positionAfter(scope, utf8(keyMarker), (raw, terminate) => escapeBytes(raw, terminate));
     return after.overLong ? { ...after, skip: (e) => compareUtf8(e.key, keyMarker) <= 0 } : after;
   }
+}
+
+/**
+ * A listing's copy of `record`: its parts without their inline bytes and hash. A page lists up to
+ * 1000 keys, and with inline objects of up to inlineObjectMaxBytes each it would otherwise carry up
+ * to 128 MiB of object data that no listing shows (and overflow a cluster call's callHeaderMaxBytes).
+ */
+export function listEntry(record: ObjectRecord): ObjectRecord {
+  if (!record.parts.some((part) => part.inline !== undefined)) return record;
+  return { ...record, parts: record.parts.map(({ inline: _inline, inlineHash: _inlineHash, ...part }) => part) };
 }

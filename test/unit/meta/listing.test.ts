@@ -58,6 +58,21 @@ afterEach(async () => {
 });
 
 describe('listObjects', () => {
+  it('lists inline objects without their bytes, which GET still reads from the record', async () => {
+    await store.createBucket(bucketRecord('t'));
+    const record = objectRecord('t', 'small');
+    const bytes = new Uint8Array(64 * 1024).fill(7);
+    record.parts = [{ ...record.parts[0]!, drives: [], sizeBytes: bytes.length, inline: bytes, inlineHash: new Uint8Array(8) }];
+    record.sizeBytes = bytes.length;
+    await store.putObject(record);
+    const page = await store.listObjects('t', { prefix: '', delimiter: '', startAfter: '', maxKeys: 1000 });
+    expect(page.objects.map((o) => [o.key, o.sizeBytes, o.etag])).toEqual([['small', bytes.length, record.etag]]);
+    expect(page.objects[0]?.parts[0]?.inline).toBeUndefined();
+    expect(page.objects[0]?.parts[0]?.inlineHash).toBeUndefined();
+    const stored = await store.getObject('t', 'small');
+    expect(stored?.parts[0]?.inline?.length).toBe(bytes.length);
+  });
+
   it('pages through a tree with maxKeys 1, 2, 3 without repeating a prefix', async () => {
     const keys = ['a/b', 'a/c', 'a/d/e', 'b', 'c/x', 'c/y', 'd'];
     await store.createBucket(bucketRecord('t'));
