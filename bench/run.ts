@@ -105,6 +105,7 @@ interface Options {
   sizes: number[];
   concurrency: number[];
   ops: BenchOp[];
+  listObjects: number;
   endpoint: string | undefined;
   accessKey: string;
   secretKey: string;
@@ -656,7 +657,7 @@ async function runListCells(context: CellContext): Promise<CellReport[]> {
   const { options } = context;
   const sizeBytes = Math.min(...options.sizes);
   const payload = randomBytes(sizeBytes);
-  const count = options.quick ? listObjectsQuick : listObjectsDefault;
+  const count = options.listObjects;
   const listPrefix = `${context.runId}/list/`;
   process.stderr.write(`bench: ${context.scenario}: preparing ${count} objects of ${sizeLabel(sizeBytes)} to list\n`);
   const keys = Array.from({ length: count }, (_, i) => `${listPrefix}${String(i).padStart(6, '0')}`);
@@ -741,6 +742,7 @@ function parseOptions(argv: string[]): Options {
     .option('--sizes <list>', 'object sizes, e.g. 4KiB,1MiB,64MiB', sizeList)
     .option('--concurrency <list>', `concurrencies (default ${concurrencyDefault.join(',')}, --quick ${concurrencyQuick.join(',')})`, integerList)
     .option('--ops <list>', `operations, of ${opsDefault.join(',')}`, opList)
+    .option('--list-objects <n>', `objects under LIST's prefix (default ${listObjectsDefault}, --quick ${listObjectsQuick})`, positiveInteger)
     .option('--endpoint <url>', 'use this running server (https://host:port) instead of starting one')
     .option('--access-key <key>', 'access key (also S3D_ACCESS_KEY)', process.env['S3D_ACCESS_KEY'] ?? 'benchaccesskey')
     .option('--secret-key <key>', 'secret key (also S3D_SECRET_KEY)', process.env['S3D_SECRET_KEY'] ?? 'benchsecretkey0123456789')
@@ -771,6 +773,7 @@ function parseOptions(argv: string[]): Options {
     sizes: given.sizes ?? [...sizesDefault],
     concurrency: given.concurrency ?? [...(quick ? concurrencyQuick : concurrencyDefault)],
     ops: given.ops ?? [...opsDefault],
+    listObjects: given.listObjects ?? (quick ? listObjectsQuick : listObjectsDefault),
     scenarios: given.scenarios ?? benchScenarios.filter((sc) => (quick ? quickScenarioIds.includes(sc.id) : sc.byDefault)).map((sc) => sc.id),
     // --quick leaves out the two slow sections.
     repair: !quick && given.repair !== false,
