@@ -124,17 +124,18 @@ export class S3Gateway {
     res.setHeader('x-amz-id-2', this.hostId);
     res.setHeader('Server', 'Tessera');
     this.inFlight++;
+    // Counted as the body goes out: 'close' can come before send() resolves (a streamed body).
+    const sent = { bytes: 0 };
     res.once('close', () => {
       this.inFlight--;
       const ms = Math.round((performance.now() - startMs) * 10) / 10;
       this.options.log.info({
         reqId: id, op: operation, bucket: target.bucket, key: target.key, status: res.statusCode,
-        bytesIn: ctx?.bytesIn ?? 0, bytesOut, ms,
+        bytesIn: ctx?.bytesIn ?? 0, bytesOut: sent.bytes, ms,
         ...(res.writableFinished ? {} : { aborted: true }),
       }, 'request');
       if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     });
-    let bytesOut = 0;
     try {
       if (this.inFlight > concurrentRequestsMax) throw s3Error('SlowDown');
       const query = new URLSearchParams(rawQuery);
@@ -153,7 +154,7 @@ export class S3Gateway {
       const handler = handlers[operation];
       if (!handler) throw s3Error('NotImplemented', `${operation} is not implemented`);
       const response = await handler(ctx);
-      bytesOut = await this.send(req, res, response);
+      await this.send(req, res, response, sent);
     } catch (err) {
       await this.sendError(req, res, err, rawPath, id);
     }
@@ -192,8 +193,8 @@ export class S3Gateway {
     });
   }
 
-  /** Writes a handler's response; streams bodies with backpressure. Returns body bytes sent. */
-  private send(req: IncomingMessage, res: ServerResponse, response: S3Response): Promise<number> {
+  /** Writes a handler's response; streams bodies with backpressure, adding each body byte sent to `sent.bytes`. */
+  private send(req: IncomingMessage, res: ServerResponse, response: S3Response, sent: { bytes: number }): Promise<void> {
     res.statusCode = response.status;
     for (const [name, value] of Object.entries(response.headers ?? {})) res.setHeader(name, value);
     if (!req.complete) res.setHeader('Connection', 'close');
@@ -205,14 +206,14 @@ export class S3Gateway {
       if (typeof fixed === 'string') res.setHeader('Content-Type', 'application/xml');
       const bytes = fixed === undefined ? 0 : Buffer.byteLength(fixed);
       if (!res.hasHeader('Content-Length') && !isHead) res.setHeader('Content-Length', bytes);
+      sent.bytes += bytes;
       res.end(fixed);
       response.done?.();
-      return Promise.resolve(bytes);
+      return Promise.resolve();
     }
     return new Promise((resolve) => {
-      let sent = 0;
       const source = Readable.from(body, { objectMode: false });
-      source.on('data', (chunk: Buffer) => { sent += chunk.length; });
+      source.on('data', (chunk: Buffer) => { sent.bytes += chunk.length; });
       pipeline(source, res, (err) => {
         response.done?.();
         if (err && !res.destroyed) {
@@ -220,7 +221,7 @@ export class S3Gateway {
           this.options.log.error({ err }, 'response stream failed');
           res.destroy(err);
         }
-        resolve(sent);
+        resolve();
       });
     });
   }

@@ -53,6 +53,8 @@ describe('bench load generator against s3d', () => {
     expect(get.contentVerifiedOps).toBe(get.ops);
     expect(get.p50Ms).toBeGreaterThan(0);
     expect(get.p999Ms).toBeGreaterThanOrEqual(get.p99Ms);
+    // The request log counts a streamed body's bytes (it used to log 0: 'close' came first).
+    expect(server.logs()).toMatch(/"op":"GetObject"[^\n]*"bytesOut":4096,/);
   });
 
   it('MIXED runs all four operations and leaves its pool holding exactly the objects that exist', async () => {
