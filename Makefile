@@ -58,6 +58,8 @@ bench-quick: build
 ## `make bench-compare A.json B.json`: every figure of two runs side by side with the ratio B/A.
 ifeq (bench-compare,$(firstword $(MAKECMDGOALS)))
 COMPARE_FILES := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+# The two files are goals too: phony no-op rules, so make neither builds them nor says they are up to date.
+.PHONY: $(COMPARE_FILES)
 $(eval $(COMPARE_FILES):;@:)
 endif
 bench-compare: build

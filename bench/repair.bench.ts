@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,7 @@ import type { ClusterReport } from '../src/cli/admin.js';
 import { assert } from '../src/util/assert.js';
 import { clusterNodeCount, clusterParityShards, clusterReadyTimeoutMs, startCluster, type SpawnedCluster } from './cluster-process.js';
 import { BenchClient, putObjects } from './load.js';
-import { logTail, spawnLogged, waitForReady, type LoggedChild } from './server-process.js';
+import { findRepoRoot, logTail, spawnLogged, waitForReady, type LoggedChild } from './server-process.js';
 
 const MiB = 1024 * 1024;
 
@@ -534,17 +534,6 @@ function healRoundsNote(rounds: readonly HealRound[]): string {
 /** Log problems as Markdown lines (empty when the logs had no warnings). */
 export function repairLogLines(result: RepairResult): string[] {
   return result.logProblems.map((p) => `- node ${p.node} ${p.level} x${p.count}: ${p.msg}`);
-}
-
-// The directory holding package.json above this module (dist/bench/ or bench/).
-function findRepoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = resolve(dir, '..');
-    if (parent === dir) throw new Error('repair bench: package.json not found above the bench module');
-    dir = parent;
-  }
-  return dir;
 }
 
 function positiveInteger(value: string): number {

@@ -8,10 +8,9 @@
 // scenarios.ts (server set-ups), cells.ts (the cell plan) and sections.ts (limits, repair, transport, codec).
 
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listObjectsDefault, listObjectsQuick } from './cells.js';
 import { writeChart } from './chart.js';
@@ -20,6 +19,7 @@ import { LoadError } from './load.js';
 import type { Options } from './options.js';
 import { markdownReport, machineInfo, writeJsonReport, type BenchOp, type BenchReport, type CellReport, type ScenarioReport } from './report.js';
 import { benchScenarios, runExternal, runScenario, type Scenario } from './scenarios.js';
+import { findRepoRoot } from './server-process.js';
 import { codecLimits, repairDataMibInBench, runCodec, runMachineLimits, runRepair, runTransport } from './sections.js';
 
 const KiB = 1024;
@@ -202,17 +202,6 @@ function sizeList(value: string): number[] {
     const unit = match[2] === 'MiB' ? MiB : match[2] === 'KiB' ? KiB : 1;
     return Number(match[1]) * unit;
   });
-}
-
-// The directory holding package.json above this module (dist/bench/run.js or bench/run.ts).
-function findRepoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = resolve(dir, '..');
-    if (parent === dir) throw new Error('bench: package.json not found above the bench module');
-    dir = parent;
-  }
-  return dir;
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -3,12 +3,13 @@
 // elsewhere they read as undefined.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 
 /** How long the server may take to log "s3d ready". */
 export const serverReadyTimeoutMs = 60_000;
@@ -316,4 +317,15 @@ export class ProcessWatcher {
     }
     this.peakRssSumBytes = Math.max(this.peakRssSumBytes, sum);
   }
+}
+
+/** The directory holding package.json above the calling bench module (dist/bench/ or bench/). Throws Error when there is none. */
+export function findRepoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = resolve(dir, '..');
+    if (parent === dir) throw new Error('bench: package.json not found above the bench modules');
+    dir = parent;
+  }
+  return dir;
 }
