@@ -9,7 +9,8 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { attempt, bytesLabel, message, rate } from './limits-common.js';
+import { attempt, message } from './limits-common.js';
+import { megabytesPerSecond, sizeLabel } from './report.js';
 import { limitsHttpsWindowMsQuick, measureHttps } from './limits-https.js';
 import type { LimitResult, LimitsReport } from './report.js';
 
@@ -74,17 +75,17 @@ async function measureFiles(options: LimitsOptions, results: LimitResult[], erro
     if (written !== undefined) {
       results.push({
         id: 'fsync-write',
-        label: `sequential write + fsync, ${bytesLabel(fileBytes)} in ${bytesLabel(limitsFileIoBytes)} writes`,
-        megabytesPerSecond: rate(written.bytes, written.seconds),
-        detail: `${bytesLabel(fileBytes)} of random bytes to a new file (FileHandle.write), one fsync at the end, timed from the first write to the end of the fsync (fsync alone ${written.fsyncSeconds.toFixed(2)} s); ${where}`,
+        label: `sequential write + fsync, ${sizeLabel(fileBytes)} in ${sizeLabel(limitsFileIoBytes)} writes`,
+        megabytesPerSecond: megabytesPerSecond(written.bytes, written.seconds),
+        detail: `${sizeLabel(fileBytes)} of random bytes to a new file (FileHandle.write), one fsync at the end, timed from the first write to the end of the fsync (fsync alone ${written.fsyncSeconds.toFixed(2)} s); ${where}`,
       });
       const warm = await attempt('file-read', errors, () => readFile(file, fileBytes));
       if (warm !== undefined) {
         results.push({
           id: 'file-read',
-          label: `sequential read, page cache warm, ${bytesLabel(limitsFileIoBytes)} reads`,
-          megabytesPerSecond: rate(warm.bytes, warm.seconds),
-          detail: `the ${bytesLabel(fileBytes)} just written, read back with FileHandle.read: served from the page cache, as the servers' GETs right after their PUTs are; ${where}`,
+          label: `sequential read, page cache warm, ${sizeLabel(limitsFileIoBytes)} reads`,
+          megabytesPerSecond: megabytesPerSecond(warm.bytes, warm.seconds),
+          detail: `the ${sizeLabel(fileBytes)} just written, read back with FileHandle.read: served from the page cache, as the servers' GETs right after their PUTs are; ${where}`,
         });
       }
       const direct = await attempt('file-read-direct', errors, () => readFileDirect(file, fileBytes));
@@ -92,8 +93,8 @@ async function measureFiles(options: LimitsOptions, results: LimitResult[], erro
         results.push({
           id: 'file-read-direct',
           label: 'sequential read, O_DIRECT (no page cache), 1 MiB reads',
-          megabytesPerSecond: rate(direct.bytes, direct.seconds),
-          detail: `\`dd bs=1M iflag=direct\` of the same ${bytesLabel(fileBytes)}, dd's own byte count and time: bypasses this kernel's page cache (a VM host may still cache); ${where}`,
+          megabytesPerSecond: megabytesPerSecond(direct.bytes, direct.seconds),
+          detail: `\`dd bs=1M iflag=direct\` of the same ${sizeLabel(fileBytes)}, dd's own byte count and time: bypasses this kernel's page cache (a VM host may still cache); ${where}`,
         });
       }
       await rm(file, { force: true });
@@ -113,9 +114,9 @@ async function measureFsyncEvery(quick: boolean, file: string, pool: Buffer, whe
   if (written === undefined) return;
   results.push({
     id: 'fsync-write-4mib',
-    label: `sequential write, fsync every ${bytesLabel(limitsFsyncEveryBytes)}`,
-    megabytesPerSecond: rate(written.bytes, written.seconds),
-    detail: `random bytes in ${bytesLabel(limitsFileIoBytes)} writes to a new file, fsync after each ${bytesLabel(limitsFsyncEveryBytes)} (the last included), ${bytesLabel(written.bytes)} written (at most ${bytesLabel(maxBytes)} or ${maxMs} ms); ${where}`,
+    label: `sequential write, fsync every ${sizeLabel(limitsFsyncEveryBytes)}`,
+    megabytesPerSecond: megabytesPerSecond(written.bytes, written.seconds),
+    detail: `random bytes in ${sizeLabel(limitsFileIoBytes)} writes to a new file, fsync after each ${sizeLabel(limitsFsyncEveryBytes)} (the last included), ${sizeLabel(written.bytes)} written (at most ${sizeLabel(maxBytes)} or ${maxMs} ms); ${where}`,
   });
 }
 
@@ -247,7 +248,7 @@ function cell(text: string): string {
 async function main(argv: string[]): Promise<number> {
   const program = new Command('limits')
     .description('the machine\'s own limits: file write + fsync, file read (warm and O_DIRECT), loopback HTTPS up/down')
-    .option('--quick', `${bytesLabel(limitsFileBytesQuick)} file, ${limitsHttpsWindowMsQuick} ms HTTPS windows`, false)
+    .option('--quick', `${sizeLabel(limitsFileBytesQuick)} file, ${limitsHttpsWindowMsQuick} ms HTTPS windows`, false)
     .option('--dir <dir>', 'where the test files go: a dir on the servers\' data filesystem (default: the OS temp dir)');
   program.parse(argv);
   const opts = program.opts<{ quick: boolean; dir?: string }>();

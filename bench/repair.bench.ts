@@ -18,6 +18,7 @@ import type { ClusterReport } from '../src/cli/admin.js';
 import { assert } from '../src/util/assert.js';
 import { clusterNodeCount, clusterParityShards, clusterReadyTimeoutMs, startCluster, type SpawnedCluster } from './cluster-process.js';
 import { BenchClient, putObjects } from './load.js';
+import { megabytesPerSecond } from './report.js';
 import { findRepoRoot, logTail, spawnLogged, waitForReady, type LoggedChild } from './server-process.js';
 
 const MiB = 1024 * 1024;
@@ -346,11 +347,6 @@ async function redundancyProblems(before: readonly ShardFile[], after: readonly 
     else if (now !== digest) problems.push(`${path}: differs from the lost file`);
   }
   return problems;
-}
-
-/** 10^6 bytes per second; 0 for no time. */
-function megabytesPerSecond(bytes: number, seconds: number): number {
-  return seconds > 0 ? bytes / 1e6 / seconds : 0;
 }
 
 function totalBytes(files: readonly ShardFile[]): number {

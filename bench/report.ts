@@ -14,6 +14,7 @@ import type { CellMeasurement } from './load.js';
 import type { RepairResult } from './repair.bench.js';
 
 const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
 
 /** Where the numbers were measured. */
 export interface MachineInfo {
@@ -236,8 +237,14 @@ export interface BenchReport {
   codec: CodecReport;
 }
 
-/** "4 KiB", "1 MiB", "64 MiB" for power-of-two sizes; bytes otherwise. */
+/** 10^6 bytes per second; 0 for no time. */
+export function megabytesPerSecond(bytes: number, seconds: number): number {
+  return seconds > 0 ? bytes / 1e6 / seconds : 0;
+}
+
+/** "4 KiB", "1 MiB", "64 MiB", "1 GiB" for whole binary units; bytes otherwise. */
 export function sizeLabel(sizeBytes: number): string {
+  if (sizeBytes >= GiB && sizeBytes % GiB === 0) return `${sizeBytes / GiB} GiB`;
   if (sizeBytes >= MiB && sizeBytes % MiB === 0) return `${sizeBytes / MiB} MiB`;
   if (sizeBytes >= 1024 && sizeBytes % 1024 === 0) return `${sizeBytes / 1024} KiB`;
   return `${sizeBytes} B`;

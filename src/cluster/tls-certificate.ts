@@ -108,7 +108,11 @@ export function subjectAltNames(extra: string[]): SubjectAltName[] {
   return out;
 }
 
-async function generateCertificate(hostNames: string[]): Promise<{ certPem: string; keyPem: string }> {
+/**
+ * A new self-signed ECDSA P-256 certificate and key in PEM, valid certificateValidityDays from an
+ * hour ago, for the names of subjectAltNames(hostNames): what `s3d server` makes on first start.
+ */
+export async function generateCertificate(hostNames: string[]): Promise<{ certPem: string; keyPem: string }> {
   const notBeforeDate = new Date(Date.now() - certificateBackdateMs);
   const notAfterDate = new Date(notBeforeDate.getTime() + certificateValidityDays * 24 * 60 * 60 * 1000);
   const commonName = validHostName(hostname()) ?? 'localhost';
