@@ -23,7 +23,7 @@ export interface NodeReport {
 
 /** What `s3d admin status --json` prints. */
 export interface ClusterReport {
-  /** Every node answered, every drive is online and no repair is queued anywhere. */
+  /** Every node answered, every drive is online, every metadata store commits and no repair is queued anywhere. */
   healthy: boolean;
   /** Human-readable reasons the cluster is not healthy (empty when healthy). */
   problems: string[];
@@ -104,10 +104,22 @@ async function collectStatus(cluster: ClusterConfig, transport: Transport, ids?:
     }
     const offline = node.status.drives.filter((d) => !d.online);
     if (offline.length > 0) problems.push(`${node.nodeId}: drive ${offline.map((d) => d.driveId).join(', ')} offline`);
+    const meta = metaStoreProblem(node.status);
+    if (meta !== undefined) problems.push(`${node.nodeId}: ${meta}`);
     if (node.status.repairQueue > 0) problems.push(`${node.nodeId}: ${node.status.repairQueue} shards waiting for repair`);
     if (node.status.previousLayoutVersion !== undefined) problems.push(`${node.nodeId}: data moving from layout ${node.status.previousLayoutVersion} to ${node.status.layoutVersion}`);
   }
   return { healthy: problems.length === 0, problems, nodes };
+}
+
+/** Why a node's metadata store refuses writes, or undefined when it commits (or an older node did not say). */
+export function metaStoreProblem(status: NodeStatus): string | undefined {
+  const health = status.metaStore as NodeStatus['metaStore'] | undefined;
+  if (health === undefined || health.state === 'ok') return undefined;
+  const since = health.sinceMs !== undefined ? ` since ${ago(status.nowMs, health.sinceMs)}` : '';
+  const free = health.freeBytes !== undefined ? `, ${size(health.freeBytes)} free` : '';
+  const what = health.state === 'full' ? 'metadata store full' : 'metadata store failing';
+  return `${what}${since} (${health.error ?? 'commit failed'}${free}, ${health.failedWrites ?? 0} failed commits): writes refused, reads go on`;
 }
 
 /** Bytes with a binary unit: '512 B', '3.4 KiB', '1.0 MiB', '2.5 GiB'. */
@@ -165,8 +177,9 @@ export function formatReport(report: ClusterReport): string {
     const s = node.status;
     if (!s) return [node.nodeId, 'down', '-', '-', '-', '-', '-', '-', '-', '-', '-']; // why: in the verdict below
     const eta = s.repairQueue === 0 ? '-' : s.repair.shardsPerSecond > 0 ? duration(s.repairQueue / s.repair.shardsPerSecond) : 'waiting';
+    const metaState = (s.metaStore as NodeStatus['metaStore'] | undefined)?.state ?? 'ok';
     return [
-      s.nodeId, 'up', `${s.drives.filter((d) => d.online).length}/${s.drives.length}`, String(s.shards), String(s.repairQueue),
+      s.nodeId, metaState === 'ok' ? 'up' : `up, meta ${metaState}`, `${s.drives.filter((d) => d.online).length}/${s.drives.length}`, String(s.shards), String(s.repairQueue),
       `${s.repair.rebuilt} (${size(s.repair.rebuiltBytes)})`, `${size(s.repair.bytesPerSecond)}/s`, eta, rebalanceText(s), scanText(s), scrubText(s),
     ];
   });

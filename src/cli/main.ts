@@ -1,7 +1,8 @@
 // `s3d` command line (commander). `s3d server` with no arguments runs the single-node server:
 // HTTPS on 0.0.0.0:8443, data under ./data, self-signed certificate and credentials made on
 // first start. Exit codes: 0 clean stop, 1 runtime failure or bad option, 2 bad configuration,
-// data directory in use, or listen address unavailable.
+// data directory in use, or listen address unavailable; a running server that meets an error
+// nothing handled logs it and ends by SIGKILL (see stopOnUnhandledErrors).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
@@ -67,6 +68,23 @@ interface ServerOptions {
   parity?: number;
 }
 
+/**
+ * An uncaught exception or unhandled rejection in a running server is a bug: log it and end the
+ * process at once by SIGKILL. Node's own exit (and process.exit) joins libuv's worker threads, and
+ * LMDB's write thread may be waiting for a transaction callback on this (the main) thread, so that
+ * exit can hang forever with the ports still open and nothing answered (seen: a full metadata disk
+ * once made lmdb-js reject a promise nobody held). A killed process cannot hang, and LMDB's
+ * commits are crash-safe.
+ */
+function stopOnUnhandledErrors(log: Logger): void {
+  const fatal = (err: unknown, origin: string): void => {
+    log.fatal({ err, origin }, 's3d stops: an error nothing handled');
+    process.kill(process.pid, 'SIGKILL');
+  };
+  process.on('uncaughtException', (err) => fatal(err, 'uncaughtException'));
+  process.on('unhandledRejection', (reason) => fatal(reason, 'unhandledRejection'));
+}
+
 async function runServer(options: ServerOptions): Promise<void> {
   const overrides: PartialConfig = {
     dataDir: options.dataDir,
@@ -81,6 +99,7 @@ async function runServer(options: ServerOptions): Promise<void> {
   const config = loadConfig({ ...(options.config !== undefined ? { file: options.config } : {}), overrides, env: process.env });
   const log = makeLogger(config);
   const node = await startNode(config, log);
+  stopOnUnhandledErrors(log);
   process.stderr.write(`${banner(node)}\n`);
   log.info({ endpoints: node.endpoints, dataDir: node.dataDir }, 's3d ready');
 

@@ -1,6 +1,7 @@
 // The node side of `s3d admin`: calls named admin.* arrive over the cluster transport (so only
 // holders of a listed node key can make them) and report this node's health and repair work, or
 // start a scan now. The client side is src/cli/admin.ts.
+import type { MetaStoreHealth } from '../meta/meta-health.js';
 import type { ScanScope } from '../meta/types.js';
 import type { LayoutMember, LayoutState } from './layout-state.js';
 import type { RebalanceProgress } from '../repair/rebalancer.js';
@@ -36,6 +37,8 @@ export interface NodeStatus {
   shards: number;
   /** Entries in the node's durable repair queue. */
   repairQueue: number;
+  /** Whether the node's metadata store commits ('ok'), or is full or failing (writes refused). */
+  metaStore: MetaStoreHealth;
   /** What the node's reconstructor did since it started, and its rates over the last minute. */
   repair: ReconstructorStats & { bytesPerSecond: number; shardsPerSecond: number };
   /** The scan in progress (counts so far) and the last finished one. */
@@ -61,6 +64,7 @@ export interface AdminSource {
   startedMs: number;
   drives(): Array<{ driveId: string; path: string | undefined; store: ShardStore | undefined }>;
   repairCount(): number;
+  metaStore(): MetaStoreHealth;
   repair(): NodeStatus['repair'];
   rebalance(): RebalanceProgress;
   scan(): NodeStatus['scan'];
@@ -139,6 +143,7 @@ async function nodeStatus(source: AdminSource): Promise<NodeStatus> {
     drives: drives.map((d) => ({ driveId: d.driveId, path: d.path, online: d.store !== undefined })),
     shards,
     repairQueue: source.repairCount(),
+    metaStore: source.metaStore(),
     repair: source.repair(),
     rebalance: source.rebalance(),
     // msgpack has no undefined: absent fields stay absent.

@@ -86,7 +86,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     : await ensureCertificate(dataDir, certificateNames(config));
   const [cert, key] = await Promise.all([readFile(tls.certFile), readFile(tls.keyFile)]);
 
-  const meta = await openMetaStore(join(dataDir, 'meta'));
+  const meta = await openMetaStore(join(dataDir, 'meta'), { log: log.child({ component: 'meta' }) });
   const drives = await DriveSet.open(dataDir, config.drives ?? [join(dataDir, 'drive-1')], config.parityShards, log.child({ component: 'drives' }))
     .catch(async (err: unknown) => {
       await meta.close();
@@ -168,6 +168,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
       startedMs: Date.now(),
       drives: () => drives.drives().map((d) => ({ driveId: d.driveId, path: d.path, store: d.store })),
       repairCount: () => meta.repairCount(),
+      metaStore: () => meta.health(),
       repair: () => ({ ...repairer.counters(), ...repairer.rates() }),
       rebalance: () => mover.progress(),
       scan: () => {

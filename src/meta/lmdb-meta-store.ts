@@ -1,9 +1,11 @@
 // MetaStore on one LMDB environment with named sub-databases and binary keys (see keys.ts).
 // Every mutation runs as one abortable child transaction whose checks and writes see the same
 // snapshot; its promise resolves only after the commit is synced to disk (overlappingSync off).
+// A commit that fails (a full or failing disk) rejects with MetadataStoreFull/Failed (meta-health.ts).
 import { mkdirSync } from 'node:fs';
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
+import type { Logger } from 'pino';
 import { assert } from '../util/assert.js';
 import { TesseraError } from '../util/errors.js';
 import { keyLengthMaxBytes, partNumberMax } from '../util/limits.js';
@@ -15,6 +17,7 @@ import { listRollup, positionAfter, splitRollupPage } from './listing.js';
 import type { MarkerPosition, RollupSource, ScanEntry } from './listing.js';
 import { assertObjectRecord, assertPageSize, checkConditions, dataRefOf } from './write-rules.js';
 import { compareVersions, type MetaReplica } from './meta-store.js';
+import { MetaWriteGuard, type MetaStoreHealth } from './meta-health.js';
 import type {
   BucketRecord, DataOwner, DataPart, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage,
   ListUploadsPage, ListUploadsQuery, ObjectRecord, ObjectVersion, PartRecord, RepairEntry, ScanScope, Tombstone, UploadRecord, WriteConditions,
@@ -41,6 +44,8 @@ interface UploadLocation {
 const pageSizeBytes = 8192;
 /** Named sub-databases in the environment (LMDB needs the count up front). */
 const subDatabasesMax = 16;
+/** Worker-state entry the health probe rewrites while the store is full or failing. */
+const healthProbeName = 'meta-health-probe';
 
 /**
  * Opens (creating `path` and the environment if needed) the metadata store at directory `path`.
@@ -51,9 +56,16 @@ const subDatabasesMax = 16;
  * (lmdb-js's default on Linux, overlappingSync on, resolves writes at commit and syncs afterwards,
  * so a crash in between loses writes already acknowledged and read.) noSync/noMetaSync stay off.
  * Verified with strace: fdatasync(data.mdb), then the meta page via an O_DSYNC fd, then resolve.
- * Concurrent mutations in one event turn share a commit (group commit); each is still atomic.
+ * Concurrent mutations share a commit (group commit: those queued before the writer starts, and
+ * those queued while it runs); each is still atomic.
+ *
+ * eventTurnBatching is off: with it on, lmdb-js opens each event turn's batch with a write of its
+ * own whose promise nobody holds, so a failed commit (a full disk) became an unhandled rejection
+ * that ended the process, or, with the write thread waiting for JS transaction callbacks, hung it
+ * at exit (libuv joins its threads) with its ports open. Measured: no slower, still group commit.
+ * `log` gets the warnings when the store becomes full or failing and when it recovers.
  */
-export async function openMetaStore(path: string): Promise<LmdbMetaStore> {
+export async function openMetaStore(path: string, options: { log?: Logger } = {}): Promise<LmdbMetaStore> {
   mkdirSync(path, { recursive: true });
   const root = open({
     path,
@@ -62,8 +74,9 @@ export async function openMetaStore(path: string): Promise<LmdbMetaStore> {
     overlappingSync: false,
     noSync: false,
     noMetaSync: false,
+    eventTurnBatching: false,
   });
-  const store = new LmdbMetaStore(root);
+  const store = new LmdbMetaStore(root, path, options.log);
   await store.backfillDataIndex();
   return store;
 }
@@ -84,8 +97,9 @@ export class LmdbMetaStore implements MetaReplica {
   private readonly dataObjects: Database<DataOwner, Buffer>;
   /** Background workers' durable progress (scan, scrub), by worker name (UTF-8). */
   private readonly workers: Database<unknown, Buffer>;
+  private readonly guard: MetaWriteGuard;
 
-  constructor(private readonly root: RootDatabase) {
+  constructor(private readonly root: RootDatabase, path: string, log?: Logger) {
     const sub = <V>(name: string): Database<V, Buffer> => root.openDB<V, Buffer>({ name, keyEncoding: 'binary' });
     this.buckets = sub('buckets');
     this.objects = sub('objects');
@@ -98,6 +112,12 @@ export class LmdbMetaStore implements MetaReplica {
     this.tombstones = sub('tombstones');
     this.dataObjects = sub('data-objects');
     this.workers = sub('workers');
+    this.guard = new MetaWriteGuard({ path, ...(log ? { log } : {}), probe: () => this.saveWorkerState(healthProbeName, { atMs: Date.now() }) });
+  }
+
+  /** Whether commits succeed now ('ok'), or fail for want of space ('full') or otherwise ('failing'). */
+  health(): MetaStoreHealth {
+    return this.guard.health();
   }
 
   /**
@@ -124,6 +144,7 @@ export class LmdbMetaStore implements MetaReplica {
   }
 
   async close(): Promise<void> {
+    this.guard.close();
     await this.root.close();
   }
 
@@ -513,10 +534,11 @@ export class LmdbMetaStore implements MetaReplica {
   /**
    * Runs `action` as one abortable child transaction of the next batched write transaction: a
    * throw rolls back its writes and rejects with the thrown error; otherwise resolves with its
-   * result once the commit is durable.
+   * result once the commit is durable. A failed commit rolls back every write of its transaction
+   * and rejects with MetadataStoreFull or MetadataStoreFailed (MetaWriteGuard.run).
    */
   private write<T>(action: () => T): Promise<T> {
-    return this.root.childTransaction(action);
+    return this.guard.run(() => this.root.childTransaction(action));
   }
 
   private requireBucket(bucket: string): void {

@@ -1,10 +1,14 @@
 // Deletes shard files of data items that nothing references any more (the meta gc queue), at
 // its own pace, never while a reader has the data item pinned. Runs at start-up (crash
-// recovery) and after every write that replaced or dropped data.
+// recovery) and after every write that replaced or dropped data. While the metadata store cannot
+// commit (a full disk) it backs off, and it also moves to its queue the pending data items whose
+// failed writes could not do so themselves.
 import type { Logger } from 'pino';
+import { isMetaStoreUnavailable } from '../meta/meta-health.js';
 import type { MetaStore } from '../meta/meta-store.js';
 import type { DataRef } from '../meta/types.js';
 import type { ShardStoreSet } from '../store/shard-store.js';
+import { Backoff } from '../util/backoff.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
 import { gcConcurrencyMax } from '../util/limits.js';
 
@@ -52,6 +56,10 @@ export class GarbageCollector {
   private readonly retryAt = new Map<string, number>();
   /** dataId -> when its deletion first failed (at most gcFailedTrackedMax tracked). */
   private readonly failedSince = new Map<string, number>();
+  /** Pending data items of failed writes still to move to the gc queue (abandonPending failed). */
+  private readonly abandoned = new Set<string>();
+  /** While metadata commits fail. */
+  private readonly backoff = new Backoff();
 
   constructor(
     private readonly meta: MetaStore,
@@ -65,6 +73,20 @@ export class GarbageCollector {
   }
 
   /**
+   * Moves pending data item `dataId` (a write that failed) to the gc queue now, or, when the
+   * metadata store cannot commit, in a later run (a restart does it too: pending items are garbage).
+   */
+  async abandon(dataId: string): Promise<void> {
+    try {
+      await this.meta.abandonPending(dataId);
+    } catch (err) {
+      this.abandoned.add(dataId);
+      if (!isMetaStoreUnavailable(err)) this.log.error({ err, dataId }, 'could not queue the data of a failed write for deletion; will retry');
+      this.kick();
+    }
+  }
+
+  /**
    * One run: batches of gc entries from the cursor on (wrapping once). An entry leaves the queue
    * when every one of its shards is deleted or already absent. When a drive or node cannot delete
    * (offline, down), the entry stays and is tried again after gcFailedRetryMs, for up to
@@ -74,7 +96,13 @@ export class GarbageCollector {
   private async run(): Promise<void> {
     let waiting = false; // pinned entries: soon
     let failing = false; // entries whose drives did not delete: after gcFailedRetryMs
+    const pausedMs = this.backoff.waitMs();
+    if (pausedMs > 0) return this.retryAfter(pausedMs);
     try {
+      for (const dataId of [...this.abandoned]) {
+        await this.meta.abandonPending(dataId);
+        this.abandoned.delete(dataId);
+      }
       let wrapped = this.cursor === undefined;
       while (!this.runner.isStopped) {
         const queued = this.meta.listGc(gcBatchMax, this.cursor);
@@ -108,17 +136,27 @@ export class GarbageCollector {
           wrapped = true;
         }
       }
+      if (this.backoff.succeed()) this.log.info('gc resumed: the metadata store commits again');
     } catch (err) {
+      if (isMetaStoreUnavailable(err)) {
+        const { delayMs, first } = this.backoff.fail();
+        if (first) this.log.warn({ code: err.code }, 'gc paused: the metadata store cannot commit; retrying with backoff');
+        this.retryAfter(delayMs);
+        return;
+      }
       this.log.error({ err }, 'gc pass failed; will retry');
       waiting = true;
     }
-    if ((waiting || failing) && !this.runner.isStopped && !this.retryTimer) {
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        this.kick();
-      }, waiting ? gcRetryDelayMs : gcFailedRetryMs);
-      this.retryTimer.unref();
-    }
+    if (waiting || failing) this.retryAfter(waiting ? gcRetryDelayMs : gcFailedRetryMs);
+  }
+
+  private retryAfter(delayMs: number): void {
+    if (this.runner.isStopped || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.kick();
+    }, delayMs);
+    this.retryTimer.unref();
   }
 
   /** Deletes every shard of `ref`; true when all are gone (absent counts as gone). */

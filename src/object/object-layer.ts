@@ -17,6 +17,8 @@ import type {
 import type { DataPart, DataRef, RepairEntry, RepairReason } from '../meta/types.js';
 import type { RepairOutcome } from '../repair/reconstructor.js';
 import type { ShardStore, ShardStoreSet } from '../store/shard-store.js';
+import { isMetaStoreUnavailable } from '../meta/meta-health.js';
+import { Backoff } from '../util/backoff.js';
 import { isTesseraError, TesseraError } from '../util/errors.js';
 import { repairUnreferencedKeepMs } from '../util/limits.js';
 import { bitrotHash } from '../erasure/bitrot.js';
@@ -110,6 +112,8 @@ export class ObjectLayer {
   private readonly codecs = new Map<string, Promise<ErasureCodec>>();
   private readonly source: StripeSource;
   private readonly inlineMaxBytes: number;
+  /** Failures to queue repairs while the metadata store cannot commit (one warning per streak). */
+  private readonly repairQueueing = new Backoff();
 
   constructor(options: ObjectLayerOptions) {
     this.meta = options.meta;
@@ -144,7 +148,7 @@ export class ObjectLayer {
     let temps = 0;
     for (const store of this.drives.localStores()) temps += await store.cleanTemp();
     const pending = this.meta.listPending();
-    for (const ref of pending) await this.meta.abandonPending(ref.dataId);
+    for (const ref of pending) await this.gc.abandon(ref.dataId); // on a full metadata disk: later, by gc
     if (temps > 0 || pending.length > 0) {
       this.log.info({ tempFiles: temps, pendingDataItems: pending.length }, 'recovered from unfinished writes');
     }
@@ -477,7 +481,14 @@ export class ObjectLayer {
       bucket: target?.bucket ?? '', key: target?.key ?? '', recordedMs: Date.now(),
     };
     this.log.debug({ dataId: part.dataId, shardIndex, driveId: entry.driveId, reason }, 'shard queued for repair');
-    this.meta.addRepairs([entry]).then(() => this.onRepairQueued?.(), (err: unknown) => this.log.error({ err }, 'could not queue a repair'));
+    this.meta.addRepairs([entry]).then(() => {
+      if (this.repairQueueing.succeed()) this.log.info('shard repairs are queued again: the metadata store commits again');
+      this.onRepairQueued?.();
+    }, (err: unknown) => {
+      if (!isMetaStoreUnavailable(err)) return this.log.error({ err }, 'could not queue a repair');
+      // Not lost for good: the scanner (missing shards), scrub and reads (corrupt ones) find them again.
+      if (this.repairQueueing.fail().first) this.log.warn({ code: err.code }, 'could not queue shard repairs: the metadata store cannot commit; scan and scrub find them again later');
+    });
   }
 
   /**
@@ -548,7 +559,7 @@ export class ObjectLayer {
       return { part, written, checksum, missedShards };
     } catch (err) {
       await Promise.all(sink.writers.map((w) => w?.abort()));
-      await pending.then(() => this.meta.abandonPending(dataId), () => undefined);
+      await pending.then(() => this.gc.abandon(dataId), () => undefined);
       this.gc.kick();
       throw err;
     }
@@ -572,7 +583,8 @@ export class ObjectLayer {
       for (const shardIndex of stored.missedShards) this.queueRepair(stored.part as DataPart, shardIndex, 'write-failed', target);
       return result;
     } catch (err) {
-      if (stored.part.inline === undefined) await this.meta.abandonPending(stored.part.dataId);
+      // Never replaces `err` (a full metadata disk fails the abandon too: gc retries it).
+      if (stored.part.inline === undefined) await this.gc.abandon(stored.part.dataId);
       this.gc.kick();
       throw err;
     }

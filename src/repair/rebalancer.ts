@@ -8,13 +8,17 @@
 // adding a 7th node to 6 moves about one shard in seven. Reads and writes go on meanwhile:
 // metadata is read and written on the home nodes of both versions (ClusterMetaStore), and shards
 // are found through each record's own placement. When a node's walk finds nothing left, it records
-// that it is done with the version; when every member is done, the transition ends.
+// that it is done with the version; when every member is done, the transition ends. While this
+// node's metadata store cannot commit (a full disk), passes stop at the first such failure and
+// pause with backoff.
 import type { Logger } from 'pino';
 import type { LayoutState } from '../cluster/layout-state.js';
+import { isMetaStoreUnavailable } from '../meta/meta-health.js';
 import { compareVersions, type VersionStamp } from '../meta/meta-store.js';
 import type { DataLayout, DataOwner, DataPart, DataRef, ObjectRecord, ObjectVersion } from '../meta/types.js';
 import { shardFileBytes } from '../erasure/stripe.js';
 import { shardIdOf } from '../object/layout.js';
+import { Backoff } from '../util/backoff.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
 import { rebalanceIdleIntervalMs, rebalanceIntentsPerPass, rebalanceObjectPauseMs, scanPageObjects } from '../util/limits.js';
 import { RateWindow } from '../util/rate-window.js';
@@ -112,6 +116,8 @@ function isPlaced(record: ObjectRecord, targets: readonly string[]): boolean {
 /** Background worker: start() once, kick() when the layout changes, stop() before closing. */
 export class Rebalancer {
   private readonly runner = new CoalescingRunner(() => this.pass());
+  /** While this node's metadata store cannot commit: passes wait (one warning per streak). */
+  private readonly metaBackoff = new Backoff();
   private readonly rate = new RateWindow();
   private timer: NodeJS.Timeout | undefined;
   private progressState: RebalanceProgress = {
@@ -143,7 +149,7 @@ export class Rebalancer {
 
   private async pass(): Promise<void> {
     const state = this.source.layout.snapshot();
-    if (!state.previous) return;
+    if (!state.previous || this.metaBackoff.waitMs() > 0) return;
     const version = state.current.version;
     if (this.source.doneVersion() >= version) {
       await this.finishWhenAllDone(state).catch((err: unknown) => this.log.warn({ err }, 'could not check whether every node finished moving data'));
@@ -163,6 +169,7 @@ export class Rebalancer {
           const outcome = await this.visit(record);
           if (outcome === 'waiting') left++;
         } catch (err) {
+          if (isMetaStoreUnavailable(err)) throw err; // every other object would fail the same way
           failed++;
           this.log.warn({ err, bucket: record.bucket, key: record.key }, 'could not move an object; retrying next pass');
         }
@@ -175,8 +182,10 @@ export class Rebalancer {
         this.log.info({ version, ...this.progress() }, 'this node finished moving data to the new layout');
         await this.finishWhenAllDone(state);
       }
+      if (this.metaBackoff.succeed()) this.log.info('rebalance resumed: the metadata store commits again');
     } catch (err) {
-      this.log.error({ err }, 'rebalance pass failed; retrying');
+      if (!isMetaStoreUnavailable(err)) this.log.error({ err }, 'rebalance pass failed; retrying');
+      else if (this.metaBackoff.fail().first) this.log.warn({ code: err.code }, 'rebalance paused: the metadata store cannot commit; retrying with backoff');
     }
   }
 

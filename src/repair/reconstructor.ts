@@ -2,9 +2,13 @@
 // corrupt, and that writes missed), one shard at a time at its own pace, so repairs never compete
 // with client requests for more than one stripe read at once. An entry leaves the queue only when
 // its shard was rebuilt and verified, or its data is gone (overwritten or deleted); a failed
-// repair stays queued and is retried after repairRetryDelayMs, across restarts too.
+// repair stays queued and is retried after repairRetryDelayMs, across restarts too. While the
+// metadata store cannot commit (a full disk), passes pause with backoff and rebuilt shards wait
+// in memory to leave the queue, so nothing is rebuilt twice for it.
 import type { Logger } from 'pino';
+import { isMetaStoreUnavailable } from '../meta/meta-health.js';
 import type { RepairEntry } from '../meta/types.js';
+import { Backoff } from '../util/backoff.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
 import { RateWindow } from '../util/rate-window.js';
 import { isTesseraError } from '../util/errors.js';
@@ -44,6 +48,10 @@ export class Reconstructor {
   private readonly runner = new CoalescingRunner(() => this.pass());
   private started = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Entries settled (rebuilt or dropped) whose removal from the queue failed: removed first next pass. */
+  private unremoved: RepairEntry[] = [];
+  /** While removals fail because the metadata store cannot commit. */
+  private readonly backoff = new Backoff();
 
   constructor(private readonly queue: RepairQueue, private readonly repair: RepairShard, private readonly log: Logger) {}
 
@@ -81,6 +89,7 @@ export class Reconstructor {
    * keeps entries deferred at the head of the queue from starving the rest.
    */
   private async pass(): Promise<void> {
+    if (this.backoff.waitMs() > 0 || !(await this.removeSettled())) return;
     let entries = this.queue.listRepairs(repairBatchMax, this.cursor);
     if (entries.length === 0 && this.cursor !== undefined) entries = this.queue.listRepairs(repairBatchMax);
     this.cursor = entries.length === repairBatchMax ? entries[entries.length - 1] : undefined;
@@ -92,9 +101,9 @@ export class Reconstructor {
       if ((this.retryAt.get(id) ?? 0) > Date.now()) continue;
       try {
         const outcome = await this.repair(entry);
-        await this.queue.removeRepairs([entry]);
         this.retryAt.delete(id);
         settled++;
+        this.unremoved.push(entry);
         if (outcome.rebuilt) {
           this.stats.rebuilt++;
           this.stats.rebuiltBytes += outcome.bytes;
@@ -105,6 +114,7 @@ export class Reconstructor {
           this.stats.dropped++;
           this.log.debug({ dataId: entry.dataId, shardIndex: entry.shardIndex }, 'repair dropped: data no longer referenced');
         }
+        if (!(await this.removeSettled())) return;
       } catch (err) {
         this.retryAt.set(id, Date.now() + repairRetryDelayMs);
         if (isTesseraError(err, 'RepairDeferred')) continue; // e.g. a part of a multipart upload not completed yet
@@ -117,5 +127,26 @@ export class Reconstructor {
     if (waiting > 0) this.log.info({ waiting }, 'shard repairs wait for drives or nodes that are down; retrying');
     const now = Date.now();
     for (const [id, at] of this.retryAt) if (at <= now) this.retryAt.delete(id); // due again: the queue still holds them
+  }
+
+  /**
+   * Removes settled entries from the queue; false when that failed (they are tried again first
+   * next pass; while the metadata store cannot commit, passes pause with backoff).
+   */
+  private async removeSettled(): Promise<boolean> {
+    if (this.unremoved.length === 0) return true;
+    try {
+      await this.queue.removeRepairs(this.unremoved);
+    } catch (err) {
+      if (!isMetaStoreUnavailable(err)) {
+        this.log.warn({ err, settled: this.unremoved.length }, 'could not remove repaired shards from the repair queue; will retry');
+      } else if (this.backoff.fail().first) {
+        this.log.warn({ code: err.code, settled: this.unremoved.length }, 'repairs paused: the metadata store cannot commit; retrying with backoff');
+      }
+      return false;
+    }
+    this.unremoved = [];
+    if (this.backoff.succeed()) this.log.info('repairs resumed: the metadata store commits again');
+    return true;
   }
 }

@@ -5,8 +5,11 @@
 // k + m nodes; only the first of them that is up scans it, so a healthy cluster checks each
 // object once per cycle. A full cycle runs every config scanIntervalHours after the last one
 // finished, and a cycle over any scope on `s3d admin heal`. Progress is saved in LMDB after every
-// page of records, so a cycle cut by a restart resumes where it stopped.
+// page of records, so a cycle cut by a restart resumes where it stopped. A save the metadata store
+// cannot commit (a full disk) does not stop the cycle: it is logged once and the next save catches up.
 import type { Logger } from 'pino';
+import { isMetaStoreUnavailable } from '../meta/meta-health.js';
+import { Backoff } from '../util/backoff.js';
 import type { DataOwner, ObjectRecord, ScanScope } from '../meta/types.js';
 import type { ShardCheck } from '../object/object-layer.js';
 import { scanObjectPauseMs, scanPageObjects, scanRecheckDelayMs, scanRecheckMax, scanWaitingMax } from '../util/limits.js';
@@ -80,6 +83,8 @@ export class Scanner {
   /** Records of the running cycle with shards on nodes that did not answer: checked once more at its end. */
   private unreachable: Array<{ record: ObjectRecord; first: ShardCheck }> = [];
   private stopped = false;
+  /** While saves fail because the metadata store cannot commit (one warning per streak). */
+  private readonly saving = new Backoff();
 
   constructor(private readonly source: ScanSource, private readonly log: Logger, private readonly pauseMs = scanObjectPauseMs, private readonly recheckDelayMs = scanRecheckDelayMs) {}
 
@@ -90,7 +95,7 @@ export class Scanner {
   async start(intervalMs: number): Promise<void> {
     this.intervalMs = intervalMs > 0 ? intervalMs : 0;
     const state = this.source.loadState();
-    if (state === undefined) await this.source.saveState({ lastFinishedMs: this.lastFinishedMs });
+    if (state === undefined) await this.checkpointSave();
     else this.lastFinishedMs = state.lastFinishedMs;
     if (state?.running) {
       this.log.info({ scope: state.running.cycle.scope, after: state.running.after, objects: state.running.cycle.objects }, 'resuming the scan cycle a restart interrupted');
@@ -178,7 +183,7 @@ export class Scanner {
     this.current = counts;
     this.checkpoint = { cycle: { ...counts }, ...(after !== undefined ? { after } : {}) };
     try {
-      await this.save();
+      await this.checkpointSave();
       for (;;) {
         const page = this.source.records(scanPageObjects, after, scope);
         for (const record of page) {
@@ -202,14 +207,14 @@ export class Scanner {
         const last = page[page.length - 1]!;
         after = { bucket: last.bucket, key: last.key };
         this.checkpoint = { cycle: { ...counts }, after };
-        await this.save();
+        await this.checkpointSave();
       }
       await this.recheckUnreachable(counts);
       counts.finishedMs = Date.now();
       if (scope === undefined) this.lastFinishedMs = counts.finishedMs;
       this.current = undefined;
       this.checkpoint = undefined;
-      await this.save();
+      await this.checkpointSave();
       if (scope === undefined) this.reschedule();
       this.last = { ...counts };
       this.log.info(counts, 'scan cycle finished');
@@ -240,6 +245,21 @@ export class Scanner {
         this.log.warn({ err, bucket: record.bucket, key: record.key }, 'scan could not check an object');
       }
     }
+  }
+
+  /**
+   * save(), except that a metadata store that cannot commit is logged (once per streak) rather
+   * than thrown: the cycle goes on, and a restart before the next save repeats some of it.
+   */
+  private async checkpointSave(): Promise<void> {
+    try {
+      await this.save();
+    } catch (err) {
+      if (!isMetaStoreUnavailable(err)) throw err;
+      if (this.saving.fail().first) this.log.warn({ code: err.code }, 'scan progress not saved: the metadata store cannot commit; the scan goes on');
+      return;
+    }
+    if (this.saving.succeed()) this.log.info('scan progress saved again');
   }
 
   /** Saves the schedule anchor, the running cycle's position and the waiting requests. */

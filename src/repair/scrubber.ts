@@ -3,8 +3,11 @@
 // reconstructor before a second failure makes it unrecoverable. One shard at a time, with a pause
 // between shards; a full cycle every config scrubIntervalHours after the last one finished. The
 // walk is in shard id order and its position is saved in LMDB every scrubCheckpointShards shards,
-// so a cycle cut by a restart resumes where it stopped instead of starting over.
+// so a cycle cut by a restart resumes where it stopped instead of starting over. A save the
+// metadata store cannot commit (a full disk) does not stop the cycle: it is logged once per streak.
 import type { Logger } from 'pino';
+import { isMetaStoreUnavailable } from '../meta/meta-health.js';
+import { Backoff } from '../util/backoff.js';
 import type { ShardStore } from '../store/shard-store.js';
 import { scrubCheckpointShards, scrubShardPauseMs } from '../util/limits.js';
 import { CycleTimer } from './cycle-timer.js';
@@ -50,6 +53,8 @@ export class Scrubber {
   private current: ScrubCycle | undefined;
   private last: ScrubCycle | undefined;
   private stopped = false;
+  /** While saves fail because the metadata store cannot commit (one warning per streak). */
+  private readonly saving = new Backoff();
 
   constructor(private readonly source: ScrubSource, private readonly log: Logger, private readonly pauseMs = scrubShardPauseMs) {}
 
@@ -61,7 +66,7 @@ export class Scrubber {
     this.intervalMs = intervalMs > 0 ? intervalMs : 0;
     if (this.intervalMs === 0) return;
     const state = this.source.loadState();
-    if (state === undefined) await this.source.saveState({ lastFinishedMs: this.lastFinishedMs });
+    if (state === undefined) await this.save({ lastFinishedMs: this.lastFinishedMs });
     else this.lastFinishedMs = state.lastFinishedMs;
     this.resume = state?.running;
     if (this.resume) {
@@ -111,6 +116,21 @@ export class Scrubber {
       });
   }
 
+  /**
+   * Saves `state`; a metadata store that cannot commit is logged (once per streak), not thrown:
+   * the cycle goes on, and a restart before the next save repeats some of it.
+   */
+  private async save(state: ScrubState): Promise<void> {
+    try {
+      await this.source.saveState(state);
+    } catch (err) {
+      if (!isMetaStoreUnavailable(err)) throw err;
+      if (this.saving.fail().first) this.log.warn({ code: err.code }, 'scrub progress not saved: the metadata store cannot commit; the scrub goes on');
+      return;
+    }
+    if (this.saving.succeed()) this.log.info('scrub progress saved again');
+  }
+
   private async cycle(): Promise<ScrubCycle> {
     const resume = this.resume;
     this.resume = undefined;
@@ -135,14 +155,14 @@ export class Scrubber {
           }
           if (++sinceSave >= scrubCheckpointShards) {
             sinceSave = 0;
-            await this.source.saveState({ lastFinishedMs: this.lastFinishedMs, running: { cycle: { ...counts }, driveId, after: shardId } });
+            await this.save({ lastFinishedMs: this.lastFinishedMs, running: { cycle: { ...counts }, driveId, after: shardId } });
           }
           if (this.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.pauseMs));
         }
       }
       counts.finishedMs = Date.now();
       this.lastFinishedMs = counts.finishedMs;
-      await this.source.saveState({ lastFinishedMs: this.lastFinishedMs });
+      await this.save({ lastFinishedMs: this.lastFinishedMs });
       this.last = { ...counts };
       this.log.info(counts, 'scrub cycle finished');
       return { ...counts };

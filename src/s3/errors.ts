@@ -18,6 +18,9 @@ const table: Record<string, S3ErrorSpec> = {
   BucketNotEmpty: { status: 409, message: 'The bucket you tried to delete is not empty' },
   EntityTooLarge: { status: 400, message: 'Your proposed upload exceeds the maximum allowed object size.' },
   EntityTooSmall: { status: 400, message: 'Your proposed upload is smaller than the minimum allowed object size.' },
+  // Not in AWS's list (AWS never runs out of space): RFC 4918 section 11.5's status, the code and
+  // status MinIO answers for a full backend too. SDKs treat it as a non-retryable server error.
+  InsufficientStorage: { status: 507, message: 'The server does not have enough storage to complete the request.' },
   IncompleteBody: { status: 400, message: 'You did not provide the number of bytes specified by the Content-Length HTTP header.' },
   InternalError: { status: 500, message: 'We encountered an internal error. Please try again.' },
   InvalidAccessKeyId: { status: 403, message: 'The AWS access key ID you provided does not exist in our records.' },
@@ -68,6 +71,13 @@ const aliases: Record<string, { code: string; keepMessage: boolean }> = {
   InsufficientShards: { code: 'ServiceUnavailable', keepMessage: true },
   WriteQuorumNotMet: { code: 'ServiceUnavailable', keepMessage: true },
   ReadQuorumNotMet: { code: 'ServiceUnavailable', keepMessage: true },
+  // A full metadata disk: 507, which the AWS SDKs (JS v3, botocore), the aws cli and rclone do
+  // not retry, so the client learns at once, with a code that names the cause, what only an
+  // operator can fix; a 503 would be retried 3-10 times with backoff and then read as "reduce
+  // your request rate". A commit failing otherwise (an I/O error, a stalled commit) may pass:
+  // 503, which clients retry. Reads are unaffected either way.
+  MetadataStoreFull: { code: 'InsufficientStorage', keepMessage: false },
+  MetadataStoreFailed: { code: 'ServiceUnavailable', keepMessage: true },
 };
 
 /** An error ready to send: S3 code, HTTP status, message and extra XML fields. */

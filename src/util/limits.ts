@@ -58,6 +58,25 @@ export const concurrentRequestsMax = 256;
 /** Shard files deleted at once by the garbage collector. */
 export const gcConcurrencyMax = 8;
 
+// ---- metadata store health (a full or failing metadata disk) ----
+
+/** A metadata commit that failed with EIO counts as "full" (a short write: LMDB's sign of a full
+ *  filesystem) while its filesystem has less than this many bytes free for unprivileged writers. */
+export const metaStoreLowFreeBytes = 64 * MiB;
+/** While the metadata store is full or failing, a tiny probe commit runs this often (ms), so its
+ *  health clears without client writes once space is freed. */
+export const metaStoreProbeIntervalMs = 2_000;
+/** A full or failing metadata store counts as healthy again after a commit succeeds at least this
+ *  long (ms) after the last failed one: one log line per episode, not one per small write that fits. */
+export const metaStoreRecoveryQuietMs = 3_000;
+/** A metadata commit not finished after this long (ms) fails with MetadataStoreFailed, and new
+ *  writes are refused at once until the stalled commit settles (LMDB after a fatal I/O error). */
+export const metaWriteStallMs = 30_000;
+/** First and longest pause (ms, doubling) of a background worker (gc, repair, scan, scrub,
+ *  rebalance) whose metadata writes fail, before it tries again. */
+export const metaBackoffMinMs = 1_000;
+export const metaBackoffMaxMs = 30_000;
+
 // ---- erasure codec ----
 
 /** Most shards (data + parity) in one erasure set: GF(2^8) has 256 distinct Vandermonde rows. */

@@ -1,0 +1,237 @@
+// A real s3d whose metadata (--data-dir) and shard drive (--drives) each live on a small tmpfs,
+// filled to ENOSPC with PUTs and a filler file. Writes that need space must get a clear error
+// (507 InsufficientStorage for the metadata disk, 503 ServiceUnavailable for the shard drive)
+// within a bound, reads of earlier objects keep returning their exact bytes, the server recovers
+// by itself once the filler is deleted (no restart), and it never exits or hangs. Every write
+// acknowledged is read back at the end; every write refused is absent; no orphan shard stays.
+// Needs root and a working `mount -t tmpfs`; otherwise the file is skipped with the reason printed.
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { s3Client, type HttpResult } from '../helpers/clients.js';
+import { listShardFiles } from '../helpers/drives.js';
+import { MiB, sha256Hex } from '../helpers/files.js';
+import { expectS3Error, objectPath, rawRequest } from '../helpers/raw-request.js';
+import { makeTempDir, removeTempDir, startServer, type S3dServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
+
+const KiB = 1024;
+const bucket = 'full-disk';
+/** Size of the tmpfs under --data-dir (metadata, certificate, credentials). */
+const metaDiskBytes = 16 * MiB;
+/** Size of the tmpfs under the one shard drive. */
+const driveDiskBytes = 24 * MiB;
+/** Stored inline in LMDB (up to 128 KiB are). */
+const inlineBytes = 100 * KiB;
+/** Striped to the drive. */
+const stripedBytes = 2 * MiB;
+/** Every request must answer within this long: a full disk never makes the server hang. */
+const answerWithinMs = 15_000;
+/** The bytes the fillers leave free before PUTs fill the rest. */
+const headroomBytes = 2 * MiB;
+
+/** Why this file cannot run here, or undefined when it can (root, and a tmpfs mounts and unmounts). */
+function cannotMount(): string | undefined {
+  if (process.platform !== 'linux') return `needs Linux tmpfs (platform ${process.platform})`;
+  if (process.getuid?.() !== 0) return 'needs root to mount a small tmpfs';
+  const dir = makeTempDir('mount-probe');
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { encoding: 'utf8' });
+  if (mounted.status !== 0) {
+    removeTempDir(dir);
+    return `mount -t tmpfs failed: ${(mounted.stderr || mounted.error?.message || `exit ${mounted.status}`).trim()}`;
+  }
+  spawnSync('umount', [dir]);
+  removeTempDir(dir);
+  return undefined;
+}
+
+const skipReason = cannotMount();
+if (skipReason !== undefined) console.warn(`test/e2e/full-disk.test.ts skipped: ${skipReason}`);
+
+function mountTmpfs(dir: string, sizeBytes: number): void {
+  mkdirSync(dir, { recursive: true });
+  const result = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes}`, 'tmpfs', dir], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`mount tmpfs on ${dir}: ${result.stderr}`);
+}
+
+/** Unmounts `dir` if it is mounted (lazily when busy); never throws. */
+function unmount(dir: string): void {
+  if (spawnSync('mountpoint', ['-q', dir]).status !== 0) return;
+  if (spawnSync('umount', [dir]).status !== 0) spawnSync('umount', ['-l', dir]);
+}
+
+function freeBytes(dir: string): number {
+  const stats = statfsSync(dir);
+  return stats.bavail * stats.bsize;
+}
+
+/** Writes zeros to `file` until its filesystem has at most `leaveBytes` free (0: until ENOSPC). */
+function fill(file: string, leaveBytes: number): void {
+  const fd = openSync(file, 'a');
+  try {
+    for (let chunk = MiB; chunk >= 4 * KiB; chunk /= 2) {
+      const zeros = Buffer.alloc(chunk);
+      while (freeBytes(file.slice(0, file.lastIndexOf('/'))) - chunk >= leaveBytes) {
+        try {
+          writeSync(fd, zeros);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+          break;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `promise`, or a test failure naming `what` when it takes longer than answerWithinMs. */
+async function answered<T>(what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${answerWithinMs} ms (the server hangs)`)), answerWithinMs);
+  });
+  try {
+    return await Promise.race([promise, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe.skipIf(skipReason !== undefined)('a full disk under the metadata or the shard drive', () => {
+  let root: string;
+  let dataDir: string;
+  let driveDir: string;
+  let server: S3dServer | undefined;
+  let sdk: S3Client;
+  /** Every write the server acknowledged, by key: what a read must return. */
+  const stored = new Map<string, { sha256: string; sizeBytes: number }>();
+  /** Keys whose only PUT was refused: they must not exist. */
+  const refused = new Set<string>();
+  let counter = 0;
+
+  const put = async (key: string, body: Buffer): Promise<HttpResult> => {
+    const res = await answered(`PUT ${key}`, rawRequest(server!, { method: 'PUT', path: objectPath(bucket, key), body }));
+    if (res.status === 200) {
+      stored.set(key, { sha256: sha256Hex(body), sizeBytes: body.length });
+      refused.delete(key);
+    } else if (!stored.has(key)) {
+      refused.add(key);
+    }
+    return res;
+  };
+  const get = (key: string): Promise<HttpResult> => answered(`GET ${key}`, rawRequest(server!, { method: 'GET', path: objectPath(bucket, key) }));
+  const nextKey = (prefix: string): string => `${prefix}-${String(++counter).padStart(4, '0')}`;
+
+  /** Every acknowledged object reads back exactly; every refused one is absent. */
+  const expectReadsExact = async (): Promise<void> => {
+    for (const [key, want] of stored) {
+      const res = await get(key);
+      expect(res.status, `GET ${key}: ${res.body.toString().slice(0, 300)}`).toBe(200);
+      expect(res.body.length, `GET ${key}`).toBe(want.sizeBytes);
+      expect(sha256Hex(res.body), `GET ${key}`).toBe(want.sha256);
+    }
+  };
+  const expectRefusedAbsent = async (): Promise<void> => {
+    for (const key of refused) expectS3Error(await get(key), 404, 'NoSuchKey');
+  };
+  const expectAlive = (): void => {
+    expect(server!.running(), `s3d exited; log tail:\n${server!.logs().slice(-3000)}`).toBe(true);
+    expect(server!.logs()).not.toContain('s3d stops');
+  };
+
+  beforeAll(async () => {
+    root = makeTempDir('full-disk');
+    dataDir = join(root, 'data');
+    driveDir = join(root, 'drive');
+    mountTmpfs(dataDir, metaDiskBytes);
+    mountTmpfs(driveDir, driveDiskBytes);
+    server = await startServer({ dataDir, extraArgs: ['--drives', driveDir] });
+    sdk = s3Client(server);
+    expect((await rawRequest(server, { method: 'PUT', path: `/${bucket}` })).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await put(nextKey('before-inline'), randomBytes(inlineBytes))).status).toBe(200);
+    expect((await put(nextKey('before-striped'), randomBytes(stripedBytes))).status).toBe(200);
+  });
+
+  afterAll(async () => {
+    // Unmount whatever happened above: the server first (it holds files open), then both disks.
+    await server?.dispose().catch(() => undefined);
+    if (dataDir !== undefined) unmount(dataDir);
+    if (driveDir !== undefined) unmount(driveDir);
+    if (root !== undefined) removeTempDir(root);
+  });
+
+  it('answers writes on a full metadata disk with 507 InsufficientStorage, keeps reads exact, and recovers once space is freed', async () => {
+    fill(join(dataDir, 'filler-1'), headroomBytes);
+    // PUTs of inline objects fill what is left, until the metadata commit fails.
+    let first507: HttpResult | undefined;
+    for (let i = 0; i < 200 && first507 === undefined; i++) {
+      const res = await put(nextKey('fill-inline'), randomBytes(inlineBytes));
+      if (res.status !== 200) first507 = res;
+    }
+    expect(first507, 'the metadata disk never filled up').toBeDefined();
+    expectS3Error(first507!, 507, 'InsufficientStorage');
+    fill(join(dataDir, 'filler-2'), 0); // whatever the failed commits left: now ENOSPC for any file
+
+    // Writes that need space answer at once with 507, one after another and at the same time.
+    for (let i = 0; i < 3; i++) expectS3Error(await put(nextKey('full-inline'), randomBytes(inlineBytes)), 507, 'InsufficientStorage');
+    const together = await Promise.all(Array.from({ length: 8 }, () => put(nextKey('full-inline'), randomBytes(inlineBytes))));
+    for (const res of together) expectS3Error(res, 507, 'InsufficientStorage');
+    // A striped PUT's metadata is small: it may still fit in LMDB's free pages; if not, 507.
+    const striped = await put(nextKey('full-striped'), randomBytes(stripedBytes));
+    if (striped.status !== 200) expectS3Error(striped, 507, 'InsufficientStorage');
+    // A real SDK sees the code at once: 507 is not one it retries.
+    const sdkError = await answered('SDK PutObject', sdk.send(new PutObjectCommand({ Bucket: bucket, Key: nextKey('full-sdk'), Body: randomBytes(inlineBytes) })).then(() => undefined, (err: unknown) => err));
+    expect(sdkError).toMatchObject({ name: 'InsufficientStorage', $metadata: { httpStatusCode: 507, attempts: 1 } });
+
+    // Reads go on: every object acknowledged so far, listing and HEAD.
+    await expectReadsExact();
+    const list = await answered('ListObjectsV2', rawRequest(server!, { method: 'GET', path: `/${bucket}`, query: { 'list-type': '2' } }));
+    expect(list.status).toBe(200);
+    expect(server!.logs()).toMatch(/"msg":"metadata store full: writes fail/);
+    expectAlive();
+
+    // Free the space: new writes succeed again without a restart.
+    rmSync(join(dataDir, 'filler-1'));
+    rmSync(join(dataDir, 'filler-2'));
+    const after = await put(nextKey('after-inline'), randomBytes(inlineBytes));
+    expect(after.status, after.body.toString()).toBe(200);
+    expect((await put(nextKey('after-striped'), randomBytes(stripedBytes))).status).toBe(200);
+    await waitFor(() => server!.logs().includes('"msg":"metadata store commits again'), 20_000, 'the metadata store to report it commits again');
+    await expectReadsExact();
+    await expectRefusedAbsent();
+    expectAlive();
+  });
+
+  it('answers striped writes on a full shard drive with 503 ServiceUnavailable, keeps reads exact, and recovers once space is freed', async () => {
+    fill(join(driveDir, 'filler-1'), headroomBytes + MiB);
+    let first503: HttpResult | undefined;
+    for (let i = 0; i < 20 && first503 === undefined; i++) {
+      const res = await put(nextKey('fill-striped'), randomBytes(stripedBytes));
+      if (res.status !== 200) first503 = res;
+    }
+    expect(first503, 'the drive never filled up').toBeDefined();
+    expectS3Error(first503!, 503, 'ServiceUnavailable');
+    fill(join(driveDir, 'filler-2'), 0);
+
+    for (let i = 0; i < 3; i++) expectS3Error(await put(nextKey('full-striped'), randomBytes(stripedBytes)), 503, 'ServiceUnavailable');
+    // Inline objects do not touch the drive: they are still stored.
+    expect((await put(nextKey('drive-full-inline'), randomBytes(inlineBytes))).status).toBe(200);
+    await expectReadsExact();
+    expectAlive();
+
+    rmSync(join(driveDir, 'filler-1'));
+    rmSync(join(driveDir, 'filler-2'));
+    expect((await put(nextKey('drive-after-striped'), randomBytes(stripedBytes))).status).toBe(200);
+    await expectReadsExact();
+    await expectRefusedAbsent();
+    // Nothing half-written stays: the drive holds exactly one shard file per stored striped object
+    // (the shards of refused writes are deleted by gc, once the metadata store could queue them).
+    const stripedStored = [...stored.values()].filter((o) => o.sizeBytes > 128 * KiB).length;
+    await waitFor(() => listShardFiles([driveDir]).length === stripedStored, 60_000, `${stripedStored} shard files on the drive (found ${listShardFiles([driveDir]).length})`);
+    expectAlive();
+  });
+});
