@@ -6,8 +6,7 @@
 // acknowledged is read back at the end; every write refused is absent; no orphan shard stays.
 // Needs root and a working `mount -t tmpfs`; otherwise the file is skipped with the reason printed.
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -16,6 +15,7 @@ import { listShardFiles } from '../helpers/drives.js';
 import { MiB, sha256Hex } from '../helpers/files.js';
 import { expectS3Error, objectPath, rawRequest } from '../helpers/raw-request.js';
 import { makeTempDir, removeTempDir, startServer, type S3dServer } from '../helpers/server.js';
+import { cannotMountTmpfs, fillFilesystem, mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 import { waitFor } from '../helpers/wait.js';
 
 const KiB = 1024;
@@ -33,60 +33,8 @@ const answerWithinMs = 15_000;
 /** The bytes the fillers leave free before PUTs fill the rest. */
 const headroomBytes = 2 * MiB;
 
-/** Why this file cannot run here, or undefined when it can (root, and a tmpfs mounts and unmounts). */
-function cannotMount(): string | undefined {
-  if (process.platform !== 'linux') return `needs Linux tmpfs (platform ${process.platform})`;
-  if (process.getuid?.() !== 0) return 'needs root to mount a small tmpfs';
-  const dir = makeTempDir('mount-probe');
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { encoding: 'utf8' });
-  if (mounted.status !== 0) {
-    removeTempDir(dir);
-    return `mount -t tmpfs failed: ${(mounted.stderr || mounted.error?.message || `exit ${mounted.status}`).trim()}`;
-  }
-  spawnSync('umount', [dir]);
-  removeTempDir(dir);
-  return undefined;
-}
-
-const skipReason = cannotMount();
+const skipReason = cannotMountTmpfs();
 if (skipReason !== undefined) console.warn(`test/e2e/full-disk.test.ts skipped: ${skipReason}`);
-
-function mountTmpfs(dir: string, sizeBytes: number): void {
-  mkdirSync(dir, { recursive: true });
-  const result = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes}`, 'tmpfs', dir], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`mount tmpfs on ${dir}: ${result.stderr}`);
-}
-
-/** Unmounts `dir` if it is mounted (lazily when busy); never throws. */
-function unmount(dir: string): void {
-  if (spawnSync('mountpoint', ['-q', dir]).status !== 0) return;
-  if (spawnSync('umount', [dir]).status !== 0) spawnSync('umount', ['-l', dir]);
-}
-
-function freeBytes(dir: string): number {
-  const stats = statfsSync(dir);
-  return stats.bavail * stats.bsize;
-}
-
-/** Writes zeros to `file` until its filesystem has at most `leaveBytes` free (0: until ENOSPC). */
-function fill(file: string, leaveBytes: number): void {
-  const fd = openSync(file, 'a');
-  try {
-    for (let chunk = MiB; chunk >= 4 * KiB; chunk /= 2) {
-      const zeros = Buffer.alloc(chunk);
-      while (freeBytes(file.slice(0, file.lastIndexOf('/'))) - chunk >= leaveBytes) {
-        try {
-          writeSync(fd, zeros);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-          break;
-        }
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** `promise`, or a test failure naming `what` when it takes longer than answerWithinMs. */
 async function answered<T>(what: string, promise: Promise<T>): Promise<T> {
@@ -159,13 +107,13 @@ describe.skipIf(skipReason !== undefined)('a full disk under the metadata or the
   afterAll(async () => {
     // Unmount whatever happened above: the server first (it holds files open), then both disks.
     await server?.dispose().catch(() => undefined);
-    if (dataDir !== undefined) unmount(dataDir);
-    if (driveDir !== undefined) unmount(driveDir);
+    if (dataDir !== undefined) unmountTmpfs(dataDir);
+    if (driveDir !== undefined) unmountTmpfs(driveDir);
     if (root !== undefined) removeTempDir(root);
   });
 
   it('answers writes on a full metadata disk with 507 InsufficientStorage, keeps reads exact, and recovers once space is freed', async () => {
-    fill(join(dataDir, 'filler-1'), headroomBytes);
+    fillFilesystem(join(dataDir, 'filler-1'), headroomBytes);
     // PUTs of inline objects fill what is left, until the metadata commit fails.
     let first507: HttpResult | undefined;
     for (let i = 0; i < 200 && first507 === undefined; i++) {
@@ -174,7 +122,7 @@ describe.skipIf(skipReason !== undefined)('a full disk under the metadata or the
     }
     expect(first507, 'the metadata disk never filled up').toBeDefined();
     expectS3Error(first507!, 507, 'InsufficientStorage');
-    fill(join(dataDir, 'filler-2'), 0); // whatever the failed commits left: now ENOSPC for any file
+    fillFilesystem(join(dataDir, 'filler-2'), 0); // whatever the failed commits left: now ENOSPC for any file
 
     // Writes that need space answer at once with 507, one after another and at the same time.
     for (let i = 0; i < 3; i++) expectS3Error(await put(nextKey('full-inline'), randomBytes(inlineBytes)), 507, 'InsufficientStorage');
@@ -207,7 +155,7 @@ describe.skipIf(skipReason !== undefined)('a full disk under the metadata or the
   });
 
   it('answers striped writes on a full shard drive with 503 ServiceUnavailable, keeps reads exact, and recovers once space is freed', async () => {
-    fill(join(driveDir, 'filler-1'), headroomBytes + MiB);
+    fillFilesystem(join(driveDir, 'filler-1'), headroomBytes + MiB);
     let first503: HttpResult | undefined;
     for (let i = 0; i < 20 && first503 === undefined; i++) {
       const res = await put(nextKey('fill-striped'), randomBytes(stripedBytes));
@@ -215,7 +163,7 @@ describe.skipIf(skipReason !== undefined)('a full disk under the metadata or the
     }
     expect(first503, 'the drive never filled up').toBeDefined();
     expectS3Error(first503!, 503, 'ServiceUnavailable');
-    fill(join(driveDir, 'filler-2'), 0);
+    fillFilesystem(join(driveDir, 'filler-2'), 0);
 
     for (let i = 0; i < 3; i++) expectS3Error(await put(nextKey('full-striped'), randomBytes(stripedBytes)), 503, 'ServiceUnavailable');
     // Inline objects do not touch the drive: they are still stored.
