@@ -8,7 +8,7 @@ import type { Database, RootDatabase } from 'lmdb';
 import type { Logger } from 'pino';
 import { assert } from '../util/assert.js';
 import { TesseraError } from '../util/errors.js';
-import { keyLengthMaxBytes, partNumberMax } from '../util/limits.js';
+import { keyLengthMaxBytes, metaStoreProbeBytes, partNumberMax } from '../util/limits.js';
 import {
   assertObjectKey, bucketKey, bucketScope, compareUtf8, dataKey, escapeBytes, objectKey, partKey,
   prefixEnd, uploadIdKey, uploadKey, uploadKeyStart, utf8,
@@ -44,7 +44,7 @@ interface UploadLocation {
 const pageSizeBytes = 8192;
 /** Named sub-databases in the environment (LMDB needs the count up front). */
 const subDatabasesMax = 16;
-/** Worker-state entry the health probe rewrites while the store is full or failing. */
+/** Worker-state entry the health probe writes and removes while the store is full or failing. */
 const healthProbeName = 'meta-health-probe';
 
 /**
@@ -112,12 +112,18 @@ export class LmdbMetaStore implements MetaReplica {
     this.tombstones = sub('tombstones');
     this.dataObjects = sub('data-objects');
     this.workers = sub('workers');
-    this.guard = new MetaWriteGuard({ path, ...(log ? { log } : {}), probe: () => this.saveWorkerState(healthProbeName, { atMs: Date.now() }) });
+    this.guard = new MetaWriteGuard({ path, ...(log ? { log } : {}), probe: () => this.probeCommit() });
   }
 
   /** Whether commits succeed now ('ok'), or fail for want of space ('full') or otherwise ('failing'). */
   health(): MetaStoreHealth {
     return this.guard.health();
+  }
+
+  /** The health probe: commits a metaStoreProbeBytes value, then removes it (two commits). */
+  private async probeCommit(): Promise<void> {
+    await this.saveWorkerState(healthProbeName, { atMs: Date.now(), fill: Buffer.alloc(metaStoreProbeBytes) });
+    await this.saveWorkerState(healthProbeName, undefined);
   }
 
   /**

@@ -63,9 +63,12 @@ export const gcConcurrencyMax = 8;
 /** A metadata commit that failed with EIO counts as "full" (a short write: LMDB's sign of a full
  *  filesystem) while its filesystem has less than this many bytes free for unprivileged writers. */
 export const metaStoreLowFreeBytes = 64 * MiB;
-/** While the metadata store is full or failing, a tiny probe commit runs this often (ms), so its
+/** While the metadata store is full or failing, a probe commit runs this often (ms), so its
  *  health clears without client writes once space is freed. */
 export const metaStoreProbeIntervalMs = 2_000;
+/** The probe stores a value this large (then removes it): "ok" means an object stored inline in
+ *  its record (up to inlineObjectMaxBytesDefault) fits again, not merely a few bytes. */
+export const metaStoreProbeBytes = 128 * KiB;
 /** A full or failing metadata store counts as healthy again after a commit succeeds at least this
  *  long (ms) after the last failed one: one log line per episode, not one per small write that fits. */
 export const metaStoreRecoveryQuietMs = 3_000;
