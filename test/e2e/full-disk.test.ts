@@ -4,13 +4,17 @@
 // within a bound, reads of earlier objects keep returning their exact bytes, the server recovers
 // by itself once the filler is deleted (no restart), and it never exits or hangs. Every write
 // acknowledged is read back at the end; every write refused is absent; no orphan shard stays.
+// In a 3-node cluster, a node whose data dir fills up keeps running: its replica answers errors,
+// the other two make the write quorum, and `s3d admin status` reports its metadata store full.
 // Needs root and a working `mount -t tmpfs`; otherwise the file is skipped with the reason printed.
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ClusterReport } from '../../src/cli/admin.js';
 import { s3Client, type HttpResult } from '../helpers/clients.js';
+import { s3dAdmin, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { listShardFiles } from '../helpers/drives.js';
 import { MiB, sha256Hex } from '../helpers/files.js';
 import { expectS3Error, objectPath, rawRequest } from '../helpers/raw-request.js';
@@ -181,5 +185,78 @@ describe.skipIf(skipReason !== undefined)('a full disk under the metadata or the
     const stripedStored = [...stored.values()].filter((o) => o.sizeBytes > 128 * KiB).length;
     await waitFor(() => listShardFiles([driveDir]).length === stripedStored, 60_000, `${stripedStored} shard files on the drive (found ${listShardFiles([driveDir]).length})`);
     expectAlive();
+  });
+});
+
+describe.skipIf(skipReason !== undefined)('a full data dir on one node of a 3-node cluster', () => {
+  let cluster: TestCluster | undefined;
+  let fullDir: string | undefined;
+  const stored = new Map<string, { sha256: string; sizeBytes: number }>();
+  let counter = 0;
+  const nextKey = (prefix: string): string => `${prefix}-${String(++counter).padStart(4, '0')}`;
+  const node = (n: number): S3dServer => cluster!.nodes[n - 1]!;
+  const put = async (via: number, key: string, body: Buffer): Promise<HttpResult> => {
+    const res = await answered(`PUT ${key} via node-${via}`, rawRequest(node(via), { method: 'PUT', path: objectPath(bucket, key), body }));
+    if (res.status === 200) stored.set(key, { sha256: sha256Hex(body), sizeBytes: body.length });
+    return res;
+  };
+  const status = async (): Promise<{ code: number | null; report: ClusterReport }> => {
+    const result = await s3dAdmin(cluster!, 1, ['status', '--json'], 60_000);
+    return { code: result.code, report: JSON.parse(result.stdout) as ClusterReport };
+  };
+  const node3MetaState = (report: ClusterReport): string | undefined => report.nodes.find((n) => n.nodeId === 'node-3')?.status?.metaStore.state;
+
+  beforeAll(async () => {
+    cluster = await startCluster({
+      nodes: 3, parity: 1,
+      prepare: (dir) => {
+        fullDir = join(dir, 'node-3'); // metadata and its one drive
+        mountTmpfs(fullDir, metaDiskBytes);
+      },
+    });
+    expect((await rawRequest(node(1), { method: 'PUT', path: `/${bucket}` })).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await put(1, nextKey('before'), randomBytes(inlineBytes))).status).toBe(200);
+  });
+
+  afterAll(async () => {
+    if (cluster !== undefined) await Promise.all(cluster.nodes.map((n) => n.dispose().catch(() => undefined)));
+    if (fullDir !== undefined) unmountTmpfs(fullDir);
+    if (cluster !== undefined) removeTempDir(cluster.dir);
+  });
+
+  it('keeps the node up, lets the quorum take writes, reports it in s3d admin status, and recovers', async () => {
+    fillFilesystem(join(fullDir!, 'filler-1'), headroomBytes);
+    // Every inline PUT lands on all three nodes: node-3's commits fail first, the quorum takes them.
+    for (let i = 0; i < 100 && !node(3).logs().includes('"msg":"metadata store full'); i++) {
+      const res = await put(1, nextKey('fill'), randomBytes(inlineBytes));
+      expect(res.status, res.body.toString()).toBe(200);
+    }
+    expect(node(3).logs()).toContain('"msg":"metadata store full');
+    fillFilesystem(join(fullDir!, 'filler-2'), 0);
+
+    // Writes through any gateway, node-3's too, are stored by the two healthy replicas.
+    for (const via of [1, 2, 3]) expect((await put(via, nextKey(`full-via-${via}`), randomBytes(inlineBytes))).status).toBe(200);
+    const { code, report } = await status();
+    expect(code).toBe(1);
+    expect(node3MetaState(report)).toBe('full');
+    expect(report.problems.some((p) => p.startsWith('node-3: metadata store full'))).toBe(true);
+    for (const [key, want] of stored) {
+      const res = await answered(`GET ${key} via node-3`, rawRequest(node(3), { method: 'GET', path: objectPath(bucket, key) }));
+      expect(res.status, `GET ${key}`).toBe(200);
+      expect(sha256Hex(res.body), `GET ${key}`).toBe(want.sha256);
+    }
+    expect(node(3).running()).toBe(true);
+    expect(node(3).logs()).not.toContain('s3d stops');
+
+    rmSync(join(fullDir!, 'filler-1'));
+    rmSync(join(fullDir!, 'filler-2'));
+    await waitFor(() => node(3).logs().includes('"msg":"metadata store commits again'), 20_000, 'node-3 to report its metadata store commits again');
+    expect(node3MetaState((await status()).report)).toBe('ok');
+    expect((await put(3, nextKey('after'), randomBytes(stripedBytes))).status).toBe(200);
+    for (const [key, want] of stored) {
+      const res = await answered(`GET ${key} via node-2`, rawRequest(node(2), { method: 'GET', path: objectPath(bucket, key) }));
+      expect(sha256Hex(res.body), `GET ${key}`).toBe(want.sha256);
+    }
+    for (const n of cluster!.nodes) expect(n.running()).toBe(true);
   });
 });

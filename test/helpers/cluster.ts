@@ -21,8 +21,10 @@ export interface TestCluster {
 /**
  * Starts an `nodes`-node cluster (parity `parity`) over `transport` on 127.0.0.1. `config` holds
  * top-level config fields written into every node's config (e.g. { scrubIntervalHours: 0.0005 }).
+ * `prepare` runs after the configs are made and before any node starts (node i's data dir is
+ * DIR/node-i), e.g. to mount a small filesystem there.
  */
-export async function startCluster(opts: { nodes: number; parity: number; transport?: 'quic' | 'tls'; config?: Record<string, unknown> }): Promise<TestCluster> {
+export async function startCluster(opts: { nodes: number; parity: number; transport?: 'quic' | 'tls'; config?: Record<string, unknown>; prepare?: (dir: string) => void }): Promise<TestCluster> {
   const dir = makeTempDir('cluster');
   const basePort = await freeBasePort(opts.nodes);
   execFileSync(process.execPath, [join(repoRoot, 'bin', 's3d'), 'cluster', 'init', '--nodes', String(opts.nodes), '--parity', String(opts.parity),
@@ -34,6 +36,7 @@ export async function startCluster(opts: { nodes: number; parity: number; transp
       writeFileSync(file, stringify({ ...(parse(readFileSync(file, 'utf8')) as object), ...opts.config }));
     }
   }
+  opts.prepare?.(dir);
   const nodes: S3dServer[] = [];
   try {
     const started = await Promise.all(Array.from({ length: opts.nodes }, (_, i) => startServer({
