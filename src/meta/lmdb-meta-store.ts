@@ -133,14 +133,14 @@ export class LmdbMetaStore implements MetaReplica {
   async backfillDataIndex(): Promise<number> {
     if (this.dataObjects.getCount() > 0 || this.objects.getCount() === 0) return 0;
     let filled = 0;
-    await this.write(() => {
+    await this.write(() => { // one transaction over every record: may take long, so no stall bound
       for (const { value } of this.objects.getRange()) {
         for (const part of value.parts) {
           this.dataObjects.putSync(dataKey(part.dataId), { bucket: value.bucket, key: value.key });
           filled++;
         }
       }
-    });
+    }, { unbounded: true });
     return filled;
   }
 
@@ -543,8 +543,8 @@ export class LmdbMetaStore implements MetaReplica {
    * result once the commit is durable. A failed commit rolls back every write of its transaction
    * and rejects with MetadataStoreFull or MetadataStoreFailed (MetaWriteGuard.run).
    */
-  private write<T>(action: () => T): Promise<T> {
-    return this.guard.run(() => this.root.childTransaction(action));
+  private write<T>(action: () => T, options: { unbounded?: boolean } = {}): Promise<T> {
+    return this.guard.run(() => this.root.childTransaction(action), options);
   }
 
   private requireBucket(bucket: string): void {

@@ -87,14 +87,16 @@ export class MetaWriteGuard {
    * filesystem has less than metaStoreLowFreeBytes free) or MetadataStoreFailed (any other LMDB
    * error, or the commit did not settle within the stall bound; then later writes fail at once
    * until it settles). A failed commit changed nothing: LMDB aborts the whole transaction.
+   * `unbounded` lifts the stall bound for a commit known to be long (a one-time index backfill).
    */
-  async run<T>(commit: () => Promise<T>): Promise<T> {
+  async run<T>(commit: () => Promise<T>, options: { unbounded?: boolean } = {}): Promise<T> {
     if (this.stalled > 0) {
       throw new TesseraError('MetadataStoreFailed', `a metadata commit has not finished for over ${this.stallMs} ms; writes are refused until it does`);
     }
     const settled = commit();
     let timer: NodeJS.Timeout | undefined;
     const stall = new Promise<'stalled'>((resolve) => {
+      if (options.unbounded) return;
       timer = setTimeout(() => resolve('stalled'), this.stallMs);
       timer.unref();
     });
