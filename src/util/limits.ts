@@ -45,6 +45,20 @@ export const requestIdleTimeoutMs = 120_000;
 export const errorBodyDrainMaxBytes = 64 * MiB;
 /** How long an error response waits for the rest of the request body, in ms. */
 export const errorBodyDrainTimeoutMs = 30_000;
+/** Unread request body an error response for an unauthenticated request waits to discard (bytes):
+ *  enough for a client's small body to go in before it reads the refusal, too little to let anyone
+ *  anonymous keep a connection busy. */
+export const unauthenticatedDrainMaxBytes = 1 * MiB;
+/** How long an error response for an unauthenticated request waits for the rest of its body, in ms. */
+export const unauthenticatedDrainTimeoutMs = 2_000;
+/** How long an admitted request may wait for the first byte of its body (after 100 Continue when it
+ *  asked for one) before it fails with 400 RequestTimeout and frees its slot, in ms (AWS closes idle
+ *  request sockets after about 20 s with the same error). */
+export const requestBodyStartTimeoutMs = 20_000;
+/** How long a connection may take to send a whole request head, in ms; then it is closed. */
+export const requestHeadersTimeoutMs = 20_000;
+/** Open client connections at once (each holds a file descriptor); more are closed as they arrive. */
+export const clientConnectionsMax = 8_192;
 /** How long graceful shutdown waits for in-flight requests before closing them. */
 export const shutdownGraceMs = 30_000;
 /** Drives in one node's erasure set (k + m = drives). */
@@ -53,7 +67,8 @@ export const drivesMax = 32;
 export const inlineObjectMaxBytesDefault = 128 * KiB;
 /** Largest configurable inline threshold (keeps LMDB values and request buffering small). */
 export const inlineObjectLimitBytes = 1 * MiB;
-/** Concurrent client requests served at once; more wait in the socket backlog. */
+/** Authenticated client requests served at once; more get 503 SlowDown. Requests that fail
+ *  routing or authentication answer without taking one of these slots. */
 export const concurrentRequestsMax = 256;
 /** Shard files deleted at once by the garbage collector. */
 export const gcConcurrencyMax = 8;
