@@ -11,7 +11,7 @@ import type {
   DataOwner, ObjectRecord, ObjectVersion, PartRecord, RepairEntry, Tombstone, UploadRecord, WriteConditions,
 } from '../meta/types.js';
 import { checkConditions, dataRefOf } from '../meta/write-rules.js';
-import { TesseraError } from '../util/errors.js';
+import { errorCodeOf, TesseraError } from '../util/errors.js';
 import { replicaReadGraceMs, replicaWriteGraceMs } from '../util/limits.js';
 import { gather, metaReadQuorum, quorumsMet, successes, unanimousError, type Quorum, type ReplicaResult } from './quorum.js';
 
@@ -93,7 +93,7 @@ export class ClusterMetaStore implements MetaStore {
     const page = await this.listObjects(name, { prefix: '', delimiter: '', startAfter: '', maxKeys: 1 });
     if (page.objects.length > 0) throw new TesseraError('BucketNotEmpty', 'bucket is not empty', { bucket: name });
     const results = await this.onAll('deleteBucket', [name], this.majority());
-    const done = results.filter((r) => r.ok || (r.error as { code?: string }).code === 'NoSuchBucket').length;
+    const done = results.filter((r) => r.ok || errorCodeOf(r.error) === 'NoSuchBucket').length;
     if (done < this.majority()) throw new TesseraError('WriteQuorumNotMet', `bucket ${name} deleted on ${done} nodes, need ${this.majority()}`);
   }
 
@@ -134,7 +134,7 @@ export class ClusterMetaStore implements MetaStore {
     if (!(await this.getBucket(bucket))) throw new TesseraError('NoSuchBucket', 'bucket does not exist', { bucket });
     if (query.maxKeys === 0) return { objects: [], commonPrefixes: [], isTruncated: false };
     const results = await this.onAll('listObjects', [bucket, query], this.listQuorum());
-    const pages = results.flatMap((r) => (r.ok ? [r.value as ListObjectsPage] : notFoundCodes.includes((r.error as { code?: string }).code ?? '') ? [emptyPage] : []));
+    const pages = results.flatMap((r) => (r.ok ? [r.value as ListObjectsPage] : notFoundCodes.includes(errorCodeOf(r.error) ?? '') ? [emptyPage] : []));
     if (pages.length < this.listQuorum()) {
       throw new TesseraError('ReadQuorumNotMet', `listing of ${bucket}: ${pages.length} of ${this.options.nodeIds().length} nodes answered, need ${this.listQuorum()}`);
     }

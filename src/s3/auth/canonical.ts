@@ -3,7 +3,7 @@
 // Source: Amazon S3 API reference, "Authenticating Requests (AWS Signature Version 4)".
 
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { TesseraError } from '../../util/errors.js';
+import { s3Error } from '../errors.js';
 import { percentDecode, uriEncode } from './uri-encode.js';
 
 /** Derived signing keys kept in memory; one per (secret, date, region, service). */
@@ -251,7 +251,7 @@ export function scopeProblem(cred: Credential, amzDate: string, options: AuthOpt
 export function secretFor(accessKeyId: string, lookupSecret: (accessKeyId: string) => string | undefined): string {
   const secret = lookupSecret(accessKeyId);
   if (secret === undefined) {
-    throw new TesseraError('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', {
+    throw s3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', {
       AWSAccessKeyId: accessKeyId,
     });
   }
@@ -291,7 +291,7 @@ export function verifySignature(input: VerifyInput): AuthContext {
       first ??= { canonicalRequest, stringToSign };
     }
   }
-  throw new TesseraError(
+  throw s3Error(
     'SignatureDoesNotMatch',
     'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
     {

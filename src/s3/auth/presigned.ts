@@ -2,7 +2,7 @@
 // scope and lifetime before any HMAC is computed; the payload is UNSIGNED-PAYLOAD unless signed.
 // Source: Amazon S3 API reference, "Authenticating Requests: Using Query Parameters (SigV4)".
 
-import { TesseraError } from '../../util/errors.js';
+import { s3Error, type S3Error } from '../errors.js';
 import { clockSkewMaxMs, presignExpiresMaxSeconds } from '../../util/limits.js';
 import {
   type AuthContext,
@@ -32,8 +32,8 @@ const REQUIRED_PARAMS = [
   'X-Amz-Expires',
 ] as const;
 
-function queryError(message: string, details: Record<string, string | number> = {}): TesseraError {
-  return new TesseraError('AuthorizationQueryParametersError', message, details);
+function queryError(message: string, details: Record<string, string | number> = {}): S3Error {
+  return s3Error('AuthorizationQueryParametersError', message, details);
 }
 
 function presignParams(params: readonly QueryParam[]): Record<(typeof REQUIRED_PARAMS)[number], string> {
@@ -106,10 +106,10 @@ export function authenticatePresigned(
   if (problem !== undefined) throw queryError(`Error parsing the X-Amz-Credential parameter; ${problem}`);
   const secret = secretFor(cred.accessKeyId, lookupSecret);
   if (nowMs + clockSkewMaxMs < dateMs) {
-    throw new TesseraError('AccessDenied', 'Request is not valid yet', { 'X-Amz-Date': amzDate, ServerTime: formatAmzDate(nowMs) });
+    throw s3Error('AccessDenied', 'Request is not valid yet', { 'X-Amz-Date': amzDate, ServerTime: formatAmzDate(nowMs) });
   }
   if (nowMs > dateMs + expires * 1000) {
-    throw new TesseraError('AccessDenied', 'Request has expired', {
+    throw s3Error('AccessDenied', 'Request has expired', {
       'X-Amz-Expires': expires,
       Expires: formatAmzDate(dateMs + expires * 1000),
       ServerTime: formatAmzDate(nowMs),

@@ -4,7 +4,7 @@
 // tools; S3 itself still accepts it. HMAC-SHA1 over verb, Content-MD5, Content-Type,
 // Date/Expires, x-amz-* headers and the canonical resource.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { TesseraError } from '../../util/errors.js';
+import { s3Error } from '../errors.js';
 import { clockSkewMaxMs } from '../../util/limits.js';
 import { UNSIGNED_PAYLOAD, headerString, type AuthContext, type HeaderBag, type QueryParam, type SigV4Request } from './canonical.js';
 
@@ -42,7 +42,7 @@ function verify(secret: string, toSign: string, provided: string): void {
   const expected = createHmac('sha1', secret).update(toSign, 'utf8').digest();
   const given = Buffer.from(provided, 'base64');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw new TesseraError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', { StringToSign: toSign });
+    throw s3Error('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', { StringToSign: toSign });
   }
 }
 
@@ -55,7 +55,7 @@ function context(accessKeyId: string, signature: string, presigned: boolean): Au
 
 function lookup(accessKeyId: string, lookupSecret: (id: string) => string | undefined): string {
   const secret = lookupSecret(accessKeyId);
-  if (secret === undefined) throw new TesseraError('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKeyId });
+  if (secret === undefined) throw s3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKeyId });
   return secret;
 }
 
@@ -70,10 +70,10 @@ export function authenticateV2Query(
   const accessKeyId = get('AWSAccessKeyId') ?? '';
   const signature = get('Signature') ?? '';
   const expires = get('Expires') ?? '';
-  if (!/^\d+$/.test(expires)) throw new TesseraError('AccessDenied', 'Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters');
+  if (!/^\d+$/.test(expires)) throw s3Error('AccessDenied', 'Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters');
   const secret = lookup(accessKeyId, lookupSecret);
   verify(secret, stringToSign(req, expires, canonicalResource(req, params, virtualHostBucket)), signature);
-  if (nowMs > Number(expires) * 1000) throw new TesseraError('AccessDenied', 'Request has expired', { Expires: new Date(Number(expires) * 1000).toISOString() });
+  if (nowMs > Number(expires) * 1000) throw s3Error('AccessDenied', 'Request has expired', { Expires: new Date(Number(expires) * 1000).toISOString() });
   return context(accessKeyId, signature, true);
 }
 
@@ -85,12 +85,12 @@ export function authenticateV2Header(
   req: SigV4Request, authorization: string, params: readonly QueryParam[], lookupSecret: (id: string) => string | undefined, nowMs: number, virtualHostBucket?: string,
 ): AuthContext {
   const match = /^AWS ([^:\s]+):(\S+)$/.exec(authorization.trim());
-  if (!match) throw new TesseraError('InvalidArgument', 'Authorization header is invalid -- one and only one \' \' (space) required', { ArgumentName: 'Authorization' });
+  if (!match) throw s3Error('InvalidArgument', 'Authorization header is invalid -- one and only one \' \' (space) required', { ArgumentName: 'Authorization' });
   const [, accessKeyId = '', signature = ''] = match;
   const amzDate = headerString(req.headers, 'x-amz-date');
   const date = amzDate ?? headerString(req.headers, 'date');
   const ms = date === undefined ? NaN : Date.parse(date);
-  if (!Number.isFinite(ms)) throw new TesseraError('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
+  if (!Number.isFinite(ms)) throw s3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
   const secret = lookup(accessKeyId, lookupSecret);
   const resource = canonicalResource(req, params, virtualHostBucket);
   const plainDate = headerString(req.headers, 'date');
@@ -101,6 +101,6 @@ export function authenticateV2Header(
     if (amzDate === undefined || plainDate === undefined) throw err;
     verify(secret, stringToSign(req, plainDate, resource), signature);
   }
-  if (Math.abs(nowMs - ms) > clockSkewMaxMs) throw new TesseraError('RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.');
+  if (Math.abs(nowMs - ms) > clockSkewMaxMs) throw s3Error('RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.');
   return context(accessKeyId, signature, false);
 }
