@@ -1,6 +1,7 @@
 // Operation name -> handler (one file per operation group under ops/).
 import type { Handler } from './context.js';
 import * as bucket from './ops/bucket.js';
+import { bucketConfigHandlers } from './ops/bucket-config.js';
 import { copyObject } from './ops/copy-object.js';
 import { deleteObject, deleteObjects } from './ops/delete-object.js';
 import { getObject, headObject } from './ops/get-object.js';
@@ -34,4 +35,5 @@ export const handlers: Readonly<Record<string, Handler>> = {
   AbortMultipartUpload: multipart.abortMultipartUpload,
   ListParts: multipart.listParts,
   ListMultipartUploads: multipart.listMultipartUploads,
+  ...bucketConfigHandlers,
 };

@@ -26,6 +26,11 @@ export const deleteObjectsKeysMax = 1000;
 export const listKeysMax = 1000;
 /** Largest XML request body we parse (CompleteMultipartUpload with 10,000 parts fits). */
 export const xmlBodyMaxBytes = 2 * MiB;
+/**
+ * Deepest element nesting in an XML request body; deeper is MalformedXML. S3's deepest request
+ * schemas (lifecycle, inventory, analytics configurations) nest about 7 levels.
+ */
+export const xmlNestingDepthMax = 32;
 /** Largest HTTP header section in bytes; larger gets 400 (Node's default is 16 KiB). */
 export const headerSectionMaxBytes = 16 * KiB;
 /** Allowed clock skew between client and server (AWS: 15 minutes). */

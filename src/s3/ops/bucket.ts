@@ -74,15 +74,9 @@ export const getBucketAcl: Handler = async (ctx) => {
   };
 };
 
-/** Sub-resources Tessera does not store: GET answers the documented "no such configuration". */
+/** Bucket sub-resources Tessera refuses (PUT ?acl, PUT ?versioning, newer configurations): NotImplemented. */
 export const unsupportedBucketResource: Handler = async (ctx) => {
   await ctx.objects.getBucket(bucketOf(ctx));
-  if (ctx.method === 'GET') {
-    if (ctx.query.has('policy')) throw s3Error('NoSuchBucketPolicy');
-    if (ctx.query.has('lifecycle')) throw s3Error('NoSuchLifecycleConfiguration');
-    if (ctx.query.has('cors')) throw s3Error('NoSuchCORSConfiguration');
-    if (ctx.query.has('tagging')) throw s3Error('NoSuchTagSet');
-  }
   throw s3Error('NotImplemented', 'This bucket sub-resource is not implemented by Tessera.');
 };
 

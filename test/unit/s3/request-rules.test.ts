@@ -101,6 +101,23 @@ describe('routing', () => {
     expect(operationOf('GET', t('b', 'k'), q('tagging'), {})).toBe('UnsupportedObjectResource');
     expect(codeOf(() => operationOf('PATCH', t('b', 'k'), q(''), {}))).toBe('MethodNotAllowed');
   });
+
+  it('names bucket configuration actions; none falls through to ListObjects, CreateBucket or DeleteBucket', () => {
+    const t = (bucket?: string) => ({ bucket, key: undefined, virtualHost: false });
+    const q = (s: string) => new URLSearchParams(s);
+    expect(operationOf('GET', t('b'), q('website'), {})).toBe('GetBucketWebsite');
+    expect(operationOf('PUT', t('b'), q('website'), {})).toBe('PutBucketWebsite');
+    expect(operationOf('DELETE', t('b'), q('website'), {})).toBe('DeleteBucketWebsite');
+    expect(operationOf('GET', t('b'), q('requestPayment'), {})).toBe('GetBucketRequestPayment');
+    expect(operationOf('DELETE', t('b'), q('logging'), {})).toBe('UnsupportedBucketResource');
+    expect(operationOf('GET', t('b'), q('metrics'), {})).toBe('ListBucketMetricsConfigurations');
+    expect(operationOf('GET', t('b'), q('metrics&id=m'), {})).toBe('GetBucketMetricsConfiguration');
+    expect(operationOf('DELETE', t('b'), q('metrics&id=m'), {})).toBe('DeleteBucketMetricsConfiguration');
+    expect(operationOf('DELETE', t('b'), q('metadataTable'), {})).toBe('UnsupportedBucketResource');
+    expect(operationOf('GET', t('b'), q('metadataConfiguration'), {})).toBe('UnsupportedBucketResource');
+    expect(operationOf('HEAD', t('b'), q('website'), {})).toBe('HeadBucket');
+    expect(operationOf('PUT', t('b'), q('versioning'), {})).toBe('UnsupportedBucketResource');
+  });
 });
 
 describe('bucket names', () => {
