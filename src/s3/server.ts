@@ -203,7 +203,7 @@ export class S3Gateway {
         { method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers },
         (accessKeyId) => this.options.credentials.get(accessKeyId),
         Date.now(),
-        target.virtualHost && target.bucket ? { virtualHostBucket: target.bucket } : {},
+        { region: this.options.settings.region, ...(target.virtualHost && target.bucket ? { virtualHostBucket: target.bucket } : {}) },
       );
       ctx = {
         id, req, method: req.method ?? 'GET', rawPath, query, bucket: target.bucket, key: target.key, operation, auth,

@@ -5,9 +5,8 @@
 // Responses carry the S3 namespace (http://s3.amazonaws.com/doc/2006-03-01/) as AWS's do; every
 // text and attribute value is escaped once, here, following AWS "XML related object key constraints".
 import { SaxesParser, type SaxesTagNS } from 'saxes';
-import type { TesseraError } from '../util/errors.js';
 import { xmlNestingDepthMax } from '../util/limits.js';
-import { s3Error } from './errors.js';
+import { s3Error, type S3Error } from './errors.js';
 
 export const s3Namespace = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
@@ -104,7 +103,7 @@ interface OpenElement {
   text: string[];
 }
 
-function malformed(): TesseraError {
+function malformed(): S3Error {
   return s3Error('MalformedXML');
 }
 

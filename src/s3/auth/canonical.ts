@@ -247,6 +247,38 @@ export function scopeProblem(cred: Credential, amzDate: string, options: AuthOpt
   return undefined;
 }
 
+/**
+ * x-amz-* headers that may arrive unsigned. Only x-amz-content-sha256: header auth commits to its
+ * value as the canonical request's payload hash (a changed value fails the signature), presigned
+ * auth ignores it unless signed, and S3 does not require it in SignedHeaders.
+ */
+const unsignedAmzHeadersAllowed: ReadonlySet<string> = new Set(['x-amz-content-sha256']);
+
+/**
+ * Refuses a SigV4 request (header or presigned) whose SignedHeaders leave out `host` or any
+ * x-amz-* header present in the request: such a header would act (x-amz-copy-source turns a PUT
+ * into a copy, x-amz-meta-* is stored) without the signer having approved it. `signedHeaders` are
+ * lower-case names. Throws AccessDenied with a HeadersNotSigned detail listing the names
+ * (comma-separated, `host` first), as S3 answers (403, "There were headers present in the request
+ * which were not signed"; Amazon S3 API reference, sig-v4-header-based-auth: "The CanonicalHeaders
+ * list must include ... HTTP host header ... Any x-amz-* headers that you plan to include").
+ */
+export function requireSignedHeaders(headers: HeaderBag, signedHeaders: readonly string[]): void {
+  const signed = new Set(signedHeaders);
+  const unsigned: string[] = [];
+  for (const name of Object.keys(headers)) {
+    const lower = name.toLowerCase();
+    if (!lower.startsWith('x-amz-') || headers[name] === undefined) continue;
+    if (!signed.has(lower) && !unsignedAmzHeadersAllowed.has(lower)) unsigned.push(lower);
+  }
+  unsigned.sort();
+  if (!signed.has('host')) unsigned.unshift('host');
+  if (unsigned.length === 0) return;
+  throw s3Error('AccessDenied', 'There were headers present in the request which were not signed', {
+    HeadersNotSigned: unsigned.join(', '),
+  });
+}
+
 /** The secret for `accessKeyId`, or InvalidAccessKeyId. */
 export function secretFor(accessKeyId: string, lookupSecret: (accessKeyId: string) => string | undefined): string {
   const secret = lookupSecret(accessKeyId);

@@ -21,6 +21,7 @@ import {
   parseCredential,
   parseQuery,
   queryCandidates,
+  requireSignedHeaders,
   scopeProblem,
   secretFor,
   uriCandidates,
@@ -46,13 +47,21 @@ const PAYLOAD_HASH_VALUES: ReadonlySet<string> = new Set([
  * `nowMs` is the server clock in epoch milliseconds. The canonical URI is tried normalised
  * (decoded, then UriEncoded once) and as sent.
  *
+ * An Authorization header with an empty value counts as absent (S3 answers such a request as
+ * anonymous). `options.region`, when set, is the only region a credential scope may name.
+ *
  * Throws TesseraError with code:
- * - AccessDenied: no credentials (anonymous), missing/invalid date, presigned URL expired or not yet valid
+ * - AccessDenied: no credentials (anonymous, or an empty Authorization value), missing/invalid
+ *   date, presigned URL expired or not yet valid (X-Amz-Expires=0 is always expired), or
+ *   SignedHeaders lacking `host` or an x-amz-* header present in the request (details
+ *   HeadersNotSigned; see requireSignedHeaders)
  * - InvalidArgument: both header and query auth, or an unsupported Authorization type
  * - InvalidRequest: x-amz-content-sha256 missing on a SigV4 header-signed request
  * SigV2 (Authorization "AWS id:sig" or AWSAccessKeyId/Signature/Expires query) goes to sigv2.ts.
- * - AuthorizationHeaderMalformed: header lacks Credential/SignedHeaders/Signature, or scope mismatch
- * - AuthorizationQueryParametersError: presigned parameters missing or malformed, X-Amz-Expires outside 1..604800
+ * - AuthorizationHeaderMalformed: header lacks Credential/SignedHeaders/Signature, or scope
+ *   mismatch (a wrong region carries the server's region as detail Region)
+ * - AuthorizationQueryParametersError: presigned parameters missing or malformed, scope mismatch
+ *   (detail Region as above), X-Amz-Expires negative or over 604800
  * - InvalidAccessKeyId: `lookupSecret` does not know the key
  * - RequestTimeTooSkewed: header-signed request more than limits.clockSkewMaxMs from `nowMs`
  * - SignatureDoesNotMatch: signature differs (details carry StringToSign and CanonicalRequest)
@@ -63,7 +72,8 @@ export function authenticate(
   nowMs: number,
   options: AuthOptions = {},
 ): AuthContext {
-  const authorization = headerString(req.headers, 'authorization');
+  // An empty Authorization value is no credential at all: S3 treats the request as anonymous.
+  const authorization = headerString(req.headers, 'authorization')?.trim() || undefined;
   const params = parseQuery(req.rawQuery);
   const hasQueryAuth = params.some((p) => p.name === 'X-Amz-Algorithm');
   if (authorization !== undefined && hasQueryAuth) {
@@ -80,7 +90,7 @@ export function authenticate(
     }
     throw s3Error('AccessDenied', 'Access Denied (anonymous requests are not allowed)');
   }
-  if (authorization.trim().startsWith('AWS ')) {
+  if (authorization === 'AWS' || authorization.startsWith('AWS ')) {
     return authenticateV2Header(req, authorization, params, lookupSecret, nowMs, options.virtualHostBucket);
   }
   return authenticateHeader(req, authorization, params, lookupSecret, nowMs, options);
@@ -188,6 +198,7 @@ function authenticateHeader(
   }
   const payloadHash = headerPayloadHash(req.headers, options);
   const secret = secretFor(cred.accessKeyId, lookupSecret);
+  requireSignedHeaders(req.headers, auth.signedHeaders);
   const signingKey = deriveSigningKey(secret, cred.date, cred.region, cred.service);
   const scope = `${cred.date}/${cred.region}/${cred.service}/${cred.terminal}`;
   return verifySignature({

@@ -2,12 +2,12 @@
 // store yet. Each read answers what AWS answers for a bucket that has none (an empty document or the
 // "not configured" error, per the Get* page of the AWS API reference); each Delete* answers 204 as
 // AWS does for a bucket without one; every Put* is NotImplemented until the feature exists.
-import { s3Error } from '../errors.js';
+import { s3Error, type S3ErrorCode } from '../errors.js';
 import { xmlDocument, type XmlTree } from '../xml.js';
 import type { Handler, RequestContext } from '../context.js';
 
 /** What a read of an absent configuration answers: an S3 error code, or a document (root + body). */
-type AbsentAnswer = { error: string } | { document: string; body?: XmlTree };
+type AbsentAnswer = { error: S3ErrorCode } | { document: string; body?: XmlTree };
 
 interface BucketConfigResource {
   /** The query parameter that names the sub-resource, e.g. `website`. */
