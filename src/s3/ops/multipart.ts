@@ -178,9 +178,16 @@ function multipartChecksum(ctx: RequestContext, requested: RequestedPart[], uplo
   return { algorithm, type, value };
 }
 
+/**
+ * CompleteMultipartUpload. A retry of an upload that already completed, with the same part list,
+ * gets the same answer (ETag, checksum, Location, Bucket, Key) while the completion is kept
+ * (completedUploadKeepMs), even if the object was overwritten or deleted since: it reports what
+ * that request did. A different part list gets NoSuchUpload, as do UploadPart, ListParts and
+ * AbortMultipartUpload of a completed upload (the upload no longer exists).
+ */
 export const completeMultipartUpload: Handler = async (ctx) => {
   const uploadId = uploadIdOf(ctx);
-  await ctx.objects.getUpload(ctx.bucket!, ctx.key!, uploadId);
+  await ctx.objects.requireCompletableUpload(ctx.bucket!, ctx.key!, uploadId);
   const requested = parseCompleteBody(await readSmallBody(ctx));
   const conditions = writeConditionsFrom(ctx.req.headers);
   const record = await ctx.objects.completeUpload(
