@@ -121,6 +121,25 @@ export interface UploadRecord extends ObjectHeaders {
   checksumType?: ChecksumType;
 }
 
+/**
+ * A multipart upload that completed, kept for completedUploadKeepMs (at most completedUploadsMax
+ * per node) so a retried CompleteMultipartUpload gets the first answer again. Written in the same
+ * transaction as the object record it made. Compact: the requested part list (up to 10,000 parts)
+ * is kept only as its digest.
+ */
+export interface CompletedUpload {
+  uploadId: string;
+  bucket: string;
+  key: string;
+  /** The object's ETag, without quotes. */
+  etag: string;
+  checksum?: StoredChecksum;
+  /** SHA-256 of the requested part list (completePartsDigest in object/multipart-rules.ts), 32 bytes. */
+  partsDigest: Uint8Array;
+  /** When it completed: the object record's lastModifiedMs, ms since the Unix epoch. */
+  completedMs: number;
+}
+
 /** An uploaded part of an in-progress multipart upload. */
 export interface PartRecord extends DataPart {
   /** Milliseconds since the Unix epoch. */

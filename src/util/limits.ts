@@ -24,6 +24,17 @@ export const userMetadataMaxBytes = 2 * KiB;
 export const deleteObjectsKeysMax = 1000;
 /** Default and largest max-keys / max-uploads / max-parts in listings (AWS: 1,000). */
 export const listKeysMax = 1000;
+/** How long a completed multipart upload's answer is kept, so a retried CompleteMultipartUpload
+ *  (SDKs retry it after a timeout) gets it again, in ms. AWS keeps no documented window; SDK retries
+ *  come within minutes, people re-running a tool within hours. */
+export const completedUploadKeepMs = 24 * 3_600_000;
+/** Completed uploads one node keeps at most (oldest dropped first): about 200 bytes each in LMDB
+ *  (1.2 KiB with a 1,024-byte key). Between two sweeps the count may pass it by the completions made meanwhile. */
+export const completedUploadsMax = 100_000;
+/** How often the completed-upload sweep runs, in ms. */
+export const completedUploadSweepIntervalMs = 60_000;
+/** Completed uploads removed per metadata transaction by the sweep (keeps each commit short). */
+export const completedUploadSweepBatchMax = 1_000;
 /** Largest XML request body we parse (CompleteMultipartUpload with 10,000 parts fits). */
 export const xmlBodyMaxBytes = 2 * MiB;
 /**
