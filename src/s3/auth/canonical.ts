@@ -47,6 +47,8 @@ export interface AuthContext {
   /** x-amz-content-sha256 value: hex SHA-256, UNSIGNED-PAYLOAD or a STREAMING-* value. */
   payloadHash: string;
   presigned: boolean;
+  /** Signature version: 4 (AWS4-HMAC-SHA256) or 2 (legacy HMAC-SHA1). */
+  version: 2 | 4;
   /** SignedHeaders, lower-case, in the order signed. */
   signedHeaders: string[];
 }
@@ -346,6 +348,7 @@ function authContextOf(input: VerifyInput): AuthContext {
     signature: input.provided,
     payloadHash: input.payloadHash,
     presigned: input.presigned,
+    version: 4,
     signedHeaders: [...input.signedHeaders],
   };
 }

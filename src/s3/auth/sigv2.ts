@@ -76,7 +76,7 @@ function verify(secret: string, req: SigV4Request, dateOrExpires: string, resour
 function context(accessKeyId: string, signature: string, presigned: boolean): AuthContext {
   return {
     accessKeyId, region: '', service: 's3', amzDate: '', scope: '', signingKey: Buffer.alloc(0), signature,
-    payloadHash: UNSIGNED_PAYLOAD, presigned, signedHeaders: [],
+    payloadHash: UNSIGNED_PAYLOAD, presigned, version: 2, signedHeaders: [],
   };
 }
 
