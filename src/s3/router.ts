@@ -70,7 +70,8 @@ export function operationOf(method: string, target: Target, query: URLSearchPara
         return 'ListObjects';
       case 'HEAD': return 'HeadBucket';
       case 'PUT':
-        if ([...unsupportedBucketResources, 'acl', 'versioning'].some(has)) return 'UnsupportedBucketResource';
+        if (has('acl')) return 'PutBucketAcl';
+        if ([...unsupportedBucketResources, 'versioning'].some(has)) return 'UnsupportedBucketResource';
         return 'CreateBucket';
       case 'DELETE':
         if (unsupportedBucketResources.some(has)) return 'UnsupportedBucketResource';
@@ -81,6 +82,8 @@ export function operationOf(method: string, target: Target, query: URLSearchPara
       default: throw s3Error('MethodNotAllowed');
     }
   }
+  if (has('acl') && method === 'GET') return 'GetObjectAcl';
+  if (has('acl') && method === 'PUT') return 'PutObjectAcl';
   if (unsupportedObjectResources.some(has)) return 'UnsupportedObjectResource';
   switch (method) {
     case 'GET': return has('uploadId') ? 'ListParts' : 'GetObject';

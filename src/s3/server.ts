@@ -16,6 +16,7 @@ import type { GatewaySettings, RequestContext, S3Response } from './context.js';
 import { s3Error, toS3Error } from './errors.js';
 import { handlers } from './handlers.js';
 import { operationOf, resolveTarget, type Target } from './router.js';
+import { checkRequestHeaders } from './unsupported-headers.js';
 import { xmlPlain } from './xml.js';
 
 export interface GatewayOptions {
@@ -147,6 +148,7 @@ export class S3Gateway {
         Date.now(),
         target.virtualHost && target.bucket ? { virtualHostBucket: target.bucket } : {},
       );
+      checkRequestHeaders({ operation, headers: req.headers, query, bucket: target.bucket, ownerId: this.options.settings.owner.id });
       ctx = {
         id, req, method: req.method ?? 'GET', rawPath, query, bucket: target.bucket, key: target.key, operation, auth,
         objects: this.options.objects, settings: this.options.settings, log: this.options.log.child({ reqId: id }), bytesIn: 0,

@@ -1,5 +1,5 @@
 // GetObject and HeadObject (AWS API reference): conditional headers, one byte range (206/416),
-// partNumber for multipart objects, checksums with x-amz-checksum-mode: ENABLED.
+// partNumber for multipart objects, checksums with x-amz-checksum-mode: ENABLED (whole object only).
 import type { ObjectRecord } from '../../meta/types.js';
 import type { OpenedObject } from '../../object/object-layer.js';
 import { partNumberMax } from '../../util/limits.js';
@@ -63,7 +63,9 @@ function headersFor(ctx: RequestContext, record: ObjectRecord, selection: Select
     if (value !== null) headers[header] = value;
   }
   if (selection.partsCount !== undefined) headers['x-amz-mp-parts-count'] = selection.partsCount;
-  if (selection.range && !(whole && selection.partsCount === undefined)) {
+  // Any satisfiable Range is answered 206 with Content-Range, even one covering the whole object
+  // (bytes=0-, a suffix longer than the object): AWS does, and clients check Content-Range.
+  if (selection.range) {
     const { first, last } = selection.range;
     headers['Content-Range'] = `bytes ${first}-${last}/${record.sizeBytes}`;
     headers['Content-Length'] = last - first + 1;
