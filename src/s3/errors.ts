@@ -10,6 +10,7 @@ interface S3ErrorSpec {
 }
 
 const table = {
+  AccessControlListNotSupported: { status: 400, message: 'The bucket does not allow ACLs' },
   AccessDenied: { status: 403, message: 'Access Denied' },
   AuthorizationHeaderMalformed: { status: 400, message: 'The authorization header is malformed.' },
   AuthorizationQueryParametersError: { status: 400, message: 'Error parsing the X-Amz-Credential parameter.' },
@@ -28,10 +29,12 @@ const table = {
   InvalidPart: { status: 400, message: 'One or more of the specified parts could not be found.' },
   InvalidPartOrder: { status: 400, message: 'The list of parts was not in ascending order.' },
   InvalidPartNumber: { status: 416, message: 'The requested partnumber is not satisfiable' },
+  InvalidStorageClass: { status: 400, message: 'The storage class you specified is not valid' },
   InvalidRange: { status: 416, message: 'The requested range is not satisfiable' },
   InvalidRequest: { status: 400, message: 'Invalid Request' },
   InvalidURI: { status: 400, message: "Couldn't parse the specified URI." },
   KeyTooLongError: { status: 400, message: 'Your key is too long' },
+  MalformedACLError: { status: 400, message: 'The XML you provided was not well-formed or did not validate against our published schema' },
   MalformedXML: { status: 400, message: 'The XML you provided was not well-formed or did not validate against our published schema.' },
   MalformedTrailerError: { status: 400, message: 'The request contained trailing data that was not well-formed or did not conform to our published schema.' },
   MaxMessageLengthExceeded: { status: 400, message: 'Your request was too big.' },
@@ -62,6 +65,7 @@ const table = {
   ServiceUnavailable: { status: 503, message: 'Please reduce your request rate.' },
   SlowDown: { status: 503, message: 'Please reduce your request rate.' },
   SignatureDoesNotMatch: { status: 403, message: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.' },
+  UnexpectedContent: { status: 400, message: 'This request does not support content' },
   XAmzContentSHA256Mismatch: { status: 400, message: "The provided 'x-amz-content-sha256' header does not match what was computed." },
 } as const satisfies Record<string, S3ErrorSpec>;
 

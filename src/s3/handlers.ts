@@ -1,5 +1,6 @@
 // Operation name -> handler (one file per operation group under ops/).
 import type { Handler } from './context.js';
+import * as acl from './ops/acl.js';
 import * as bucket from './ops/bucket.js';
 import { bucketConfigHandlers } from './ops/bucket-config.js';
 import { copyObject } from './ops/copy-object.js';
@@ -16,7 +17,10 @@ export const handlers: Readonly<Record<string, Handler>> = {
   DeleteBucket: bucket.deleteBucket,
   GetBucketLocation: bucket.getBucketLocation,
   GetBucketVersioning: bucket.getBucketVersioning,
-  GetBucketAcl: bucket.getBucketAcl,
+  GetBucketAcl: acl.getBucketAcl,
+  PutBucketAcl: acl.putBucketAcl,
+  GetObjectAcl: acl.getObjectAcl,
+  PutObjectAcl: acl.putObjectAcl,
   UnsupportedBucketResource: bucket.unsupportedBucketResource,
   UnsupportedObjectResource: bucket.unsupportedObjectResource,
   ListObjects: listObjects,

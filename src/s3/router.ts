@@ -68,7 +68,8 @@ export function operationOf(method: string, target: Target, query: URLSearchPara
         return 'ListObjects';
       case 'HEAD': return 'HeadBucket';
       case 'PUT':
-        if (['acl', 'versioning'].some(has)) return 'UnsupportedBucketResource';
+        if (has('acl')) return 'PutBucketAcl';
+        if (has('versioning')) return 'UnsupportedBucketResource';
         return 'CreateBucket';
       case 'DELETE': return 'DeleteBucket';
       case 'POST':
@@ -77,6 +78,8 @@ export function operationOf(method: string, target: Target, query: URLSearchPara
       default: throw s3Error('MethodNotAllowed');
     }
   }
+  if (has('acl') && method === 'GET') return 'GetObjectAcl';
+  if (has('acl') && method === 'PUT') return 'PutObjectAcl';
   if (unsupportedObjectResources.some(has)) return 'UnsupportedObjectResource';
   switch (method) {
     case 'GET': return has('uploadId') ? 'ListParts' : 'GetObject';

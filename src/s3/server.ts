@@ -18,6 +18,7 @@ import { s3Error, toS3Error } from './errors.js';
 import { handlers } from './handlers.js';
 import { checkAnnouncedBodySize } from './payload.js';
 import { operationOf, resolveTarget, type Target } from './router.js';
+import { checkRequestHeaders } from './unsupported-headers.js';
 import { xmlPlain } from './xml.js';
 
 export interface GatewayOptions {
@@ -205,6 +206,7 @@ export class S3Gateway {
         Date.now(),
         { region: this.options.settings.region, ...(target.virtualHost && target.bucket ? { virtualHostBucket: target.bucket } : {}) },
       );
+      checkRequestHeaders({ operation, headers: req.headers, query, bucket: target.bucket, ownerId: this.options.settings.owner.id });
       ctx = {
         id, req, method: req.method ?? 'GET', rawPath, query, bucket: target.bucket, key: target.key, operation, auth,
         objects: this.options.objects, settings: this.options.settings, log: this.options.log.child({ reqId: id }), bytesIn: 0,

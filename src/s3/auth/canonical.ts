@@ -106,13 +106,30 @@ function trimAll(value: string): string {
   return value.trim().replace(/\s+/g, ' ');
 }
 
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A header value as its client signed it. Node hands header bytes over as latin1 (one char per
+ * byte), but clients sign text and send non-ASCII text as its UTF-8 bytes (botocore, curl, Go):
+ * bytes that are valid UTF-8 are read as UTF-8, so the canonical request hashes the bytes sent.
+ */
+function signedText(value: string): string {
+  if (!/[^\x00-\x7f]/.test(value)) return value;
+  try {
+    return utf8Decoder.decode(Buffer.from(value, 'latin1'));
+  } catch {
+    return value;
+  }
+}
+
 /** Canonical header block: `name:value\n` per signed header, values trimmed and spaces collapsed. */
 export function canonicalHeaders(headers: HeaderBag, signedHeaders: readonly string[]): string {
   let out = '';
   for (const name of signedHeaders) {
     let value = headers[name];
     if (value === undefined && name === 'host') value = headers[':authority'];
-    const text = value === undefined ? '' : typeof value === 'string' ? trimAll(value) : value.map(trimAll).join(',');
+    const canonical = (text: string): string => trimAll(signedText(text));
+    const text = value === undefined ? '' : typeof value === 'string' ? canonical(value) : value.map(canonical).join(',');
     out += `${name}:${text}\n`;
   }
   return out;

@@ -90,9 +90,10 @@ function headersFor(ctx: RequestContext, record: ObjectRecord, selection: Select
   }
   if (selection.partsCount !== undefined) headers['x-amz-mp-parts-count'] = selection.partsCount;
   const range = selection.range;
-  // An empty part (or a 0-byte object's part 1) has no byte range to name: 200 with no body.
-  const ranged = range !== undefined && range.last >= range.first && (selection.byPart || !whole);
-  if (ranged) {
+  // Any satisfiable Range is answered 206 with Content-Range, even one covering the whole object
+  // (bytes=0-, a suffix longer than the object): AWS does, and clients check Content-Range. An
+  // empty part (or a 0-byte object's part 1) has no byte range to name: 200 with no body.
+  if (range !== undefined && range.last >= range.first) {
     headers['Content-Range'] = `bytes ${range.first}-${range.last}/${record.sizeBytes}`;
     headers['Content-Length'] = range.last - range.first + 1;
     return { status: 206, headers };

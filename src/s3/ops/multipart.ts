@@ -64,7 +64,7 @@ function ownerTree(ctx: RequestContext): XmlTree {
 
 export const createMultipartUpload: Handler = async (ctx) => {
   checkObjectKey(ctx.key!);
-  const headers = objectHeadersFrom(ctx.req.headers);
+  const headers = objectHeadersFrom(ctx.req);
   const checksumAlgorithm = parseChecksumAlgorithm(ctx.req.headers['x-amz-checksum-algorithm']?.toString(), 'x-amz-checksum-algorithm');
   const checksumType = checksumTypeOf(ctx, checksumAlgorithm);
   const uploadId = newUploadId();
