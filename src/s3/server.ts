@@ -12,7 +12,8 @@ import {
   clientConnectionsMax, concurrentRequestsMax, errorBodyDrainMaxBytes, errorBodyDrainTimeoutMs, headerSectionMaxBytes,
   requestHeadersTimeoutMs, requestIdleTimeoutMs, shutdownGraceMs, unauthenticatedDrainMaxBytes, unauthenticatedDrainTimeoutMs,
 } from '../util/limits.js';
-import { authenticate } from './auth/sigv4.js';
+import { presignedQueryHeaders } from './auth/presigned.js';
+import { authenticate, parseQuery } from './auth/sigv4.js';
 import type { GatewaySettings, RequestContext, S3Response } from './context.js';
 import { s3Error, toS3Error } from './errors.js';
 import { handlers } from './handlers.js';
@@ -198,15 +199,23 @@ export class S3Gateway {
     });
     try {
       const query = new URLSearchParams(rawQuery);
+      const fromQuery = presignedQueryHeaders(parseQuery(rawQuery));
+      const routingHeaders = fromQuery.length === 0 ? req.headers : { ...Object.fromEntries(fromQuery), ...req.headers };
       target = resolveTarget(req.headers.host, rawPath, this.options.domains);
-      operation = operationOf(req.method ?? 'GET', target, query, req.headers);
+      operation = operationOf(req.method ?? 'GET', target, query, routingHeaders);
+      // Repeated headers are signed joined with ',' (not node:http's ', '): headersDistinct keeps them apart.
       const auth = authenticate(
-        { method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers },
+        { method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headersDistinct },
         (accessKeyId) => this.options.credentials.get(accessKeyId),
         Date.now(),
         { region: this.options.settings.region, ...(target.virtualHost && target.bucket ? { virtualHostBucket: target.bucket } : {}) },
       );
-      checkRequestHeaders({ operation, headers: req.headers, query, bucket: target.bucket, ownerId: this.options.settings.owner.id });
+      // Signed as part of the query: from here on they are the request's headers, as on S3.
+      for (const [name, value] of fromQuery) {
+        if (req.headers[name] !== undefined) continue;
+        req.headers[name] = value;
+        req.rawHeaders.push(name, value);
+      }
       ctx = {
         id, req, method: req.method ?? 'GET', rawPath, query, bucket: target.bucket, key: target.key, operation, auth,
         objects: this.options.objects, settings: this.options.settings, log: this.options.log.child({ reqId: id }), bytesIn: 0,
@@ -216,6 +225,7 @@ export class S3Gateway {
           res.writeContinue();
         },
       };
+      checkRequestHeaders({ operation, headers: req.headers, query, bucket: target.bucket, ownerId: this.options.settings.owner.id });
       checkAnnouncedBodySize(operation, req.headers);
       const handler = handlers[operation];
       if (!handler) throw s3Error('NotImplemented', `${operation} is not implemented`);

@@ -147,3 +147,26 @@ export function authenticatePresigned(
     presigned: true,
   });
 }
+
+/** Query parameters of a presigned URL that carry the signature itself, never a request header. */
+const authParamNames: ReadonlySet<string> = new Set([
+  'x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-expires', 'x-amz-signedheaders', 'x-amz-signature',
+  'x-amz-security-token', 'x-amz-content-sha256',
+]);
+
+/**
+ * The `x-amz-*` request headers a SigV4 presigned URL carries in its query (the JS SDK v3 and
+ * others hoist headers such as `x-amz-meta-*`, `x-amz-acl`, `x-amz-server-side-encryption` into the
+ * query when presigning, and S3 applies them as if sent as headers). Lower-case names; empty for
+ * any request that is not SigV4 query-authenticated, whose query parameters are never headers.
+ * The caller applies them only after the signature (which covers the whole query) verified.
+ */
+export function presignedQueryHeaders(params: readonly QueryParam[]): Array<[name: string, value: string]> {
+  if (!params.some((p) => p.name === 'X-Amz-Algorithm' && p.value === SIGV4_ALGORITHM)) return [];
+  const headers: Array<[string, string]> = [];
+  for (const p of params) {
+    const name = p.name.toLowerCase();
+    if (name.startsWith('x-amz-') && !authParamNames.has(name)) headers.push([name, p.value]);
+  }
+  return headers;
+}
