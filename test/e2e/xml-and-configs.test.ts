@@ -96,6 +96,24 @@ describe('XML bodies and bucket configurations', () => {
       expect(await listAll()).toEqual(expect.not.arrayContaining(specialKeys));
     });
 
+    it('DeleteObjects entries with a version id or a condition fail alone and delete nothing; the rest are deleted', async () => {
+      await putKeys(['entry/versioned', 'entry/conditional', 'entry/plain', 'entry/null-version']);
+      const body = `<Delete ${ns}>`
+        + '<Object><Key>entry/versioned</Key><VersionId>3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY</VersionId></Object>'
+        + '<Object><Key>entry/conditional</Key><ETag>"0123456789abcdef0123456789abcdef"</ETag></Object>'
+        + '<Object><Key>entry/null-version</Key><VersionId>null</VersionId></Object>'
+        + '<Object><Key>entry/plain</Key></Object></Delete>';
+      const res = await postDelete(body);
+      expect(res.status, res.body.toString()).toBe(200);
+      const text = res.body.toString();
+      expect(text).toMatch(/<Error><Key>entry\/versioned<\/Key><Code>InvalidArgument<\/Code>/);
+      expect(text).toMatch(/<Error><Key>entry\/conditional<\/Key><Code>NotImplemented<\/Code>/);
+      expect(await headStatus('entry/versioned')).toBe(200);
+      expect(await headStatus('entry/conditional')).toBe(200);
+      expect(await headStatus('entry/plain')).toBe(404);
+      expect(await headStatus('entry/null-version')).toBe(404);
+    });
+
     it('DeleteObjects through boto3 and the JS SDK deletes the same keys; the listing shows them gone', async () => {
       await putKeys(specialKeys);
       const boto = await python3Result<{ deleted: string[]; errors: unknown[] }>(
