@@ -56,7 +56,7 @@ export interface ObjectHeaders {
   cacheControl?: string;
   /** Raw Expires header value as sent. */
   expires?: string;
-  /** x-amz-meta-* without the prefix; names lower-case; values are the header bytes as received, as a latin1 string. */
+  /** x-amz-meta-* without the prefix; names lower-case; values RFC 2047-decoded, as UTF-8 bytes in a latin1 string (s3/user-metadata.ts). */
   userMetadata: Record<string, string>;
 }
 
