@@ -63,9 +63,11 @@ export interface ReportComparison {
   machinesDiffer: boolean;
 }
 
+export type CompareInputErrorCode = 'NotJson' | 'NotABenchResult' | 'UnsupportedSchemaVersion' | 'Unreadable';
+
 /** Input that cannot be compared; `code` is stable, the message names the file and the problem. */
-export class CompareInputError extends TesseraError {
-  constructor(code: 'NotJson' | 'NotABenchResult' | 'UnsupportedSchemaVersion' | 'Unreadable', file: string, problem: string) {
+export class CompareInputError extends TesseraError<CompareInputErrorCode> {
+  constructor(code: CompareInputErrorCode, file: string, problem: string) {
     super(code, `${file}: ${problem}`, { file });
     this.name = 'CompareInputError';
   }

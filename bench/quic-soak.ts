@@ -38,7 +38,7 @@ export const soakDefaults: SoakOptions = {
 export interface SoakResult {
   calls: number;
   ok: number;
-  /** Expected failures by code (CallTimeout of 'hang' calls, the remote 'NoSuchShard', ...). */
+  /** Expected failures by code (CallTimeout of 'hang' calls, the remote 'ShardNotFound', ...). */
   failures: Record<string, number>;
   /** Calls that settled later than deadline + lateToleranceMs. */
   late: number;
@@ -66,7 +66,7 @@ const handler: CallHandler = async (call) => {
     const data = randomBytes(header.bytes ?? 0);
     return { header: { sha: sha(data) }, body: (async function* () { for (let at = 0; at < data.length; at += 64 * 1024) yield data.subarray(at, at + 64 * 1024); })() };
   }
-  if (call.method === 'fail') throw new TesseraError('NoSuchShard', 'shard is missing');
+  if (call.method === 'fail') throw new TesseraError('ShardNotFound', 'shard is missing');
   if (call.method === 'hang') await new Promise((resolve) => call.signal.addEventListener('abort', resolve, { once: true }));
   throw new Error(`no method ${call.method}`);
 };

@@ -36,6 +36,23 @@ async function pidOf(file: string): Promise<number | undefined> {
 }
 
 /**
+ * The "s3d ready" line that process `pid` wrote to its (appended) log, or undefined. Lines of
+ * earlier runs in the same log carry other pids and never count: a node is ready only once the
+ * process just started is listening.
+ */
+export function readyLineOf(log: string, pid: number): { endpoints: string[] } | undefined {
+  for (const match of [...log.matchAll(/^\{.*"msg":"s3d ready".*\}$/gm)].reverse()) {
+    try {
+      const line = JSON.parse(match[0]) as { pid?: number; endpoints?: string[] };
+      if (line.pid === pid && Array.isArray(line.endpoints)) return { endpoints: line.endpoints };
+    } catch {
+      // a torn line (the node is writing it now): read again on the next poll
+    }
+  }
+  return undefined;
+}
+
+/**
  * Starts each node of DIR in the background and waits for all ready lines. Returns each node's
  * S3 endpoint. Throws InvalidConfig when DIR has no node configs, NodeStartFailed when a node
  * exits or is not ready within clusterStartTimeoutMs (its log is named).
@@ -64,9 +81,9 @@ export async function startLocalCluster(dirArg: string): Promise<string[]> {
   for (const node of pending) {
     for (;;) {
       const log = await readFile(node.log, 'utf8').catch(() => '');
-      const ready = [...log.matchAll(/^\{.*"msg":"s3d ready".*\}$/gm)].pop();
+      const ready = readyLineOf(log, node.pid);
       if (ready) {
-        endpoints.push(...(JSON.parse(ready[0]) as { endpoints: string[] }).endpoints.slice(0, 1));
+        endpoints.push(...ready.endpoints.slice(0, 1));
         break;
       }
       if (!alive(node.pid)) throw new TesseraError('NodeStartFailed', `a node exited during start-up; see ${node.log}`);

@@ -7,11 +7,11 @@ import type { Logger } from 'pino';
 import { compareVersions, type MetaReplica, type MetaStore, type VersionStamp } from '../meta/meta-store.js';
 import { compareUtf8 } from '../meta/keys.js';
 import type {
-  BucketRecord, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage, ListUploadsQuery,
+  BucketRecord, CompletedUpload, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage, ListUploadsQuery,
   DataOwner, ObjectRecord, ObjectVersion, PartRecord, RepairEntry, Tombstone, UploadRecord, WriteConditions,
 } from '../meta/types.js';
 import { checkConditions, dataRefOf } from '../meta/write-rules.js';
-import { TesseraError } from '../util/errors.js';
+import { errorCodeOf, TesseraError } from '../util/errors.js';
 import { replicaReadGraceMs, replicaWriteGraceMs } from '../util/limits.js';
 import { gather, metaReadQuorum, quorumsMet, successes, unanimousError, type Quorum, type ReplicaResult } from './quorum.js';
 
@@ -19,6 +19,7 @@ import { gather, metaReadQuorum, quorumsMet, successes, unanimousError, type Quo
 export const replicaMethods = [
   'getBucket', 'listBuckets', 'applyBucket', 'deleteBucket', 'listObjects', 'getObjectVersion', 'applyObject',
   'applyDelete', 'createUpload', 'getUpload', 'putPart', 'getParts', 'listUploads', 'applyCompleteUpload', 'abortUpload', 'dropObject',
+  'getCompletedUpload',
 ] as const;
 export type ReplicaMethod = (typeof replicaMethods)[number];
 
@@ -45,7 +46,9 @@ export interface ClusterMetaOptions {
 
 const notFoundCodes = ['NoSuchBucket', 'NoSuchUpload'];
 /** Replica methods that only read: they answer at their quorum (replicaReadGraceMs). */
-const readMethods: ReadonlySet<ReplicaMethod> = new Set<ReplicaMethod>(['getBucket', 'listBuckets', 'getObjectVersion', 'listObjects', 'getUpload', 'getParts', 'listUploads']);
+const readMethods: ReadonlySet<ReplicaMethod> = new Set<ReplicaMethod>([
+  'getBucket', 'listBuckets', 'getObjectVersion', 'listObjects', 'getUpload', 'getParts', 'listUploads', 'getCompletedUpload',
+]);
 
 /** Metadata over the cluster. Errors as MetaStore, plus WriteQuorumNotMet and ReadQuorumNotMet (503). */
 export class ClusterMetaStore implements MetaStore {
@@ -93,7 +96,7 @@ export class ClusterMetaStore implements MetaStore {
     const page = await this.listObjects(name, { prefix: '', delimiter: '', startAfter: '', maxKeys: 1 });
     if (page.objects.length > 0) throw new TesseraError('BucketNotEmpty', 'bucket is not empty', { bucket: name });
     const results = await this.onAll('deleteBucket', [name], this.majority());
-    const done = results.filter((r) => r.ok || (r.error as { code?: string }).code === 'NoSuchBucket').length;
+    const done = results.filter((r) => r.ok || errorCodeOf(r.error) === 'NoSuchBucket').length;
     if (done < this.majority()) throw new TesseraError('WriteQuorumNotMet', `bucket ${name} deleted on ${done} nodes, need ${this.majority()}`);
   }
 
@@ -134,7 +137,7 @@ export class ClusterMetaStore implements MetaStore {
     if (!(await this.getBucket(bucket))) throw new TesseraError('NoSuchBucket', 'bucket does not exist', { bucket });
     if (query.maxKeys === 0) return { objects: [], commonPrefixes: [], isTruncated: false };
     const results = await this.onAll('listObjects', [bucket, query], this.listQuorum());
-    const pages = results.flatMap((r) => (r.ok ? [r.value as ListObjectsPage] : notFoundCodes.includes((r.error as { code?: string }).code ?? '') ? [emptyPage] : []));
+    const pages = results.flatMap((r) => (r.ok ? [r.value as ListObjectsPage] : notFoundCodes.includes(errorCodeOf(r.error) ?? '') ? [emptyPage] : []));
     if (pages.length < this.listQuorum()) {
       throw new TesseraError('ReadQuorumNotMet', `listing of ${bucket}: ${pages.length} of ${this.options.nodeIds().length} nodes answered, need ${this.listQuorum()}`);
     }
@@ -195,10 +198,29 @@ export class ClusterMetaStore implements MetaStore {
     return mergeUploadPages(pages, query.maxUploads);
   }
 
-  async completeUpload(uploadId: string, record: ObjectRecord, conditions?: WriteConditions): Promise<ObjectRecord | undefined> {
+  /** The completion record travels with the object record: each replica stores both in one transaction. */
+  async completeUpload(uploadId: string, record: ObjectRecord, partsDigest: Uint8Array, conditions?: WriteConditions): Promise<ObjectRecord | undefined> {
     if (conditions && (conditions.ifMatch || conditions.ifNoneMatch)) checkConditions(await this.getObject(record.bucket, record.key), conditions, record);
     const versioned = this.stamp(record);
-    return this.publish(versioned, 'applyCompleteUpload', [uploadId, versioned]);
+    return this.publish(versioned, 'applyCompleteUpload', [uploadId, versioned, partsDigest]);
+  }
+
+  /**
+   * Read at the home sets' read quorum, which overlaps every write quorum that stored a
+   * completion; any replica's record answers (all replicas store the same one). Throws ReadQuorumNotMet.
+   */
+  async getCompletedUpload(bucket: string, key: string, uploadId: string): Promise<CompletedUpload | undefined> {
+    const sets = this.homeSets(bucket, key);
+    const results = await this.onSets(sets, 'getCompletedUpload', [bucket, key, uploadId], 'read');
+    if (!quorumsMet(results, this.quorums(sets, 'read'))) {
+      throw new TesseraError('ReadQuorumNotMet', `completion of upload ${uploadId}: need ${this.describeQuorums(sets, 'read')}`);
+    }
+    return (successes(results) as (CompletedUpload | undefined)[]).find((c) => c !== undefined);
+  }
+
+  /** This node's own records (each node sweeps its replica). */
+  expireCompletedUploads(olderThanMs: number, keepMax: number, batchMax: number): Promise<number> {
+    return this.local.expireCompletedUploads(olderThanMs, keepMax, batchMax);
   }
 
   async abortUpload(bucket: string, key: string, uploadId: string): Promise<void> {

@@ -4,7 +4,7 @@
 import { randomInt } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TesseraError } from '../util/errors.js';
+import { errorCodeOf, TesseraError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { accessKeyLengthMax, accessKeyLengthMin, secretKeyLengthMax, secretKeyLengthMin } from '../config/schema.js';
 
@@ -64,7 +64,7 @@ async function readCredentialsFile(file: string): Promise<{ accessKey: string; s
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errorCodeOf(err) === 'ENOENT') return undefined;
     throw err;
   }
   let parsed: unknown;

@@ -3,14 +3,14 @@
 // is stale and taken over.
 import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TesseraError } from '../util/errors.js';
+import { errorCodeOf, TesseraError } from '../util/errors.js';
 
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    return errorCodeOf(err) === 'EPERM';
   }
 }
 
@@ -28,7 +28,7 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
       await handle.close();
       return () => rm(path, { force: true });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (errorCodeOf(err) !== 'EEXIST') throw err;
       const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
         throw new TesseraError('DataDirLocked', `data directory ${dataDir} is in use by another s3d (pid ${pid})`, { pid });

@@ -15,7 +15,7 @@ import { Scanner, type ScanState } from '../repair/scanner.js';
 import { Scrubber, type ScrubState } from '../repair/scrubber.js';
 import { S3Gateway } from '../s3/server.js';
 import { DriveSet } from '../store/drive-set.js';
-import { TesseraError } from '../util/errors.js';
+import { errorCodeOf, TesseraError } from '../util/errors.js';
 import { metaCallTimeoutMs } from '../util/limits.js';
 import { serveAdmin, type AdminSource } from './admin-server.js';
 import type { ClusterMetaStore } from './cluster-meta-store.js';
@@ -216,7 +216,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     await objects.stop();
     await cluster?.close();
     await meta.close();
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' || (err as NodeJS.ErrnoException).code === 'EACCES') {
+    if (errorCodeOf(err) === 'EADDRINUSE' || errorCodeOf(err) === 'EACCES') {
       const { address, port } = err as { address?: string; port?: number };
       throw new TesseraError('ListenFailed', `cannot listen on ${address ?? config.address}:${port ?? config.port}: ${(err as Error).message}`);
     }

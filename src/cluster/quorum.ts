@@ -1,6 +1,7 @@
 // Quorum rules for cluster metadata, as small named functions (MinIO's reduceWriteQuorumErrs
 // style): how many replicas a read or write needs, and a gather that stops waiting once enough
 // have answered, so a slow or stopped node costs at most a short grace, never a deadline.
+import { errorCodeOf } from '../util/errors.js';
 
 /** One replica's answer. */
 export type ReplicaResult<T> = { nodeId: string; ok: true; value: T } | { nodeId: string; ok: false; error: unknown };
@@ -79,6 +80,6 @@ export function successes<T>(results: readonly ReplicaResult<T>[]): T[] {
 /** The first failure's error whose code is in `codes` when every replica failed with one of them. */
 export function unanimousError(results: readonly ReplicaResult<unknown>[], codes: readonly string[]): unknown {
   if (results.length === 0 || results.some((r) => r.ok)) return undefined;
-  const coded = results.filter((r) => !r.ok && codes.includes((r.error as { code?: string }).code ?? ''));
+  const coded = results.filter((r) => !r.ok && codes.includes(errorCodeOf(r.error) ?? ''));
   return coded.length === results.length ? (coded[0] as { error: unknown }).error : undefined;
 }

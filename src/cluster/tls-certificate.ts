@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
-import { TesseraError } from '../util/errors.js';
+import { errorCodeOf, TesseraError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
 /** Lifetime of a generated certificate: 825 days, the longest Apple platforms accept for TLS. */
@@ -82,7 +82,7 @@ async function readIfExists(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errorCodeOf(err) === 'ENOENT') return undefined;
     throw err;
   }
 }

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDocument } from 'yaml';
-import { TesseraError } from '../util/errors.js';
+import { errorCodeOf, TesseraError } from '../util/errors.js';
 import { configSchema, type ConfigInput, type LogLevel, type ParsedConfig } from './schema.js';
 
 export { logLevels, type LogLevel } from './schema.js';
@@ -82,7 +82,7 @@ function readYamlFile(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code ?? String(err);
+    const reason = errorCodeOf(err) ?? String(err);
     throw new TesseraError('InvalidConfig', `config file ${file}: cannot read (${reason})`, { file }, { cause: err });
   }
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });

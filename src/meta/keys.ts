@@ -132,3 +132,11 @@ export function uploadIdKey(uploadId: string): Buffer {
 export function dataKey(dataId: string): Buffer {
   return utf8(dataId);
 }
+
+/**
+ * Key in `completed-upload-times`: completedMs (8, BE) uploadId, so a scan from the start meets the
+ * oldest completed upload first. Length 8 + the upload id's bytes.
+ */
+export function completionTimeKey(completedMs: number, uploadId: string): Buffer {
+  return Buffer.concat([uint64Be(completedMs), uploadIdKey(uploadId)]);
+}

@@ -13,13 +13,14 @@ import {
   assertObjectKey, bucketKey, bucketScope, compareUtf8, dataKey, escapeBytes, objectKey, partKey,
   prefixEnd, uploadIdKey, uploadKey, uploadKeyStart, utf8,
 } from './keys.js';
+import { completionOf, CompletedUploads } from './completed-uploads.js';
 import { listRollup, positionAfter, splitRollupPage } from './listing.js';
 import type { MarkerPosition, RollupSource, ScanEntry } from './listing.js';
 import { assertObjectRecord, assertPageSize, checkConditions, dataRefOf } from './write-rules.js';
 import { compareVersions, type MetaReplica } from './meta-store.js';
 import { MetaWriteGuard, type MetaStoreHealth } from './meta-health.js';
 import type {
-  BucketRecord, DataOwner, DataPart, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage,
+  BucketRecord, CompletedUpload, DataOwner, DataPart, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage,
   ListUploadsPage, ListUploadsQuery, ObjectRecord, ObjectVersion, PartRecord, RepairEntry, ScanScope, Tombstone, UploadRecord, WriteConditions,
 } from './types.js';
 
@@ -98,6 +99,8 @@ export class LmdbMetaStore implements MetaReplica {
   /** Background workers' durable progress (scan, scrub), by worker name (UTF-8). */
   private readonly workers: Database<unknown, Buffer>;
   private readonly guard: MetaWriteGuard;
+  /** Completed multipart uploads (by upload id, and by time for the sweep), for retried completions. */
+  private readonly completed: CompletedUploads;
 
   constructor(private readonly root: RootDatabase, path: string, log?: Logger) {
     const sub = <V>(name: string): Database<V, Buffer> => root.openDB<V, Buffer>({ name, keyEncoding: 'binary' });
@@ -112,6 +115,7 @@ export class LmdbMetaStore implements MetaReplica {
     this.tombstones = sub('tombstones');
     this.dataObjects = sub('data-objects');
     this.workers = sub('workers');
+    this.completed = new CompletedUploads(sub('completed-uploads'), sub('completed-upload-times'));
     this.guard = new MetaWriteGuard({ path, ...(log ? { log } : {}), probe: () => this.probeCommit() });
   }
 
@@ -327,15 +331,32 @@ export class LmdbMetaStore implements MetaReplica {
     return result;
   }
 
-  completeUpload(uploadId: string, record: ObjectRecord, conditions?: WriteConditions): Promise<ObjectRecord | undefined> {
+  completeUpload(uploadId: string, record: ObjectRecord, partsDigest: Uint8Array, conditions?: WriteConditions): Promise<ObjectRecord | undefined> {
     assertObjectRecord(record);
     return this.write(() => {
       const upload = this.requireUpload(record.bucket, record.key, uploadId);
       // commitObject checks the conditions after the upload is removed; a throw rolls that back.
       const used = new Set(record.parts.map((part) => part.dataId));
       this.removeUpload(upload, used);
-      return this.commitObject(record, conditions);
+      const replaced = this.commitObject(record, conditions);
+      this.recordCompletion(uploadId, record, partsDigest);
+      return replaced;
     });
+  }
+
+  async getCompletedUpload(bucket: string, key: string, uploadId: string): Promise<CompletedUpload | undefined> {
+    return this.completed.get(bucket, key, uploadId);
+  }
+
+  /** Completed uploads kept on this node. */
+  completedUploadCount(): number {
+    return this.completed.count();
+  }
+
+  /** Commits nothing when nothing is due (an idle sweep costs one read). */
+  expireCompletedUploads(olderThanMs: number, keepMax: number, batchMax: number): Promise<number> {
+    if (!this.completed.hasExpired(olderThanMs, keepMax)) return Promise.resolve(0);
+    return this.write(() => this.completed.expire(olderThanMs, keepMax, batchMax));
   }
 
   abortUpload(bucket: string, key: string, uploadId: string): Promise<void> {
@@ -389,12 +410,14 @@ export class LmdbMetaStore implements MetaReplica {
     });
   }
 
-  applyCompleteUpload(uploadId: string, record: ObjectRecord): Promise<ObjectRecord | undefined> {
+  /** Records the completion even when a newer version of the key wins here: the completion did happen. */
+  applyCompleteUpload(uploadId: string, record: ObjectRecord, partsDigest: Uint8Array): Promise<ObjectRecord | undefined> {
     assertObjectRecord(record);
     return this.write(() => {
       const used = new Set(record.parts.map((part) => part.dataId));
       const upload = this.uploadOf(record.bucket, record.key, uploadId);
       if (upload !== undefined) this.removeUpload(upload, used);
+      this.recordCompletion(uploadId, record, partsDigest);
       return this.isNewest(record) ? this.storeVersion(record) : undefined;
     });
   }
@@ -572,6 +595,12 @@ export class LmdbMetaStore implements MetaReplica {
     }
     if (replaced !== undefined) this.collectParts(replaced.parts, used);
     return replaced;
+  }
+
+  /** Stores the completion record of `record` (skipped when partsDigest is missing: see completionOf). */
+  private recordCompletion(uploadId: string, record: ObjectRecord, partsDigest: Uint8Array | undefined): void {
+    const completion = completionOf(uploadId, record, partsDigest);
+    if (completion !== undefined) this.completed.put(completion);
   }
 
   /** Removes an upload, its index entry and its parts; parts whose dataId is not in `keep` go to gc. */

@@ -2,7 +2,7 @@
 // write transaction and resolves only after the transaction is durable (synced) on disk: that
 // commit is the point at which a write becomes visible and acknowledged.
 import type {
-  BucketRecord, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
+  BucketRecord, CompletedUpload, DataRef, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
   DataOwner, ListUploadsQuery, ObjectRecord, ObjectVersion, PartRecord, RepairEntry, Tombstone, UploadRecord, WriteConditions,
 } from './types.js';
 
@@ -58,10 +58,22 @@ export interface MetaStore {
   listUploads(bucket: string, query: ListUploadsQuery): Promise<ListUploadsPage>;
   /**
    * Atomically: checks the upload exists (NoSuchUpload) and `conditions`, stores `record` as
-   * the object, moves parts not in `record.parts` and the replaced object's data to gc, and
-   * removes the upload and its parts. Returns the replaced record.
+   * the object, moves parts not in `record.parts` and the replaced object's data to gc, removes
+   * the upload and its parts, and stores the upload's CompletedUpload (with `partsDigest`, the
+   * 32-byte digest of the requested part list). Returns the replaced record.
    */
-  completeUpload(uploadId: string, record: ObjectRecord, conditions?: WriteConditions): Promise<ObjectRecord | undefined>;
+  completeUpload(uploadId: string, record: ObjectRecord, partsDigest: Uint8Array, conditions?: WriteConditions): Promise<ObjectRecord | undefined>;
+  /**
+   * The completion of upload `uploadId` of bucket/key while it is kept (completedUploadKeepMs,
+   * completedUploadsMax), else undefined. Cluster: throws ReadQuorumNotMet.
+   */
+  getCompletedUpload(bucket: string, key: string, uploadId: string): Promise<CompletedUpload | undefined>;
+  /**
+   * This node's sweep of completion records: removes, oldest first, those completed before
+   * `olderThanMs` (ms since the Unix epoch), then any beyond `keepMax`; at most `batchMax` (>= 1)
+   * in one transaction. Returns how many it removed (batchMax: call again).
+   */
+  expireCompletedUploads(olderThanMs: number, keepMax: number, batchMax: number): Promise<number>;
   /** Throws NoSuchUpload; moves all parts' data to gc and removes the upload. */
   abortUpload(bucket: string, key: string, uploadId: string): Promise<void>;
 
@@ -121,8 +133,11 @@ export interface MetaReplica extends MetaStore {
   applyObject(record: ObjectRecord): Promise<ObjectRecord | undefined>;
   /** Replaces the key with `tombstone` when newer; returns the live record it removed. */
   applyDelete(tombstone: Tombstone): Promise<ObjectRecord | undefined>;
-  /** completeUpload when this replica has the upload, else applyObject; LWW either way. */
-  applyCompleteUpload(uploadId: string, record: ObjectRecord): Promise<ObjectRecord | undefined>;
+  /**
+   * completeUpload when this replica has the upload, else applyObject; LWW either way. The
+   * CompletedUpload is stored in the same transaction whether or not the record wins.
+   */
+  applyCompleteUpload(uploadId: string, record: ObjectRecord, partsDigest: Uint8Array): Promise<ObjectRecord | undefined>;
   /** Creates the bucket record when absent (no error when it exists). */
   applyBucket(record: BucketRecord): Promise<void>;
   /** Drops pending entries without collecting their data (a cluster gateway, before publishing them). */

@@ -56,7 +56,7 @@ export interface ObjectHeaders {
   cacheControl?: string;
   /** Raw Expires header value as sent. */
   expires?: string;
-  /** x-amz-meta-* without the prefix; names lower-case; values are the header bytes as received, as a latin1 string. */
+  /** x-amz-meta-* without the prefix; names lower-case; values RFC 2047-decoded, as UTF-8 bytes in a latin1 string (s3/user-metadata.ts). */
   userMetadata: Record<string, string>;
 }
 
@@ -119,6 +119,25 @@ export interface UploadRecord extends ObjectHeaders {
   layout: DataLayout;
   checksumAlgorithm?: ChecksumAlgorithm;
   checksumType?: ChecksumType;
+}
+
+/**
+ * A multipart upload that completed, kept for completedUploadKeepMs (at most completedUploadsMax
+ * per node) so a retried CompleteMultipartUpload gets the first answer again. Written in the same
+ * transaction as the object record it made. Compact: the requested part list (up to 10,000 parts)
+ * is kept only as its digest.
+ */
+export interface CompletedUpload {
+  uploadId: string;
+  bucket: string;
+  key: string;
+  /** The object's ETag, without quotes. */
+  etag: string;
+  checksum?: StoredChecksum;
+  /** SHA-256 of the requested part list (completePartsDigest in object/multipart-rules.ts), 32 bytes. */
+  partsDigest: Uint8Array;
+  /** When it completed: the object record's lastModifiedMs, ms since the Unix epoch. */
+  completedMs: number;
 }
 
 /** An uploaded part of an in-progress multipart upload. */

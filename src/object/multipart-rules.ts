@@ -50,3 +50,14 @@ export function multipartEtag(parts: DataPart[]): string {
   for (const part of parts) md5.update(Buffer.from(part.etag, 'hex'));
   return `${md5.digest('hex')}-${parts.length}`;
 }
+
+/**
+ * SHA-256 (32 bytes) of a CompleteMultipartUpload part list: `${partNumber}:${unquoted ETag}\n` per
+ * part, in the order given. A retry of a completed upload matches its completion only with the
+ * same list; a 10,000-part list is kept as these 32 bytes.
+ */
+export function completePartsDigest(requested: readonly CompletePart[]): Uint8Array {
+  const sha = createHash('sha256');
+  for (const part of requested) sha.update(`${part.partNumber}:${unquoteEtag(part.etag)}\n`);
+  return sha.digest();
+}

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { MetaStore } from '../meta/meta-store.js';
 import type {
-  BucketRecord, DataLayout, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
+  BucketRecord, CompletedUpload, DataLayout, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
   ListUploadsQuery, ObjectHeaders, ObjectRecord, PartRecord, StoredChecksum, UploadRecord, WriteConditions,
 } from '../meta/types.js';
 import type { DataPart, DataRef, RepairEntry, RepairReason } from '../meta/types.js';
@@ -30,7 +30,10 @@ import { dataRefOf, erasureLayout, newDataId, parseShardId, shardIdOf, writeQuor
 import { checkWriteQuorum, writeStriped, type ShardSink, type WrittenData } from './stripe-writer.js';
 import { readPart, type StripeSource } from './stripe-reader.js';
 import { copyShard, rebuildShard, verifyShard } from './shard-rebuild.js';
-import { checkCompleteParts, multipartEtag, type CompletePart } from './multipart-rules.js';
+import { checkCompleteParts, completePartsDigest, multipartEtag, type CompletePart } from './multipart-rules.js';
+import { CompletedUploadSweeper, type SweepLimits } from './completed-upload-sweeper.js';
+import { completionOf } from '../meta/completed-uploads.js';
+import { assert } from '../util/assert.js';
 
 /** What a PUT or UploadPart streams in. */
 export interface DataInput {
@@ -82,6 +85,8 @@ export interface ObjectLayerOptions {
   log: Logger;
   /** Called after a shard was queued for repair (the node kicks its reconstructor). */
   onRepairQueued?: () => void;
+  /** The completed-upload sweep's limits; limits.ts when absent (tests pass small ones). */
+  completedUploadLimits?: Partial<SweepLimits>;
 }
 
 /** A written data item, before its metadata commit. */
@@ -109,6 +114,7 @@ export class ObjectLayer {
   private readonly onRepairQueued: (() => void) | undefined;
   private readonly pins = new DataPins();
   private readonly gc: GarbageCollector;
+  private readonly sweeper: CompletedUploadSweeper;
   private readonly codecs = new Map<string, Promise<ErasureCodec>>();
   private readonly source: StripeSource;
   private readonly inlineMaxBytes: number;
@@ -124,6 +130,7 @@ export class ObjectLayer {
     this.log = options.log;
     this.onRepairQueued = options.onRepairQueued;
     this.gc = new GarbageCollector(this.meta, this.drives, this.pins, this.log);
+    this.sweeper = new CompletedUploadSweeper(this.meta, this.log, options.completedUploadLimits);
     this.source = {
       store: (driveId) => this.drives.store(driveId),
       codec: (layout) => this.codec(layout),
@@ -153,9 +160,11 @@ export class ObjectLayer {
       this.log.info({ tempFiles: temps, pendingDataItems: pending.length }, 'recovered from unfinished writes');
     }
     this.gc.kick();
+    this.sweeper.start();
   }
 
   async stop(): Promise<void> {
+    await this.sweeper.stop();
     await this.gc.stop();
   }
 
@@ -261,8 +270,19 @@ export class ObjectLayer {
   async getUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord> {
     await this.getBucket(bucket);
     const upload = await this.meta.getUpload(bucket, key, uploadId);
-    if (!upload) throw new TesseraError('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { uploadId });
+    if (!upload) throw noSuchUpload(uploadId);
     return upload;
+  }
+
+  /**
+   * Checks that CompleteMultipartUpload may go on: the upload is in progress, or it completed and
+   * its completion is still kept (a retry). Throws NoSuchBucket, NoSuchUpload.
+   */
+  async requireCompletableUpload(bucket: string, key: string, uploadId: string): Promise<void> {
+    await this.getBucket(bucket);
+    if (await this.meta.getUpload(bucket, key, uploadId)) return;
+    if (await this.meta.getCompletedUpload(bucket, key, uploadId)) return;
+    throw noSuchUpload(uploadId);
   }
 
   /** Streams one part. Throws NoSuchUpload, EntityTooLarge, the body's errors. */
@@ -287,9 +307,12 @@ export class ObjectLayer {
 
   /**
    * Assembles the object from the named parts (AWS CompleteMultipartUpload rules: InvalidPart,
-   * InvalidPartOrder, EntityTooSmall) and commits it atomically. `checksumOf` computes the
-   * object's flexible checksum from the chosen parts (may throw, e.g. InvalidPart/BadDigest).
-   * Throws NoSuchUpload, PreconditionFailed.
+   * InvalidPartOrder, EntityTooSmall) and commits it atomically with its CompletedUpload.
+   * `checksumOf` computes the object's flexible checksum from the chosen parts (may throw, e.g.
+   * InvalidPart/BadDigest). A retry of an upload that already completed (the upload is gone, its
+   * completion kept, the same part list) returns that completion as it was, without checking
+   * `conditions` again (AWS answers such a retry 200, If-None-Match: * included), whatever became of
+   * the object since; another part list gets NoSuchUpload. Throws NoSuchBucket, NoSuchUpload, PreconditionFailed.
    */
   async completeUpload(
     bucket: string,
@@ -298,26 +321,24 @@ export class ObjectLayer {
     requested: CompletePart[],
     checksumOf: (upload: UploadRecord, parts: PartRecord[]) => StoredChecksum | undefined,
     conditions?: WriteConditions,
-  ): Promise<ObjectRecord> {
-    const upload = await this.getUpload(bucket, key, uploadId);
-    const chosen = checkCompleteParts(requested, await this.meta.getParts(bucket, key, uploadId));
-    const checksum = checksumOf(upload, chosen);
-    const { bucket: _b, key: _k, uploadId: _u, initiatedMs: _i, layout, checksumAlgorithm: _a, checksumType: _t, ...headers } = upload;
-    const record: ObjectRecord = {
-      ...headers,
-      bucket,
-      key,
-      sizeBytes: chosen.reduce((sum, p) => sum + p.sizeBytes, 0),
-      etag: multipartEtag(chosen),
-      lastModifiedMs: Date.now(),
-      layout,
-      parts: chosen.map(({ lastModifiedMs: _m, ...part }) => part),
-      multipart: true,
-      ...(checksum ? { checksum } : {}),
-    };
-    await this.meta.completeUpload(uploadId, record, conditions);
-    this.gc.kick();
-    return record;
+  ): Promise<CompletedUpload> {
+    const partsDigest = completePartsDigest(requested);
+    try {
+      const upload = await this.getUpload(bucket, key, uploadId);
+      const chosen = checkCompleteParts(requested, await this.meta.getParts(bucket, key, uploadId));
+      const record = multipartRecord(upload, chosen, checksumOf(upload, chosen));
+      await this.meta.completeUpload(uploadId, record, partsDigest, conditions);
+      this.gc.kick();
+      const completion = completionOf(uploadId, record, partsDigest);
+      assert(completion !== undefined, 'completePartsDigest makes a 32-byte digest');
+      return completion;
+    } catch (err) {
+      // Gone before or while this request ran: a retry, or a request racing its own retry.
+      if (!isTesseraError(err, 'NoSuchUpload')) throw err;
+      const done = await this.meta.getCompletedUpload(bucket, key, uploadId);
+      if (done && Buffer.from(done.partsDigest).equals(partsDigest)) return done;
+      throw err;
+    }
   }
 
   /** Throws NoSuchUpload. */
@@ -589,4 +610,25 @@ export class ObjectLayer {
       throw err;
     }
   }
+}
+
+function noSuchUpload(uploadId: string): TesseraError {
+  return new TesseraError('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { uploadId });
+}
+
+/** The object record CompleteMultipartUpload makes of `upload` from its `chosen` parts (in order). */
+function multipartRecord(upload: UploadRecord, chosen: PartRecord[], checksum: StoredChecksum | undefined): ObjectRecord {
+  const { bucket, key, uploadId: _u, initiatedMs: _i, layout, checksumAlgorithm: _a, checksumType: _t, ...headers } = upload;
+  return {
+    ...headers,
+    bucket,
+    key,
+    sizeBytes: chosen.reduce((sum, p) => sum + p.sizeBytes, 0),
+    etag: multipartEtag(chosen),
+    lastModifiedMs: Date.now(),
+    layout,
+    parts: chosen.map(({ lastModifiedMs: _m, ...part }) => part),
+    multipart: true,
+    ...(checksum ? { checksum } : {}),
+  };
 }

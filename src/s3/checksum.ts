@@ -9,7 +9,7 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
 import { createCRC32, createCRC64, type IHasher } from 'hash-wasm';
 import type { ChecksumAlgorithm, ChecksumType } from '../meta/types.js';
 import { assert } from '../util/assert.js';
-import { TesseraError } from '../util/errors.js';
+import { s3Error } from './errors.js';
 
 /** Every flexible checksum algorithm S3 accepts, in the order AWS documents them. */
 export const checksumAlgorithms: readonly ChecksumAlgorithm[] = Object.freeze([
@@ -103,7 +103,7 @@ export function parseChecksumAlgorithm(
   const upper = value.trim().toUpperCase();
   const found = checksumAlgorithms.find((algorithm) => algorithm === upper);
   if (found === undefined) {
-    throw new TesseraError('InvalidRequest', `Value for ${headerName} header is invalid.`, { header: headerName });
+    throw s3Error('InvalidRequest', `Value for ${headerName} header is invalid.`, { header: headerName });
   }
   return found;
 }
@@ -120,7 +120,7 @@ export function decodeChecksumValue(algorithm: ChecksumAlgorithm, base64: string
   const digest = Buffer.from(base64, 'base64');
   const canonical = digest.toString('base64') === base64;
   if (!canonical || digest.length !== digestLengthBytes(algorithm)) {
-    throw new TesseraError('InvalidRequest', `Value for ${headerName} header is invalid.`, { header: headerName });
+    throw s3Error('InvalidRequest', `Value for ${headerName} header is invalid.`, { header: headerName });
   }
   return digest;
 }

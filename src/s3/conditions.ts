@@ -1,9 +1,11 @@
 // Conditional requests. GET/HEAD follow RFC 7232 section 6 order, which is also what the
 // GetObject API reference documents: If-Match, else If-Unmodified-Since (412); then
 // If-None-Match, else If-Modified-Since (304). Copy-source conditions all fail with 412.
+// Dates are HTTP-dates only (RFC 9110 5.6.7); anything else is ignored, as RFC 9110 13.1.3 says.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ObjectRecord, WriteConditions } from '../meta/types.js';
 import { s3Error } from './errors.js';
+import { parseHttpDate } from './http-date.js';
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
@@ -20,12 +22,6 @@ function etagMatches(list: string, etag: string): boolean {
 /** Whole seconds: HTTP dates carry no milliseconds. */
 function seconds(ms: number): number {
   return Math.floor(ms / 1000);
-}
-
-function parseDate(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? undefined : ms;
 }
 
 interface ConditionNames {
@@ -47,14 +43,14 @@ const copySource: ConditionNames = {
 function evaluate(headers: IncomingHttpHeaders, record: ObjectRecord, names: ConditionNames): 'ok' | 'precondition' | 'not-modified' {
   const modified = seconds(record.lastModifiedMs);
   const ifMatch = header(headers, names.ifMatch);
-  const ifUnmodifiedSince = parseDate(header(headers, names.ifUnmodifiedSince));
+  const ifUnmodifiedSince = parseHttpDate(header(headers, names.ifUnmodifiedSince));
   if (ifMatch !== undefined) {
     if (!etagMatches(ifMatch, record.etag)) return 'precondition';
   } else if (ifUnmodifiedSince !== undefined && modified > seconds(ifUnmodifiedSince)) {
     return 'precondition';
   }
   const ifNoneMatch = header(headers, names.ifNoneMatch);
-  const ifModifiedSince = parseDate(header(headers, names.ifModifiedSince));
+  const ifModifiedSince = parseHttpDate(header(headers, names.ifModifiedSince));
   if (ifNoneMatch !== undefined) {
     if (etagMatches(ifNoneMatch, record.etag)) return 'not-modified';
   } else if (ifModifiedSince !== undefined && modified <= seconds(ifModifiedSince)) {

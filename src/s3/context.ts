@@ -31,6 +31,12 @@ export interface RequestContext {
   log: Logger;
   /** Decoded request body bytes consumed so far (for the access log). */
   bytesIn: number;
+  /**
+   * Called once before the body is first read: sends `100 Continue` when the client asked for it
+   * (`Expect: 100-continue`, RFC 9110 section 10.1.1), so a request refused earlier never makes the
+   * client send its body. Idempotent.
+   */
+  startBody(): void;
 }
 
 /** A handler's answer; bodies may stream. */

@@ -1,6 +1,8 @@
 // Operation name -> handler (one file per operation group under ops/).
 import type { Handler } from './context.js';
+import * as acl from './ops/acl.js';
 import * as bucket from './ops/bucket.js';
+import { bucketConfigHandlers } from './ops/bucket-config.js';
 import { copyObject } from './ops/copy-object.js';
 import { deleteObject, deleteObjects } from './ops/delete-object.js';
 import { getObject, headObject } from './ops/get-object.js';
@@ -15,7 +17,10 @@ export const handlers: Readonly<Record<string, Handler>> = {
   DeleteBucket: bucket.deleteBucket,
   GetBucketLocation: bucket.getBucketLocation,
   GetBucketVersioning: bucket.getBucketVersioning,
-  GetBucketAcl: bucket.getBucketAcl,
+  GetBucketAcl: acl.getBucketAcl,
+  PutBucketAcl: acl.putBucketAcl,
+  GetObjectAcl: acl.getObjectAcl,
+  PutObjectAcl: acl.putObjectAcl,
   UnsupportedBucketResource: bucket.unsupportedBucketResource,
   UnsupportedObjectResource: bucket.unsupportedObjectResource,
   ListObjects: listObjects,
@@ -34,4 +39,5 @@ export const handlers: Readonly<Record<string, Handler>> = {
   AbortMultipartUpload: multipart.abortMultipartUpload,
   ListParts: multipart.listParts,
   ListMultipartUploads: multipart.listMultipartUploads,
+  ...bucketConfigHandlers,
 };

@@ -2,11 +2,12 @@
 // sent before anything is committed: x-amz-content-sha256 (hex), Content-MD5, and flexible
 // checksums from an x-amz-checksum-* header or trailer (AWS "Checking object integrity").
 import { createHash, type Hash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream';
 import type { ChecksumAlgorithm, StoredChecksum } from '../meta/types.js';
 import type { WrittenData } from '../object/stripe-writer.js';
 import { TesseraError } from '../util/errors.js';
-import { xmlBodyMaxBytes } from '../util/limits.js';
+import { partSizeMaxBytes, putObjectSizeMaxBytes, requestBodyStartTimeoutMs, xmlBodyMaxBytes } from '../util/limits.js';
 import { createAwsChunkedDecoder, type AwsChunkedDecoder } from './auth/aws-chunked.js';
 import { STREAMING_SIGNED_PAYLOAD, STREAMING_SIGNED_PAYLOAD_TRAILER, STREAMING_UNSIGNED_PAYLOAD_TRAILER } from './auth/canonical.js';
 import {
@@ -61,13 +62,40 @@ function contentMd5(ctx: RequestContext): Buffer | undefined {
   return digest;
 }
 
-/** Any failure of the socket under the body means the client sent less than it announced. */
-async function* guarded(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+/**
+ * The body's chunks, once the client was told to send them (ctx.startBody). Its first byte must
+ * come within requestBodyStartTimeoutMs, else RequestTimeout: an admitted request holds a slot, and
+ * one that never sends its body must not hold it for long. Any failure of the socket under the body
+ * means the client sent less than it announced (IncompleteBody).
+ */
+async function* guarded(ctx: RequestContext, source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  ctx.startBody();
+  const iterator = source[Symbol.asyncIterator]();
   try {
-    for await (const chunk of source) yield chunk;
+    const first = await firstChunk(iterator);
+    if (first.done) return;
+    yield first.value;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      yield next.value;
+    }
   } catch (err) {
     if (err instanceof TesseraError) throw err;
     throw s3Error('IncompleteBody', undefined, {});
+  }
+}
+
+/** iterator.next(), or RequestTimeout when nothing arrives within requestBodyStartTimeoutMs. */
+async function firstChunk(iterator: AsyncIterator<Buffer>): Promise<IteratorResult<Buffer>> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(s3Error('RequestTimeout')), requestBodyStartTimeoutMs);
+  });
+  try {
+    return await Promise.race([iterator.next(), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -93,7 +121,7 @@ export function requestPayload(ctx: RequestContext, declared?: ChecksumAlgorithm
   const expectedLength = decoder ? undefined : Number(header(ctx, 'content-length') ?? NaN);
 
   async function* body(): AsyncGenerator<Buffer> {
-    for await (const chunk of guarded(source)) {
+    for await (const chunk of guarded(ctx, source)) {
       ctx.bytesIn += chunk.length;
       sha256?.update(chunk);
       checksummer?.update(chunk);
@@ -124,6 +152,35 @@ export function requestPayload(ctx: RequestContext, declared?: ChecksumAlgorithm
 
   const announced = decoder ? Number(header(ctx, 'x-amz-decoded-content-length') ?? NaN) : expectedLength;
   return { body: body(), finish, ...(announced !== undefined && Number.isSafeInteger(announced) ? { sizeHintBytes: announced } : {}) };
+}
+
+/** Operations whose body is an object or a part, with the largest body each accepts (bytes). */
+const bodySizeMaxBytes: Readonly<Record<string, number>> = {
+  PutObject: putObjectSizeMaxBytes,
+  UploadPart: partSizeMaxBytes,
+};
+/** Operations whose body is an XML document read whole by readSmallBody. */
+const xmlBodyOperations: ReadonlySet<string> = new Set(['CompleteMultipartUpload', 'DeleteObjects', 'CreateBucket']);
+
+/**
+ * Refuses, from the headers alone and before any of the body is read, a body larger than the
+ * operation accepts: EntityTooLarge (with ProposedSize and MaxSizeAllowed, as AWS) for an object
+ * or part over 5 GiB (PutObject / UploadPart API reference), MaxMessageLengthExceeded for an XML
+ * request over xmlBodyMaxBytes. The size is x-amz-decoded-content-length for aws-chunked bodies,
+ * else Content-Length; an absent size is checked while the body streams.
+ */
+export function checkAnnouncedBodySize(operation: string, headers: IncomingHttpHeaders): void {
+  const decoded = headers['x-amz-decoded-content-length'];
+  const text = (Array.isArray(decoded) ? decoded[0] : decoded) ?? headers['content-length'];
+  if (text === undefined || !/^\d+$/.test(text.trim())) return;
+  const announced = Number(text.trim());
+  const max = bodySizeMaxBytes[operation];
+  if (max !== undefined && announced > max) {
+    throw s3Error('EntityTooLarge', undefined, { ProposedSize: announced, MaxSizeAllowed: max });
+  }
+  if (xmlBodyOperations.has(operation) && announced > xmlBodyMaxBytes) {
+    throw s3Error('MaxMessageLengthExceeded', `Your request was too big (limit ${xmlBodyMaxBytes} bytes).`);
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
-// Byte ranges (RFC 9110 section 14; GetObject "Range" supports one range per request).
+// Byte ranges (RFC 9110 section 14; GetObject "Range" supports one range per request). A
+// satisfiable range is served as 206 even when it covers the whole object, as AWS does.
 
 /** An inclusive byte range [first, last]. */
 export interface ByteRange {

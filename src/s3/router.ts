@@ -2,6 +2,7 @@
 // <bucket>.<one of the configured domains>, path-style otherwise (AWS "Virtual hosting of
 // buckets"). Operation names are the S3 API action names, used in logs.
 import { s3Error } from './errors.js';
+import { bucketConfigOperation } from './ops/bucket-config.js';
 
 /** The addressed bucket and key (both undefined for service-level requests). */
 export interface Target {
@@ -42,12 +43,6 @@ export function resolveTarget(host: string | undefined, rawPath: string, domains
   return { bucket: decodePath(path.slice(0, slash)), key: key === '' ? undefined : decodePath(key), virtualHost: false };
 }
 
-/** Bucket sub-resources that exist in S3 but that Tessera does not implement. */
-const unsupportedBucketResources = [
-  'accelerate', 'analytics', 'cors', 'encryption', 'intelligent-tiering', 'inventory', 'lifecycle',
-  'logging', 'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy', 'policyStatus',
-  'publicAccessBlock', 'replication', 'requestPayment', 'tagging', 'website',
-];
 const unsupportedObjectResources = ['tagging', 'acl', 'retention', 'legal-hold', 'torrent', 'restore', 'select', 'attributes'];
 
 /** Names the S3 operation for a request. Throws MethodNotAllowed / NotImplemented. */
@@ -58,6 +53,10 @@ export function operationOf(method: string, target: Target, query: URLSearchPara
     throw s3Error('MethodNotAllowed');
   }
   if (target.key === undefined) {
+    // Configuration sub-resources first, so none of them can fall through to ListObjects,
+    // CreateBucket or DeleteBucket.
+    const config = bucketConfigOperation(method, query);
+    if (config !== undefined) return config;
     switch (method) {
       case 'GET':
         if (has('location')) return 'GetBucketLocation';
@@ -65,22 +64,22 @@ export function operationOf(method: string, target: Target, query: URLSearchPara
         if (has('acl')) return 'GetBucketAcl';
         if (has('uploads')) return 'ListMultipartUploads';
         if (has('versions')) return 'ListObjectVersions';
-        if (unsupportedBucketResources.some(has)) return 'UnsupportedBucketResource';
         if (query.get('list-type') === '2') return 'ListObjectsV2';
         return 'ListObjects';
       case 'HEAD': return 'HeadBucket';
       case 'PUT':
-        if ([...unsupportedBucketResources, 'acl', 'versioning'].some(has)) return 'UnsupportedBucketResource';
+        if (has('acl')) return 'PutBucketAcl';
+        if (has('versioning')) return 'UnsupportedBucketResource';
         return 'CreateBucket';
-      case 'DELETE':
-        if (unsupportedBucketResources.some(has)) return 'UnsupportedBucketResource';
-        return 'DeleteBucket';
+      case 'DELETE': return 'DeleteBucket';
       case 'POST':
         if (has('delete')) return 'DeleteObjects';
         throw s3Error('MethodNotAllowed');
       default: throw s3Error('MethodNotAllowed');
     }
   }
+  if (has('acl') && method === 'GET') return 'GetObjectAcl';
+  if (has('acl') && method === 'PUT') return 'PutObjectAcl';
   if (unsupportedObjectResources.some(has)) return 'UnsupportedObjectResource';
   switch (method) {
     case 'GET': return has('uploadId') ? 'ListParts' : 'GetObject';

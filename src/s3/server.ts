@@ -9,13 +9,17 @@ import { Readable, pipeline } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ObjectLayer } from '../object/object-layer.js';
 import {
-  concurrentRequestsMax, errorBodyDrainMaxBytes, errorBodyDrainTimeoutMs, headerSectionMaxBytes, requestIdleTimeoutMs, shutdownGraceMs,
+  clientConnectionsMax, concurrentRequestsMax, errorBodyDrainMaxBytes, errorBodyDrainTimeoutMs, headerSectionMaxBytes,
+  requestHeadersTimeoutMs, requestIdleTimeoutMs, shutdownGraceMs, unauthenticatedDrainMaxBytes, unauthenticatedDrainTimeoutMs,
 } from '../util/limits.js';
-import { authenticate } from './auth/sigv4.js';
+import { presignedQueryHeaders } from './auth/presigned.js';
+import { authenticate, parseQuery } from './auth/sigv4.js';
 import type { GatewaySettings, RequestContext, S3Response } from './context.js';
 import { s3Error, toS3Error } from './errors.js';
 import { handlers } from './handlers.js';
+import { checkAnnouncedBodySize } from './payload.js';
 import { operationOf, resolveTarget, type Target } from './router.js';
+import { checkRequestHeaders } from './unsupported-headers.js';
 import { xmlPlain } from './xml.js';
 
 export interface GatewayOptions {
@@ -51,20 +55,27 @@ function errorBody(code: string, message: string, resource: string, requestId: s
 /** The S3 HTTP gateway. */
 export class S3Gateway {
   private readonly servers: Array<http.Server | https.Server> = [];
+  /** Admitted requests holding one of concurrentRequestsMax slots. */
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
+  /** Per connection: responses not yet closed, and a parse-error reply waiting for them. */
+  private readonly pendingResponses = new WeakMap<Socket, { responses: Set<ServerResponse>; afterLast: (() => void) | undefined }>();
   private readonly hostId = randomBytes(24).toString('base64');
 
   constructor(private readonly options: GatewayOptions) {}
 
   /** Starts a listener; resolves with the bound port (useful with port 0). */
   async listen(listener: Listener): Promise<number> {
-    const serverOptions = { maxHeaderSize: headerSectionMaxBytes, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 };
-    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    const serverOptions = { maxHeaderSize: headerSectionMaxBytes, requestTimeout: 0, headersTimeout: requestHeadersTimeoutMs, keepAliveTimeout: 5_000 };
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res, false);
     const server = listener.protocol === 'https'
       ? https.createServer({ ...serverOptions, ...listener.tls }, handler)
       : http.createServer(serverOptions, handler);
     server.timeout = requestIdleTimeoutMs;
+    server.maxConnections = clientConnectionsMax;
+    // With a listener, node:http no longer answers `Expect: 100-continue` by itself: the request
+    // is routed and authenticated first, and 100 Continue goes out only when its body is read.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res, true));
     if (listener.protocol === 'https') server.prependListener('secureConnection', keepHttpParserOffTlsHandle);
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     server.on('tlsClientError', (err: Error) => this.options.log.debug({ err: err.message }, 'TLS handshake failed'));
@@ -94,23 +105,72 @@ export class S3Gateway {
     await Promise.all(closed);
   }
 
+  /**
+   * A request on `socket` could not be parsed. Its 400 is written after the responses to the
+   * requests before it on the same connection (HTTP/1.1 pipelining, RFC 9112 section 9.3.2), then
+   * the connection closes: the parser cannot find the next request after garbage.
+   */
   private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    if (!socket.writable) {
+    if (!socket.writable || err.code === 'ECONNRESET') {
       socket.destroy();
       return;
     }
     const requestId = newRequestId();
-    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'RequestHeaderSectionTooLarge' : 'BadRequest';
-    const message = code === 'BadRequest' ? 'The HTTP request could not be parsed.' : 'Your request header section exceeds the maximum allowed size.';
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const code = tooLarge ? 'RequestHeaderSectionTooLarge' : 'BadRequest';
+    const message = tooLarge ? 'Your request header section exceeds the maximum allowed size.' : 'The HTTP request could not be parsed.';
     const body = errorBody(code, message, '', requestId, this.hostId, {});
     this.options.log.info({ reqId: requestId, status: 400, code, err: err.message }, 'malformed HTTP request');
-    socket.end(
-      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `x-amz-request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    const reply = (): void => {
+      if (!socket.writable) return;
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `x-amz-request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    };
+    const pending = this.pendingResponses.get(socket);
+    if (pending === undefined || pending.responses.size === 0) reply();
+    else pending.afterLast = reply;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Counts `res` as unanswered on its socket until it closes; then runs a deferred parse-error reply. */
+  private trackResponse(socket: Socket, res: ServerResponse): void {
+    let pending = this.pendingResponses.get(socket);
+    if (pending === undefined) {
+      pending = { responses: new Set(), afterLast: undefined };
+      this.pendingResponses.set(socket, pending);
+    }
+    const entry = pending;
+    entry.responses.add(res);
+    res.once('close', () => {
+      entry.responses.delete(res);
+      if (entry.responses.size > 0 || entry.afterLast === undefined) return;
+      const reply = entry.afterLast;
+      entry.afterLast = undefined;
+      // After node:http has handed the socket back (resOnFinish runs in the same tick as 'finish').
+      setImmediate(reply);
+    });
+  }
+
+  /** Takes one of concurrentRequestsMax slots; undefined when all are taken. */
+  private acquireSlot(): (() => void) | undefined {
+    if (this.inFlight >= concurrentRequestsMax) return undefined;
+    this.inFlight++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.inFlight--;
+      if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    };
+  }
+
+  /**
+   * One request: route, authenticate, check what the headers announce, then take a slot and run the
+   * handler. Nothing before the slot reads the body, so a request refused there (anonymous, a bad
+   * signature, an oversized Content-Length) costs no slot and, with `Expect: 100-continue`, no body.
+   */
+  private async handle(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
     const startMs = performance.now();
     const id = newRequestId();
     const url = req.url ?? '/';
@@ -120,43 +180,64 @@ export class S3Gateway {
     let ctx: RequestContext | undefined;
     let operation = 'Unknown';
     let target: Target = { bucket: undefined, key: undefined, virtualHost: false };
+    let releaseSlot: (() => void) | undefined;
+    const body = { continueSent: false };
     res.setHeader('x-amz-request-id', id);
     res.setHeader('x-amz-id-2', this.hostId);
     res.setHeader('Server', 'Tessera');
-    this.inFlight++;
+    this.trackResponse(req.socket, res);
     // Counted as the body goes out: 'close' can come before send() resolves (a streamed body).
     const sent = { bytes: 0 };
     res.once('close', () => {
-      this.inFlight--;
+      releaseSlot?.();
       const ms = Math.round((performance.now() - startMs) * 10) / 10;
       this.options.log.info({
         reqId: id, op: operation, bucket: target.bucket, key: target.key, status: res.statusCode,
         bytesIn: ctx?.bytesIn ?? 0, bytesOut: sent.bytes, ms,
         ...(res.writableFinished ? {} : { aborted: true }),
       }, 'request');
-      if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     });
     try {
-      if (this.inFlight > concurrentRequestsMax) throw s3Error('SlowDown');
       const query = new URLSearchParams(rawQuery);
+      const fromQuery = presignedQueryHeaders(parseQuery(rawQuery));
+      const routingHeaders = fromQuery.length === 0 ? req.headers : { ...Object.fromEntries(fromQuery), ...req.headers };
       target = resolveTarget(req.headers.host, rawPath, this.options.domains);
-      operation = operationOf(req.method ?? 'GET', target, query, req.headers);
+      operation = operationOf(req.method ?? 'GET', target, query, routingHeaders);
+      // Repeated headers are signed joined with ',' (not node:http's ', '): headersDistinct keeps them apart.
       const auth = authenticate(
-        { method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers },
+        { method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headersDistinct },
         (accessKeyId) => this.options.credentials.get(accessKeyId),
         Date.now(),
-        target.virtualHost && target.bucket ? { virtualHostBucket: target.bucket } : {},
+        { region: this.options.settings.region, ...(target.virtualHost && target.bucket ? { virtualHostBucket: target.bucket } : {}) },
       );
+      // Signed as part of the query: from here on they are the request's headers, as on S3.
+      for (const [name, value] of fromQuery) {
+        if (req.headers[name] !== undefined) continue;
+        req.headers[name] = value;
+        req.rawHeaders.push(name, value);
+      }
       ctx = {
         id, req, method: req.method ?? 'GET', rawPath, query, bucket: target.bucket, key: target.key, operation, auth,
         objects: this.options.objects, settings: this.options.settings, log: this.options.log.child({ reqId: id }), bytesIn: 0,
+        startBody: () => {
+          if (!expectsContinue || body.continueSent) return;
+          body.continueSent = true;
+          res.writeContinue();
+        },
       };
+      checkRequestHeaders({ operation, headers: req.headers, query, bucket: target.bucket, ownerId: this.options.settings.owner.id });
+      checkAnnouncedBodySize(operation, req.headers);
       const handler = handlers[operation];
       if (!handler) throw s3Error('NotImplemented', `${operation} is not implemented`);
+      releaseSlot = this.acquireSlot();
+      if (releaseSlot === undefined) throw s3Error('SlowDown');
       const response = await handler(ctx);
       await this.send(req, res, response, sent);
     } catch (err) {
-      await this.sendError(req, res, err, rawPath, id);
+      // An error answer holds no slot while it waits for the rest of a body.
+      releaseSlot?.();
+      const unread = !expectsContinue || body.continueSent ? 'drain' : 'unsent';
+      await this.sendError(req, res, err, rawPath, id, ctx === undefined ? 'unauthenticated' : unread);
     }
   }
 
@@ -165,7 +246,7 @@ export class S3Gateway {
    * errorBodyDrainTimeoutMs), so a client still sending can read an early error response
    * instead of a reset. Resolves true when the whole body was consumed.
    */
-  private drainRequest(req: IncomingMessage): Promise<boolean> {
+  private drainRequest(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<boolean> {
     if (req.complete) return Promise.resolve(true);
     if (req.destroyed) return Promise.resolve(false);
     // Detach whatever was reading the body (a pipe into the aws-chunked decoder, or an async
@@ -183,14 +264,28 @@ export class S3Gateway {
       };
       const onData = (chunk: Buffer): void => {
         bytes += chunk.length;
-        if (bytes > errorBodyDrainMaxBytes) finish(false);
+        if (bytes > maxBytes) finish(false);
       };
       const onEnd = (): void => finish(true);
       const onClose = (): void => finish(req.complete);
-      const timer = setTimeout(() => finish(false), errorBodyDrainTimeoutMs);
+      const timer = setTimeout(() => finish(false), timeoutMs);
       req.on('data', onData).once('end', onEnd).once('close', onClose);
       req.resume();
     });
+  }
+
+  /** Discards the unread body before an error answer; false when the connection must close. */
+  private discardBody(req: IncomingMessage, code: string, body: 'drain' | 'unauthenticated' | 'unsent'): Promise<boolean> {
+    if (req.complete) return Promise.resolve(true);
+    // The client announced more than we would read, or never started sending: do not wait for it.
+    const announced = Number(req.headers['content-length'] ?? 0);
+    if (body === 'unsent' || code === 'RequestTimeout' || code === 'EntityTooLarge' || code === 'MaxMessageLengthExceeded') return Promise.resolve(false);
+    if (body === 'unauthenticated') {
+      if (announced > unauthenticatedDrainMaxBytes) return Promise.resolve(false);
+      return this.drainRequest(req, unauthenticatedDrainMaxBytes, unauthenticatedDrainTimeoutMs);
+    }
+    if (announced > errorBodyDrainMaxBytes) return Promise.resolve(false);
+    return this.drainRequest(req, errorBodyDrainMaxBytes, errorBodyDrainTimeoutMs);
   }
 
   /** Writes a handler's response; streams bodies with backpressure, adding each body byte sent to `sent.bytes`. */
@@ -226,7 +321,16 @@ export class S3Gateway {
     });
   }
 
-  private async sendError(req: IncomingMessage, res: ServerResponse, err: unknown, rawPath: string, requestId: string): Promise<void> {
+  /**
+   * Sends the S3 error for `err`. What is left of the request body is first read and discarded
+   * within bounds (`unread`: 'drain' for an authenticated request, 'unauthenticated' with tighter
+   * bounds, 'unsent' when 100 Continue never went out so the client holds its body back), so a
+   * client still sending reads the error instead of a reset; past the bounds the connection closes.
+   */
+  private async sendError(
+    req: IncomingMessage, res: ServerResponse, err: unknown, rawPath: string, requestId: string,
+    unread: 'drain' | 'unauthenticated' | 'unsent',
+  ): Promise<void> {
     const reply = toS3Error(err);
     const log = this.options.log;
     if (reply.internal) log.error({ err, reqId: requestId }, 'internal error');
@@ -236,7 +340,7 @@ export class S3Gateway {
       res.destroy();
       return;
     }
-    if (!(await this.drainRequest(req))) res.setHeader('Connection', 'close');
+    if (!(await this.discardBody(req, reply.code, unread))) res.setHeader('Connection', 'close');
     if (res.headersSent || res.destroyed) return;
     res.statusCode = reply.status;
     if (reply.code === 'NotModified' || req.method === 'HEAD') {

@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { TesseraError } from '../util/errors.js';
+import { errorCodeOf, TesseraError } from '../util/errors.js';
 import { drivesMax } from '../util/limits.js';
 import { LocalShardStore } from './local-shard-store.js';
 import type { ShardStore, ShardStoreSet } from './shard-store.js';
@@ -50,7 +50,7 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as T;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errorCodeOf(err) === 'ENOENT') return undefined;
     throw new TesseraError('InvalidDrive', `${path} is unreadable or not JSON: ${(err as Error).message}`);
   }
 }
@@ -59,7 +59,7 @@ async function isEmptyDir(path: string): Promise<boolean> {
   try {
     return (await readdir(path)).length === 0;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    if (errorCodeOf(err) === 'ENOENT') return true;
     throw err;
   }
 }

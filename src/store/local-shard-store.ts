@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TesseraError } from '../util/errors.js';
+import { errorCodeOf, TesseraError } from '../util/errors.js';
 import type { ShardStore, ShardWriter } from './shard-store.js';
 
 const shardIdPattern = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
@@ -17,7 +17,7 @@ function checkShardId(shardId: string): void {
 }
 
 function ioError(err: unknown, what: string): TesseraError {
-  const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+  const code = errorCodeOf(err) ?? 'EIO';
   return new TesseraError('StorageIOError', `${what}: ${code}`, { errno: code }, { cause: err });
 }
 
@@ -156,7 +156,7 @@ export class LocalShardStore implements ShardStore {
     try {
       handle = await open(path, 'r');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (errorCodeOf(err) === 'ENOENT') {
         throw new TesseraError('ShardNotFound', `shard ${shardId} not found`, { shardId });
       }
       throw ioError(err, `open shard ${shardId}`);
@@ -185,7 +185,7 @@ export class LocalShardStore implements ShardStore {
       const info = await stat(this.pathOf(shardId).path);
       return { sizeBytes: info.size };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (errorCodeOf(err) === 'ENOENT') return undefined;
       throw ioError(err, `stat shard ${shardId}`);
     }
   }
@@ -194,7 +194,7 @@ export class LocalShardStore implements ShardStore {
     try {
       await unlink(this.pathOf(shardId).path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(err, `delete shard ${shardId}`);
+      if (errorCodeOf(err) !== 'ENOENT') throw ioError(err, `delete shard ${shardId}`);
     }
   }
 

@@ -7,7 +7,7 @@ import type { Transport } from '../transport/transport.js';
 import type { ShardStore, ShardWriter } from './shard-store.js';
 
 /** Codes a peer's shard server sends that keep their meaning here. */
-const storeCodes = ['ShardNotFound', 'ShardTruncated', 'StorageIOError', 'InvalidShardId'];
+const storeCodes = ['ShardNotFound', 'ShardTruncated', 'StorageIOError', 'InvalidShardId'] as const;
 
 /** Transport and peer failures become StorageIOError; the shard store's own codes pass through. */
 function storeError(err: unknown, nodeId: string, what: string): TesseraError {

@@ -4,6 +4,7 @@
 // bytes are never copied into frames.
 import { Packr } from 'msgpackr';
 import { callHeaderMaxBytes } from '../util/limits.js';
+import { isLayerErrorCode } from '../util/error-codes.js';
 import { TesseraError } from '../util/errors.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
@@ -95,5 +96,8 @@ export function errorFrame(err: unknown): ReplyFrame {
 
 /** The error a caller throws for an error reply from `nodeId`. */
 export function errorFromFrame(frame: Extract<ReplyFrame, { e: unknown }>, nodeId: string): TesseraError {
-  return new TesseraError(frame.e.code, frame.e.message, { ...(frame.e.details ?? {}), remoteNode: nodeId });
+  const details = { ...(frame.e.details ?? {}), remoteNode: nodeId };
+  // A code this build does not know (a newer peer) is kept in the message, never trusted as a code.
+  if (isLayerErrorCode(frame.e.code)) return new TesseraError(frame.e.code, frame.e.message, details);
+  return new TesseraError('RemoteError', `${frame.e.code}: ${frame.e.message}`, details);
 }

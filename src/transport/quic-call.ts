@@ -73,7 +73,7 @@ export async function sendRequest(stream: NativeStream, frame: Buffer, body: Asy
     // Write failures (peer stopped reading, connection lost, call over) surface on the reply
     // side; only a failing body source is the caller's own error and ends the call here.
     if (writeFailed || scope.signal.aborted) return;
-    scope.abort(isTesseraError(err) ? err : new TesseraError('RequestBodyError', `request body failed: ${(err as Error).message}`, {}, { cause: err }));
+    scope.abort(isTesseraError(err) ? err : new TesseraError('RequestBodyFailed', `request body failed: ${(err as Error).message}`, {}, { cause: err }));
   }
 }
 

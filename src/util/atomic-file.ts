@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { errorCodeOf } from './errors.js';
 
 /**
  * Atomically replaces (or creates) `path` with `data`, with permission bits `mode` (default 0o644;
@@ -49,7 +50,7 @@ export async function syncDirectory(directory: string): Promise<void> {
     await handle.sync();
   } catch (err) {
     // Some filesystems reject fsync on directories (EINVAL, e.g. certain FUSE/network mounts).
-    if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+    if (errorCodeOf(err) !== 'EINVAL') throw err;
   } finally {
     await handle.close();
   }

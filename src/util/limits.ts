@@ -24,8 +24,24 @@ export const userMetadataMaxBytes = 2 * KiB;
 export const deleteObjectsKeysMax = 1000;
 /** Default and largest max-keys / max-uploads / max-parts in listings (AWS: 1,000). */
 export const listKeysMax = 1000;
+/** How long a completed multipart upload's answer is kept, so a retried CompleteMultipartUpload
+ *  (SDKs retry it after a timeout) gets it again, in ms. AWS keeps no documented window; SDK retries
+ *  come within minutes, people re-running a tool within hours. */
+export const completedUploadKeepMs = 24 * 3_600_000;
+/** Completed uploads one node keeps at most (oldest dropped first): about 200 bytes each in LMDB
+ *  (1.2 KiB with a 1,024-byte key). Between two sweeps the count may pass it by the completions made meanwhile. */
+export const completedUploadsMax = 100_000;
+/** How often the completed-upload sweep runs, in ms. */
+export const completedUploadSweepIntervalMs = 60_000;
+/** Completed uploads removed per metadata transaction by the sweep (keeps each commit short). */
+export const completedUploadSweepBatchMax = 1_000;
 /** Largest XML request body we parse (CompleteMultipartUpload with 10,000 parts fits). */
 export const xmlBodyMaxBytes = 2 * MiB;
+/**
+ * Deepest element nesting in an XML request body; deeper is MalformedXML. S3's deepest request
+ * schemas (lifecycle, inventory, analytics configurations) nest about 7 levels.
+ */
+export const xmlNestingDepthMax = 32;
 /** Largest HTTP header section in bytes; larger gets 400 (Node's default is 16 KiB). */
 export const headerSectionMaxBytes = 16 * KiB;
 /** Allowed clock skew between client and server (AWS: 15 minutes). */
@@ -45,6 +61,20 @@ export const requestIdleTimeoutMs = 120_000;
 export const errorBodyDrainMaxBytes = 64 * MiB;
 /** How long an error response waits for the rest of the request body, in ms. */
 export const errorBodyDrainTimeoutMs = 30_000;
+/** Unread request body an error response for an unauthenticated request waits to discard (bytes):
+ *  enough for a client's small body to go in before it reads the refusal, too little to let anyone
+ *  anonymous keep a connection busy. */
+export const unauthenticatedDrainMaxBytes = 1 * MiB;
+/** How long an error response for an unauthenticated request waits for the rest of its body, in ms. */
+export const unauthenticatedDrainTimeoutMs = 2_000;
+/** How long an admitted request may wait for the first byte of its body (after 100 Continue when it
+ *  asked for one) before it fails with 400 RequestTimeout and frees its slot, in ms (AWS closes idle
+ *  request sockets after about 20 s with the same error). */
+export const requestBodyStartTimeoutMs = 20_000;
+/** How long a connection may take to send a whole request head, in ms; then it is closed. */
+export const requestHeadersTimeoutMs = 20_000;
+/** Open client connections at once (each holds a file descriptor); more are closed as they arrive. */
+export const clientConnectionsMax = 8_192;
 /** How long graceful shutdown waits for in-flight requests before closing them. */
 export const shutdownGraceMs = 30_000;
 /** Drives in one node's erasure set (k + m = drives). */
@@ -53,7 +83,8 @@ export const drivesMax = 32;
 export const inlineObjectMaxBytesDefault = 128 * KiB;
 /** Largest configurable inline threshold (keeps LMDB values and request buffering small). */
 export const inlineObjectLimitBytes = 1 * MiB;
-/** Concurrent client requests served at once; more wait in the socket backlog. */
+/** Authenticated client requests served at once; more get 503 SlowDown. Requests that fail
+ *  routing or authentication answer without taking one of these slots. */
 export const concurrentRequestsMax = 256;
 /** Shard files deleted at once by the garbage collector. */
 export const gcConcurrencyMax = 8;

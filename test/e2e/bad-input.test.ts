@@ -366,8 +366,11 @@ describe('bad input', () => {
       }
     });
 
-    it('creating an existing bucket -> 409 BucketAlreadyOwnedByYou; deleting a non-empty one -> 409 BucketNotEmpty', async () => {
-      expectS3Error(await rawRequest(server, { method: 'PUT', path: `/${bucket}` }), 409, 'BucketAlreadyOwnedByYou');
+    it('re-creating an owned bucket -> 200 in us-east-1, 409 BucketAlreadyOwnedByYou for another region; deleting a non-empty one -> 409 BucketNotEmpty', async () => {
+      // AWS CreateBucket: 200 for a bucket you own in North Virginia (legacy), 409 elsewhere.
+      expect((await rawRequest(server, { method: 'PUT', path: `/${bucket}` })).status).toBe(200);
+      const elsewhere = '<CreateBucketConfiguration><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>';
+      expectS3Error(await rawRequest(server, { method: 'PUT', path: `/${bucket}`, body: elsewhere }), 409, 'BucketAlreadyOwnedByYou');
       expectS3Error(await rawRequest(server, { method: 'DELETE', path: `/${bucket}` }), 409, 'BucketNotEmpty');
     });
 

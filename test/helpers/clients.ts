@@ -1,8 +1,9 @@
-// Real S3 clients pointed at a test server: aws cli v1, python3 + boto3 scripts, and
-// @aws-sdk/client-s3 v3 with an https agent that trusts the server's self-signed certificate.
+// Real S3 clients pointed at a test server: aws cli v1, python3 + boto3 scripts, rclone and s3cmd
+// with config files in a temp dir, and @aws-sdk/client-s3 v3 with an https agent that trusts the
+// server's self-signed certificate.
 import { spawn, spawnSync } from 'node:child_process';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { join } from 'node:path';
@@ -17,13 +18,15 @@ export interface RunResult {
 }
 
 const commandTimeoutMs = 300_000;
+/** Bytes of a client's stderr/stdout and of the server log quoted in a failure message. */
+const diagnosticTailBytes = 6000;
 
-/** Runs a command; never rejects on a non-zero exit (the caller asserts on `code`). */
+/** Runs a command (stdin: `input`, or the bytes of `inputFile`); never rejects on a non-zero exit (the caller asserts on `code`). */
 export async function run(
   command: string,
   args: string[],
   env: Record<string, string>,
-  opts: { input?: string; timeoutMs?: number; cwd?: string } = {},
+  opts: { input?: string; inputFile?: string; timeoutMs?: number; cwd?: string } = {},
 ): Promise<RunResult> {
   return await new Promise<RunResult>((resolveRun, reject) => {
     const child = spawn(command, args, { env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -43,7 +46,10 @@ export async function run(
       clearTimeout(timer);
       resolveRun({ code, stdout, stderr });
     });
-    child.stdin.end(opts.input ?? '');
+    // A client that exits early (e.g. on a refused request) closes stdin; that is its answer, not ours.
+    child.stdin.on('error', () => undefined);
+    if (opts.inputFile !== undefined) createReadStream(opts.inputFile).on('error', reject).pipe(child.stdin);
+    else child.stdin.end(opts.input ?? '');
   });
 }
 
@@ -176,4 +182,119 @@ export async function fetchUrl(url: string, server: S3dServer, opts: { method?: 
     req.on('error', reject);
     req.end(opts.body);
   });
+}
+
+/**
+ * Whether the client program `binary` can be run (`binary versionArg` exits 0). Returns undefined
+ * when it can, else the reason to skip. With S3D_TEST_REQUIRE_CLIENTS=1 (set by .ci/run) a missing
+ * client is an error instead: CI must never pass by skipping the real-client tests.
+ */
+export function missingClient(binary: string, versionArg = '--version'): string | undefined {
+  const probe = spawnSync(binary, [versionArg], { encoding: 'utf8', timeout: 30_000 });
+  if (probe.status === 0) return undefined;
+  const reason = `${binary} is not installed or does not run (${probe.error?.message ?? `exit ${probe.status}: ${probe.stderr.trim()}`})`;
+  if (process.env.S3D_TEST_REQUIRE_CLIENTS === '1') throw new Error(`${reason}; S3D_TEST_REQUIRE_CLIENTS=1 requires it (apt-get install ${binary})`);
+  console.log(`skipping the ${binary} tests: ${reason}`);
+  return reason;
+}
+
+function tail(text: string): string {
+  return text.length > diagnosticTailBytes ? `...${text.slice(-diagnosticTailBytes)}` : text;
+}
+
+/** The last lines of the server's log, for an assertion message. */
+export function serverLogTail(server: S3dServer): string {
+  return `--- server log tail ---\n${tail(server.logs())}`;
+}
+
+/** The tail of a command's output and of the server log, for an assertion message. */
+export function diagnostics(label: string, result: RunResult, server: S3dServer): string {
+  return `${label}: exit ${result.code}\n--- stderr ---\n${tail(result.stderr)}\n--- stdout ---\n${tail(result.stdout)}\n${serverLogTail(server)}`;
+}
+
+/** An rclone config in a temp dir with one S3 remote, `tessera:`, pointed at the server. */
+export interface RcloneSetup {
+  readonly dir: string;
+  readonly configFile: string;
+  /** The remote name, without the colon. */
+  readonly remote: string;
+  dispose(): void;
+}
+
+/**
+ * Writes rclone.conf with an S3 remote (provider Other, path style, the server's endpoint,
+ * credentials and region; every other option at rclone's default, multipart settings included).
+ * The CA goes on the command line (`--ca-cert`), see rclone().
+ */
+export function rcloneSetup(server: S3dServer): RcloneSetup {
+  const dir = makeTempDir('rclone');
+  const configFile = join(dir, 'rclone.conf');
+  const remote = 'tessera';
+  writeFileSync(
+    configFile,
+    [
+      `[${remote}]`,
+      'type = s3',
+      'provider = Other',
+      'env_auth = false',
+      `access_key_id = ${server.accessKey}`,
+      `secret_access_key = ${server.secretKey}`,
+      `endpoint = ${server.endpoint}`,
+      `region = ${region}`,
+      'force_path_style = true',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  return { dir, configFile, remote, dispose: () => removeTempDir(dir) };
+}
+
+/** `rclone --config FILE --ca-cert CA ARGS`; never rejects on a non-zero exit; killed after `timeoutMs`. */
+export async function rclone(args: string[], setup: RcloneSetup, server: S3dServer, opts: { inputFile?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  // rclone's AWS SDK would load AWS_CA_BUNDLE itself and refuse to run with rclone's own transport.
+  const env: Record<string, string> = { ...server.env, RCLONE_CONFIG: setup.configFile };
+  delete env.AWS_CA_BUNDLE;
+  return await run('rclone', ['--config', setup.configFile, '--ca-cert', server.caFile, ...args], env, { ...opts, cwd: setup.dir });
+}
+
+/** An s3cmd config file in a temp dir pointed at the server (path style, HTTPS with its CA). */
+export interface S3cmdSetup {
+  readonly dir: string;
+  readonly configFile: string;
+  dispose(): void;
+}
+
+/**
+ * Writes an s3cmd config: host_base and host_bucket both `127.0.0.1:PORT` (no `%(bucket)s`, so path
+ * style), HTTPS verified against the server's CA (ca_certs_file), SigV4 unless `signatureV2`.
+ */
+export function s3cmdSetup(server: S3dServer, opts: { signatureV2?: boolean } = {}): S3cmdSetup {
+  const dir = makeTempDir('s3cmd');
+  const configFile = join(dir, 's3cfg');
+  const hostPort = new URL(server.endpoint).host;
+  writeFileSync(
+    configFile,
+    [
+      '[default]',
+      `access_key = ${server.accessKey}`,
+      `secret_key = ${server.secretKey}`,
+      `host_base = ${hostPort}`,
+      `host_bucket = ${hostPort}`,
+      `bucket_location = ${region}`,
+      'use_https = True',
+      `ca_certs_file = ${server.caFile}`,
+      'check_ssl_certificate = True',
+      'check_ssl_hostname = True',
+      `signature_v2 = ${opts.signatureV2 === true ? 'True' : 'False'}`,
+      'progress_meter = False',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  return { dir, configFile, dispose: () => removeTempDir(dir) };
+}
+
+/** `s3cmd -c FILE ARGS`; never rejects on a non-zero exit; killed after `timeoutMs` (default 120 s). */
+export async function s3cmd(args: string[], setup: S3cmdSetup, server: S3dServer, opts: { timeoutMs?: number } = {}): Promise<RunResult> {
+  return await run('s3cmd', ['-c', setup.configFile, ...args], server.env, { timeoutMs: opts.timeoutMs ?? 120_000, cwd: setup.dir });
 }

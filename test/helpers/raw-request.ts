@@ -1,45 +1,16 @@
 // Raw HTTPS requests to a test server, SigV4-signed with @smithy/signature-v4 (or not at all), for
 // cases real clients refuse to produce: wrong keys, clock skew, broken bodies, odd paths.
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { expect } from 'vitest';
+import { NodeSha256 } from './node-sha256.js';
 import { region, type S3dServer } from './server.js';
 import type { HttpResult } from './clients.js';
 
 export const emptySha256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-
-/** node:crypto behind the `Checksum` shape @smithy/signature-v4 expects (what @smithy/hash-node does). */
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-
-function toBuffer(data: SourceData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
-}
-
-class NodeSha256 {
-  private hash: Hash | Hmac;
-  private readonly secret: Buffer | undefined;
-  constructor(secret?: SourceData) {
-    this.secret = secret === undefined ? undefined : toBuffer(secret);
-    this.hash = this.fresh();
-  }
-  private fresh(): Hash | Hmac {
-    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
-  }
-  update(data: SourceData): void {
-    this.hash.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
-  reset(): void {
-    this.hash = this.fresh();
-  }
-}
 
 /** RFC 3986 encoding of one path segment or query component, as SigV4 wants it. */
 export function uriEncode(value: string): string {
@@ -63,6 +34,10 @@ export interface RawRequest {
   auth?: 'v4' | 'none';
   credentials?: { accessKeyId: string; secretAccessKey: string };
   signingDate?: Date;
+  /** Region named in the credential scope; default the test servers' region. */
+  signingRegion?: string;
+  /** Headers left out of SignedHeaders although sent (e.g. `host`), for refusal tests. */
+  unsignableHeaders?: Set<string>;
   /** x-amz-content-sha256; default the body's sha256. */
   payloadHash?: string;
 }
@@ -95,7 +70,11 @@ export async function signRequest(server: S3dServer, req: RawRequest): Promise<S
   });
   const signed = await signer.sign(
     { method: req.method, protocol: 'https:', hostname: '127.0.0.1', port: server.port, path: req.path, query: req.query ?? {}, headers, body },
-    { signingDate: req.signingDate ?? new Date() },
+    {
+      signingDate: req.signingDate ?? new Date(),
+      ...(req.signingRegion !== undefined ? { signingRegion: req.signingRegion } : {}),
+      ...(req.unsignableHeaders !== undefined ? { unsignableHeaders: req.unsignableHeaders } : {}),
+    },
   );
   return { path: fullPath, headers: signed.headers as Record<string, string> };
 }

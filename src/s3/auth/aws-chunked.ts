@@ -6,7 +6,7 @@
 import { type Hash, createHash, createHmac } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { assert } from '../../util/assert.js';
-import { TesseraError } from '../../util/errors.js';
+import { s3Error, type S3Error } from '../errors.js';
 import { awsChunkSizeMaxBytes } from '../../util/limits.js';
 import {
   type AuthContext,
@@ -47,24 +47,24 @@ export interface AwsChunkedOptions {
 
 type State = 'header' | 'data' | 'dataCrlf' | 'trailer';
 
-function framing(message: string, details: Record<string, string | number> = {}): TesseraError {
-  return new TesseraError('InvalidRequest', `Malformed aws-chunked body: ${message}`, details);
+function framing(message: string, details: Record<string, string | number> = {}): S3Error {
+  return s3Error('InvalidRequest', `Malformed aws-chunked body: ${message}`, details);
 }
 
-function incomplete(details: Record<string, string | number> = {}): TesseraError {
-  return new TesseraError('IncompleteBody', 'The request body terminated unexpectedly', details);
+function incomplete(details: Record<string, string | number> = {}): S3Error {
+  return s3Error('IncompleteBody', 'The request body terminated unexpectedly', details);
 }
 
-function malformedTrailer(details: Record<string, string | number> = {}): TesseraError {
-  return new TesseraError(
+function malformedTrailer(details: Record<string, string | number> = {}): S3Error {
+  return s3Error(
     'MalformedTrailerError',
     'The request contained trailing data that was not well-formed or did not conform to our published schema.',
     details,
   );
 }
 
-function signatureMismatch(stringToSign: string): TesseraError {
-  return new TesseraError(
+function signatureMismatch(stringToSign: string): S3Error {
+  return s3Error(
     'SignatureDoesNotMatch',
     'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
     { StringToSign: stringToSign },
@@ -106,7 +106,7 @@ export class AwsChunkedDecoder extends Transform {
     super();
     const mode = options.payloadHash;
     if (mode !== STREAMING_SIGNED_PAYLOAD && mode !== STREAMING_SIGNED_PAYLOAD_TRAILER && mode !== STREAMING_UNSIGNED_PAYLOAD_TRAILER) {
-      throw new TesseraError('InvalidArgument', 'x-amz-content-sha256 is not a streaming value for aws-chunked', {
+      throw s3Error('InvalidArgument', 'x-amz-content-sha256 is not a streaming value for aws-chunked', {
         ArgumentName: 'x-amz-content-sha256',
         ArgumentValue: mode,
       });
@@ -316,7 +316,7 @@ export class AwsChunkedDecoder extends Transform {
 export function createAwsChunkedDecoder(auth: AuthContext, headers: HeaderBag): AwsChunkedDecoder {
   const lengthText = headerString(headers, 'x-amz-decoded-content-length')?.trim();
   if (lengthText !== undefined && !/^\d{1,16}$/.test(lengthText)) {
-    throw new TesseraError('InvalidArgument', 'x-amz-decoded-content-length must be a non-negative integer', {
+    throw s3Error('InvalidArgument', 'x-amz-decoded-content-length must be a non-negative integer', {
       ArgumentName: 'x-amz-decoded-content-length',
       ArgumentValue: lengthText,
     });

@@ -3,7 +3,7 @@
 // Source: Amazon S3 API reference, "Authenticating Requests (AWS Signature Version 4)".
 
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { TesseraError } from '../../util/errors.js';
+import { s3Error } from '../errors.js';
 import { percentDecode, uriEncode } from './uri-encode.js';
 
 /** Derived signing keys kept in memory; one per (secret, date, region, service). */
@@ -47,6 +47,8 @@ export interface AuthContext {
   /** x-amz-content-sha256 value: hex SHA-256, UNSIGNED-PAYLOAD or a STREAMING-* value. */
   payloadHash: string;
   presigned: boolean;
+  /** Signature version: 4 (AWS4-HMAC-SHA256) or 2 (legacy HMAC-SHA1). */
+  version: 2 | 4;
   /** SignedHeaders, lower-case, in the order signed. */
   signedHeaders: string[];
 }
@@ -104,13 +106,30 @@ function trimAll(value: string): string {
   return value.trim().replace(/\s+/g, ' ');
 }
 
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A header value as its client signed it. Node hands header bytes over as latin1 (one char per
+ * byte), but clients sign text and send non-ASCII text as its UTF-8 bytes (botocore, curl, Go):
+ * bytes that are valid UTF-8 are read as UTF-8, so the canonical request hashes the bytes sent.
+ */
+function signedText(value: string): string {
+  if (!/[^\x00-\x7f]/.test(value)) return value;
+  try {
+    return utf8Decoder.decode(Buffer.from(value, 'latin1'));
+  } catch {
+    return value;
+  }
+}
+
 /** Canonical header block: `name:value\n` per signed header, values trimmed and spaces collapsed. */
 export function canonicalHeaders(headers: HeaderBag, signedHeaders: readonly string[]): string {
   let out = '';
   for (const name of signedHeaders) {
     let value = headers[name];
     if (value === undefined && name === 'host') value = headers[':authority'];
-    const text = value === undefined ? '' : typeof value === 'string' ? trimAll(value) : value.map(trimAll).join(',');
+    const canonical = (text: string): string => trimAll(signedText(text));
+    const text = value === undefined ? '' : typeof value === 'string' ? canonical(value) : value.map(canonical).join(',');
     out += `${name}:${text}\n`;
   }
   return out;
@@ -247,11 +266,43 @@ export function scopeProblem(cred: Credential, amzDate: string, options: AuthOpt
   return undefined;
 }
 
+/**
+ * x-amz-* headers that may arrive unsigned. Only x-amz-content-sha256: header auth commits to its
+ * value as the canonical request's payload hash (a changed value fails the signature), presigned
+ * auth ignores it unless signed, and S3 does not require it in SignedHeaders.
+ */
+const unsignedAmzHeadersAllowed: ReadonlySet<string> = new Set(['x-amz-content-sha256']);
+
+/**
+ * Refuses a SigV4 request (header or presigned) whose SignedHeaders leave out `host` or any
+ * x-amz-* header present in the request: such a header would act (x-amz-copy-source turns a PUT
+ * into a copy, x-amz-meta-* is stored) without the signer having approved it. `signedHeaders` are
+ * lower-case names. Throws AccessDenied with a HeadersNotSigned detail listing the names
+ * (comma-separated, `host` first), as S3 answers (403, "There were headers present in the request
+ * which were not signed"; Amazon S3 API reference, sig-v4-header-based-auth: "The CanonicalHeaders
+ * list must include ... HTTP host header ... Any x-amz-* headers that you plan to include").
+ */
+export function requireSignedHeaders(headers: HeaderBag, signedHeaders: readonly string[]): void {
+  const signed = new Set(signedHeaders);
+  const unsigned: string[] = [];
+  for (const name of Object.keys(headers)) {
+    const lower = name.toLowerCase();
+    if (!lower.startsWith('x-amz-') || headers[name] === undefined) continue;
+    if (!signed.has(lower) && !unsignedAmzHeadersAllowed.has(lower)) unsigned.push(lower);
+  }
+  unsigned.sort();
+  if (!signed.has('host')) unsigned.unshift('host');
+  if (unsigned.length === 0) return;
+  throw s3Error('AccessDenied', 'There were headers present in the request which were not signed', {
+    HeadersNotSigned: unsigned.join(', '),
+  });
+}
+
 /** The secret for `accessKeyId`, or InvalidAccessKeyId. */
 export function secretFor(accessKeyId: string, lookupSecret: (accessKeyId: string) => string | undefined): string {
   const secret = lookupSecret(accessKeyId);
   if (secret === undefined) {
-    throw new TesseraError('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', {
+    throw s3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', {
       AWSAccessKeyId: accessKeyId,
     });
   }
@@ -291,7 +342,7 @@ export function verifySignature(input: VerifyInput): AuthContext {
       first ??= { canonicalRequest, stringToSign };
     }
   }
-  throw new TesseraError(
+  throw s3Error(
     'SignatureDoesNotMatch',
     'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
     {
@@ -314,6 +365,7 @@ function authContextOf(input: VerifyInput): AuthContext {
     signature: input.provided,
     payloadHash: input.payloadHash,
     presigned: input.presigned,
+    version: 4,
     signedHeaders: [...input.signedHeaders],
   };
 }

@@ -2,7 +2,7 @@
 // (presigned URL) auth in presigned.ts. Invariant: a returned AuthContext means the signature
 // verified; every refusal is a TesseraError whose code is the AWS error code.
 
-import { TesseraError } from '../../util/errors.js';
+import { s3Error, type S3Error } from '../errors.js';
 import { clockSkewMaxMs } from '../../util/limits.js';
 import {
   type AuthContext,
@@ -21,6 +21,7 @@ import {
   parseCredential,
   parseQuery,
   queryCandidates,
+  requireSignedHeaders,
   scopeProblem,
   secretFor,
   uriCandidates,
@@ -46,13 +47,21 @@ const PAYLOAD_HASH_VALUES: ReadonlySet<string> = new Set([
  * `nowMs` is the server clock in epoch milliseconds. The canonical URI is tried normalised
  * (decoded, then UriEncoded once) and as sent.
  *
+ * An Authorization header with an empty value counts as absent (S3 answers such a request as
+ * anonymous). `options.region`, when set, is the only region a credential scope may name.
+ *
  * Throws TesseraError with code:
- * - AccessDenied: no credentials (anonymous), missing/invalid date, presigned URL expired or not yet valid
+ * - AccessDenied: no credentials (anonymous, or an empty Authorization value), missing/invalid
+ *   date, presigned URL expired or not yet valid (X-Amz-Expires=0 is always expired), or
+ *   SignedHeaders lacking `host` or an x-amz-* header present in the request (details
+ *   HeadersNotSigned; see requireSignedHeaders)
  * - InvalidArgument: both header and query auth, or an unsupported Authorization type
  * - InvalidRequest: x-amz-content-sha256 missing on a SigV4 header-signed request
  * SigV2 (Authorization "AWS id:sig" or AWSAccessKeyId/Signature/Expires query) goes to sigv2.ts.
- * - AuthorizationHeaderMalformed: header lacks Credential/SignedHeaders/Signature, or scope mismatch
- * - AuthorizationQueryParametersError: presigned parameters missing or malformed, X-Amz-Expires outside 1..604800
+ * - AuthorizationHeaderMalformed: header lacks Credential/SignedHeaders/Signature, or scope
+ *   mismatch (a wrong region carries the server's region as detail Region)
+ * - AuthorizationQueryParametersError: presigned parameters missing or malformed, scope mismatch
+ *   (detail Region as above), X-Amz-Expires negative or over 604800
  * - InvalidAccessKeyId: `lookupSecret` does not know the key
  * - RequestTimeTooSkewed: header-signed request more than limits.clockSkewMaxMs from `nowMs`
  * - SignatureDoesNotMatch: signature differs (details carry StringToSign and CanonicalRequest)
@@ -63,11 +72,12 @@ export function authenticate(
   nowMs: number,
   options: AuthOptions = {},
 ): AuthContext {
-  const authorization = headerString(req.headers, 'authorization');
+  // An empty Authorization value is no credential at all: S3 treats the request as anonymous.
+  const authorization = headerString(req.headers, 'authorization')?.trim() || undefined;
   const params = parseQuery(req.rawQuery);
   const hasQueryAuth = params.some((p) => p.name === 'X-Amz-Algorithm');
   if (authorization !== undefined && hasQueryAuth) {
-    throw new TesseraError(
+    throw s3Error(
       'InvalidArgument',
       'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified',
       { ArgumentName: 'Authorization', ArgumentValue: authorization },
@@ -78,23 +88,23 @@ export function authenticate(
     if (params.some((p) => p.name === 'Signature') && params.some((p) => p.name === 'AWSAccessKeyId')) {
       return authenticateV2Query(req, params, lookupSecret, nowMs, options.virtualHostBucket);
     }
-    throw new TesseraError('AccessDenied', 'Access Denied (anonymous requests are not allowed)');
+    throw s3Error('AccessDenied', 'Access Denied (anonymous requests are not allowed)');
   }
-  if (authorization.trim().startsWith('AWS ')) {
+  if (authorization === 'AWS' || authorization.startsWith('AWS ')) {
     return authenticateV2Header(req, authorization, params, lookupSecret, nowMs, options.virtualHostBucket);
   }
   return authenticateHeader(req, authorization, params, lookupSecret, nowMs, options);
 }
 
-function sigV2Unsupported(): TesseraError {
-  return new TesseraError(
+function sigV2Unsupported(): S3Error {
+  return s3Error(
     'InvalidRequest',
     'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
   );
 }
 
-function malformedHeader(message: string, details: Record<string, string> = {}): TesseraError {
-  return new TesseraError('AuthorizationHeaderMalformed', `The authorization header is malformed; ${message}`, details);
+function malformedHeader(message: string, details: Record<string, string> = {}): S3Error {
+  return s3Error('AuthorizationHeaderMalformed', `The authorization header is malformed; ${message}`, details);
 }
 
 /** The three components of `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`. */
@@ -114,7 +124,7 @@ export function parseAuthorizationHeader(value: string): AuthorizationHeader {
   const algorithm = space === -1 ? trimmed : trimmed.slice(0, space);
   if (algorithm === 'AWS') throw sigV2Unsupported();
   if (algorithm !== SIGV4_ALGORITHM) {
-    throw new TesseraError('InvalidArgument', 'Unsupported Authorization Type', {
+    throw s3Error('InvalidArgument', 'Unsupported Authorization Type', {
       ArgumentName: 'Authorization',
       ArgumentValue: value,
     });
@@ -145,7 +155,7 @@ function requestAmzDate(headers: HeaderBag): { amzDate: string; ms: number } {
     const ms = date === undefined ? NaN : Date.parse(date);
     if (Number.isFinite(ms)) return { amzDate: formatAmzDate(ms), ms };
   }
-  throw new TesseraError('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
+  throw s3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
 }
 
 /** The payload hash a header-signed request commits to; see authenticate() for codes. */
@@ -153,10 +163,10 @@ function headerPayloadHash(headers: HeaderBag, options: AuthOptions): string {
   const value = headerString(headers, 'x-amz-content-sha256')?.trim();
   if (value === undefined) {
     if (options.payloadHashWhenAbsent !== undefined) return options.payloadHashWhenAbsent;
-    throw new TesseraError('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
+    throw s3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
   }
   if (HEX_SHA256.test(value) || PAYLOAD_HASH_VALUES.has(value)) return value;
-  throw new TesseraError(
+  throw s3Error(
     'InvalidArgument',
     'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.',
     { ArgumentName: 'x-amz-content-sha256', ArgumentValue: value },
@@ -180,7 +190,7 @@ function authenticateHeader(
   const problem = scopeProblem(cred, amzDate, options);
   if (problem !== undefined) throw malformedHeader(problem, options.region ? { Region: options.region } : {});
   if (Math.abs(nowMs - ms) > clockSkewMaxMs) {
-    throw new TesseraError('RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.', {
+    throw s3Error('RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.', {
       RequestTime: amzDate,
       ServerTime: formatAmzDate(nowMs),
       MaxAllowedSkewMilliseconds: clockSkewMaxMs,
@@ -188,6 +198,7 @@ function authenticateHeader(
   }
   const payloadHash = headerPayloadHash(req.headers, options);
   const secret = secretFor(cred.accessKeyId, lookupSecret);
+  requireSignedHeaders(req.headers, auth.signedHeaders);
   const signingKey = deriveSigningKey(secret, cred.date, cred.region, cred.service);
   const scope = `${cred.date}/${cred.region}/${cred.service}/${cred.terminal}`;
   return verifySignature({

@@ -1,11 +1,12 @@
 // Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation,
-// GetBucketVersioning, GetBucketAcl (AWS API reference pages of the same names).
+// GetBucketVersioning (AWS API reference pages of the same names). ACLs are in acl.ts.
 import { checkBucketName } from '../names.js';
 import { isoDate } from '../object-headers.js';
 import { parseXmlBody, xmlDocument, xmlText } from '../xml.js';
 import { readSmallBody } from '../payload.js';
 import type { Handler, RequestContext } from '../context.js';
 import { s3Error } from '../errors.js';
+import { isTesseraError } from '../../util/errors.js';
 
 function bucketOf(ctx: RequestContext): string {
   if (!ctx.bucket) throw s3Error('InvalidRequest', 'A bucket is required');
@@ -32,9 +33,26 @@ export const createBucket: Handler = async (ctx) => {
     const config = parseXmlBody(body, 'CreateBucketConfiguration', []);
     location = xmlText(config, 'LocationConstraint')?.trim() ?? '';
   }
-  await ctx.objects.createBucket(name, location === ctx.settings.region && location === 'us-east-1' ? '' : location);
+  try {
+    await ctx.objects.createBucket(name, location === ctx.settings.region && location === 'us-east-1' ? '' : location);
+  } catch (err) {
+    if (!(isTesseraError(err, 'BucketAlreadyOwnedByYou') && await recreatesInUsEast1(ctx, name, location))) throw err;
+  }
   return { status: 200, headers: { Location: `/${name}` } };
 };
+
+/**
+ * True when re-creating a bucket the caller owns answers 200: "For legacy compatibility, if you
+ * re-create an existing bucket that you already own in the North Virginia Region, Amazon S3
+ * returns 200 OK" (CreateBucket API reference, BucketAlreadyOwnedByYou); 409 in other regions.
+ * Here: the server's region is us-east-1, and so are the bucket and the region asked for.
+ */
+async function recreatesInUsEast1(ctx: RequestContext, name: string, requestedLocation: string): Promise<boolean> {
+  const usEast1 = 'us-east-1';
+  const existing = await ctx.objects.getBucket(name);
+  const regionOf = (location: string): string => location || ctx.settings.region;
+  return ctx.settings.region === usEast1 && regionOf(existing.location) === usEast1 && regionOf(requestedLocation) === usEast1;
+}
 
 export const headBucket: Handler = async (ctx) => {
   const bucket = await ctx.objects.getBucket(bucketOf(ctx));
@@ -57,32 +75,9 @@ export const getBucketVersioning: Handler = async (ctx) => {
   return { status: 200, body: xmlDocument('VersioningConfiguration', {}) };
 };
 
-export const getBucketAcl: Handler = async (ctx) => {
-  await ctx.objects.getBucket(bucketOf(ctx));
-  const owner = { ID: ctx.settings.owner.id, DisplayName: ctx.settings.owner.displayName };
-  return {
-    status: 200,
-    body: xmlDocument('AccessControlPolicy', {
-      Owner: owner,
-      AccessControlList: {
-        Grant: {
-          Grantee: { '@_xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', '@_xsi:type': 'CanonicalUser', ...owner },
-          Permission: 'FULL_CONTROL',
-        },
-      },
-    }),
-  };
-};
-
-/** Sub-resources Tessera does not store: GET answers the documented "no such configuration". */
+/** Bucket sub-resources Tessera refuses (PUT ?acl, PUT ?versioning, newer configurations): NotImplemented. */
 export const unsupportedBucketResource: Handler = async (ctx) => {
   await ctx.objects.getBucket(bucketOf(ctx));
-  if (ctx.method === 'GET') {
-    if (ctx.query.has('policy')) throw s3Error('NoSuchBucketPolicy');
-    if (ctx.query.has('lifecycle')) throw s3Error('NoSuchLifecycleConfiguration');
-    if (ctx.query.has('cors')) throw s3Error('NoSuchCORSConfiguration');
-    if (ctx.query.has('tagging')) throw s3Error('NoSuchTagSet');
-  }
   throw s3Error('NotImplemented', 'This bucket sub-resource is not implemented by Tessera.');
 };
 

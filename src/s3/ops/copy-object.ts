@@ -1,8 +1,11 @@
 // CopyObject and the copy source shared with UploadPartCopy (AWS API reference):
 // x-amz-copy-source "bucket/key" (URL-encoded, optional leading '/', optional ?versionId=null),
-// metadata directive COPY (default) or REPLACE, x-amz-copy-source-if-* conditions.
+// metadata directive COPY (default) or REPLACE, x-amz-copy-source-if-* conditions, and the
+// x-amz-checksum-algorithm the copy is to carry.
+import type { StoredChecksum } from '../../meta/types.js';
 import type { OpenedObject } from '../../object/object-layer.js';
 import { putObjectSizeMaxBytes } from '../../util/limits.js';
+import { createChecksummer, parseChecksumAlgorithm } from '../checksum.js';
 import { checkCopySourceConditions, writeConditionsFrom } from '../conditions.js';
 import type { Handler, RequestContext } from '../context.js';
 import { s3Error } from '../errors.js';
@@ -47,6 +50,27 @@ export async function openCopySource(ctx: RequestContext): Promise<OpenedObject>
   return opened;
 }
 
+/**
+ * The source's bytes and the checksum the copy keeps: the algorithm asked for with
+ * x-amz-checksum-algorithm (computed over the copied bytes unless the source already has that
+ * whole-object checksum), else the source's whole-object checksum. A composite checksum describes
+ * parts that the copy no longer has, so it is dropped. Throws InvalidRequest for an unknown algorithm.
+ */
+function copiedBody(ctx: RequestContext, opened: OpenedObject, checksum: StoredChecksum | undefined): { body: AsyncIterable<Buffer>; finish: () => StoredChecksum | undefined } {
+  const keptChecksum = checksum?.type === 'FULL_OBJECT' ? checksum : undefined;
+  const body = opened.read(0, opened.record.sizeBytes - 1);
+  const requested = parseChecksumAlgorithm(ctx.req.headers['x-amz-checksum-algorithm']?.toString(), 'x-amz-checksum-algorithm');
+  if (requested === undefined || keptChecksum?.algorithm === requested) return { body, finish: () => keptChecksum };
+  const checksummer = createChecksummer(requested);
+  async function* summed(): AsyncGenerator<Buffer> {
+    for await (const chunk of body) {
+      checksummer.update(chunk);
+      yield chunk;
+    }
+  }
+  return { body: summed(), finish: () => ({ algorithm: requested, type: 'FULL_OBJECT', value: checksummer.digest().toString('base64') }) };
+}
+
 export const copyObject: Handler = async (ctx) => {
   checkObjectKey(ctx.key!);
   const directive = String(ctx.req.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase();
@@ -56,21 +80,21 @@ export const copyObject: Handler = async (ctx) => {
   const opened = await openCopySource(ctx);
   try {
     const source = opened.record;
-    if (source.bucket === ctx.bucket && source.key === ctx.key && directive === 'COPY') {
+    // Naming the storage class (STANDARD, the only one) makes a copy in place legal, as on AWS.
+    if (source.bucket === ctx.bucket && source.key === ctx.key && directive === 'COPY' && ctx.req.headers['x-amz-storage-class'] === undefined) {
       throw s3Error('InvalidRequest', "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
     }
     const { bucket: _b, key: _k, sizeBytes: _s, etag: _e, lastModifiedMs: _l, layout: _y, parts: _p, multipart: _m, checksum, ...sourceHeaders } = source;
-    const headers = directive === 'REPLACE' ? objectHeadersFrom(ctx.req.headers) : sourceHeaders;
+    const headers = directive === 'REPLACE' ? objectHeadersFrom(ctx.req) : sourceHeaders;
     const conditions = writeConditionsFrom(ctx.req.headers);
-    // A whole-object checksum still describes the copy; a composite one describes parts that no longer exist.
-    const keptChecksum = checksum?.type === 'FULL_OBJECT' ? checksum : undefined;
+    const copied = copiedBody(ctx, opened, checksum);
     const record = await ctx.objects.putObject({
       bucket: ctx.bucket!,
       key: ctx.key!,
       headers,
-      body: opened.read(0, source.sizeBytes - 1),
+      body: copied.body,
       sizeMaxBytes: putObjectSizeMaxBytes,
-      finish: () => keptChecksum,
+      finish: copied.finish,
       ...(conditions ? { conditions } : {}),
     });
     const result = { ETag: `"${record.etag}"`, LastModified: isoDate(record.lastModifiedMs) };

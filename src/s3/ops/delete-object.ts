@@ -11,6 +11,20 @@ export const deleteObject: Handler = async (ctx) => {
   return { status: 204 };
 };
 
+/** Per-object conditions of DeleteObjects (AWS: ETag, LastModifiedTime, Size) Tessera does not evaluate yet. */
+const conditionElements = ['ETag', 'LastModifiedTime', 'Size'];
+
+/**
+ * An entry that asks for what Tessera cannot do fails alone (its own <Error>), never deleting
+ * anything else than asked: a version other than "null" (buckets are unversioned:
+ * InvalidArgument, as DeleteObject answers) or a conditional delete (NotImplemented).
+ */
+function refuseUnsupportedEntry(object: XmlTree, versionId: string | undefined): void {
+  if (versionId !== undefined && versionId !== 'null') throw s3Error('InvalidArgument', 'Invalid version id specified');
+  const condition = conditionElements.find((name) => object[name] !== undefined);
+  if (condition !== undefined) throw s3Error('NotImplemented', `Conditional deletes (${condition}) are not implemented.`);
+}
+
 export const deleteObjects: Handler = async (ctx) => {
   await ctx.objects.getBucket(ctx.bucket!);
   const request = parseXmlBody(await readSmallBody(ctx), 'Delete', ['Object']);
@@ -24,6 +38,7 @@ export const deleteObjects: Handler = async (ctx) => {
     if (key === undefined || key === '') throw s3Error('MalformedXML');
     const versionId = xmlText(object, 'VersionId');
     try {
+      refuseUnsupportedEntry(object, versionId);
       await ctx.objects.deleteObject(ctx.bucket!, key);
       if (!quiet) deleted.push({ Key: key, ...(versionId ? { VersionId: versionId } : {}) });
     } catch (err) {

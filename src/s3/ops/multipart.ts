@@ -64,7 +64,7 @@ function ownerTree(ctx: RequestContext): XmlTree {
 
 export const createMultipartUpload: Handler = async (ctx) => {
   checkObjectKey(ctx.key!);
-  const headers = objectHeadersFrom(ctx.req.headers);
+  const headers = objectHeadersFrom(ctx.req);
   const checksumAlgorithm = parseChecksumAlgorithm(ctx.req.headers['x-amz-checksum-algorithm']?.toString(), 'x-amz-checksum-algorithm');
   const checksumType = checksumTypeOf(ctx, checksumAlgorithm);
   const uploadId = newUploadId();
@@ -178,30 +178,37 @@ function multipartChecksum(ctx: RequestContext, requested: RequestedPart[], uplo
   return { algorithm, type, value };
 }
 
+/**
+ * CompleteMultipartUpload. A retry of an upload that already completed, with the same part list,
+ * gets the same answer (ETag, checksum, Location, Bucket, Key) while the completion is kept
+ * (completedUploadKeepMs), even if the object was overwritten or deleted since: it reports what
+ * that request did. A different part list gets NoSuchUpload, as do UploadPart, ListParts and
+ * AbortMultipartUpload of a completed upload (the upload no longer exists).
+ */
 export const completeMultipartUpload: Handler = async (ctx) => {
   const uploadId = uploadIdOf(ctx);
-  await ctx.objects.getUpload(ctx.bucket!, ctx.key!, uploadId);
+  await ctx.objects.requireCompletableUpload(ctx.bucket!, ctx.key!, uploadId);
   const requested = parseCompleteBody(await readSmallBody(ctx));
   const conditions = writeConditionsFrom(ctx.req.headers);
-  const record = await ctx.objects.completeUpload(
+  const completion = await ctx.objects.completeUpload(
     ctx.bucket!, ctx.key!, uploadId, requested,
     (upload, parts) => multipartChecksum(ctx, requested, upload, parts),
     conditions,
   );
   const checksum: XmlTree = {};
-  if (record.checksum) {
-    checksum[checksumElements[record.checksum.algorithm]] = record.checksum.value;
-    checksum.ChecksumType = record.checksum.type;
+  if (completion.checksum) {
+    checksum[checksumElements[completion.checksum.algorithm]] = completion.checksum.value;
+    checksum.ChecksumType = completion.checksum.type;
   }
   const host = ctx.req.headers.host ?? 'localhost';
   return {
     status: 200,
-    headers: checksumResponseHeaders(record.checksum),
+    headers: checksumResponseHeaders(completion.checksum),
     body: xmlDocument('CompleteMultipartUploadResult', {
       Location: `https://${host}/${ctx.bucket!}/${encodeURIComponent(ctx.key!).replace(/%2F/g, '/')}`,
       Bucket: ctx.bucket!,
       Key: ctx.key!,
-      ETag: `"${record.etag}"`,
+      ETag: `"${completion.etag}"`,
       ...checksum,
     }),
   };

@@ -17,7 +17,7 @@ export function checksumResponseHeaders(checksum: StoredChecksum | undefined): R
 
 export const putObject: Handler = async (ctx) => {
   checkObjectKey(ctx.key!);
-  const headers = objectHeadersFrom(ctx.req.headers);
+  const headers = objectHeadersFrom(ctx.req);
   const conditions = writeConditionsFrom(ctx.req.headers);
   const payload = requestPayload(ctx);
   const record = await ctx.objects.putObject({

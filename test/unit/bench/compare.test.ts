@@ -161,7 +161,7 @@ describe('parseReport', () => {
     } catch (err) {
       thrown = err;
     }
-    expect(isTesseraError(thrown, code)).toBe(true);
+    expect(isTesseraError<string>(thrown, code)).toBe(true);
     expect((thrown as Error).message).toMatch(message);
   });
 });

@@ -9,6 +9,8 @@ const withCode = (code: string) => expect.objectContaining({ name: 'TesseraError
 const bucket = (name: string) => ({ name, createdMs: 1_700_000_000_000, location: '' });
 const gcIds = (store: MetaStore) => store.listGc(1000).map((ref) => ref.dataId).sort();
 const pendingIds = (store: MetaStore) => store.listPending().map((ref) => ref.dataId).sort();
+/** A part-list digest (32 bytes, as completePartsDigest makes). */
+const digest = new Uint8Array(32).fill(7);
 
 let store: LmdbMetaStore;
 let dir: string;
@@ -145,7 +147,7 @@ describe('multipart uploads', () => {
     await expect(store.listParts('b', 'k', 'u2', 0, 10)).rejects.toThrow(withCode('NoSuchUpload'));
     await expect(store.getParts('b', 'k', 'u2')).rejects.toThrow(withCode('NoSuchUpload'));
     await expect(store.abortUpload('b', 'k', 'u2')).rejects.toEqual(withCode('NoSuchUpload'));
-    await expect(store.completeUpload('u2', objectRecord('b', 'k'))).rejects.toEqual(withCode('NoSuchUpload'));
+    await expect(store.completeUpload('u2', objectRecord('b', 'k'), digest)).rejects.toEqual(withCode('NoSuchUpload'));
   });
 
   it('stores parts, replaces a part (old data to gc, pending cleared) and pages through them', async () => {
@@ -177,14 +179,14 @@ describe('multipart uploads', () => {
     for (const part of parts) await store.putPart('b', 'k', 'u1', part);
     const used = [parts[0], parts[2]].map((p, i) => ({ partNumber: i + 1, sizeBytes: 5, etag: p?.etag ?? '', dataId: p?.dataId ?? '', drives: ['drive-a'] }));
     const record: ObjectRecord = { ...objectRecord('b', 'k', 'abc-2'), sizeBytes: 10, parts: used, multipart: true };
-    await expect(store.completeUpload('u1', record, { ifMatch: 'nope' })).rejects.toEqual(withCode('PreconditionFailed'));
+    await expect(store.completeUpload('u1', record, digest, { ifMatch: 'nope' })).rejects.toEqual(withCode('PreconditionFailed'));
     expect(await store.getParts('b', 'k', 'u1')).toHaveLength(3);
-    expect(await store.completeUpload('u1', record, { ifMatch: 'old' })).toEqual(old);
+    expect(await store.completeUpload('u1', record, digest, { ifMatch: 'old' })).toEqual(old);
     expect(await store.getObject('b', 'k')).toEqual(record);
     expect(await store.getUpload('b', 'k', 'u1')).toBeUndefined();
     await expect(store.getParts('b', 'k', 'u1')).rejects.toThrow(withCode('NoSuchUpload'));
     expect(gcIds(store)).toEqual([old.parts[0]?.dataId, parts[1]?.dataId].sort());
-    await expect(store.completeUpload('u1', record)).rejects.toEqual(withCode('NoSuchUpload'));
+    await expect(store.completeUpload('u1', record, digest)).rejects.toEqual(withCode('NoSuchUpload'));
   });
 
   it('abortUpload moves all parts to gc and removes the upload', async () => {

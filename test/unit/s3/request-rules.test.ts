@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ObjectRecord } from '../../../src/meta/types.js';
 import { checkCopySourceConditions, checkReadConditions, writeConditionsFrom } from '../../../src/s3/conditions.js';
-import { toS3Error } from '../../../src/s3/errors.js';
+import { s3Error, toS3Error } from '../../../src/s3/errors.js';
 import { TesseraError } from '../../../src/util/errors.js';
 import { checkBucketName } from '../../../src/s3/names.js';
 import { parseRange } from '../../../src/s3/range.js';
@@ -101,6 +101,23 @@ describe('routing', () => {
     expect(operationOf('GET', t('b', 'k'), q('tagging'), {})).toBe('UnsupportedObjectResource');
     expect(codeOf(() => operationOf('PATCH', t('b', 'k'), q(''), {}))).toBe('MethodNotAllowed');
   });
+
+  it('names bucket configuration actions; none falls through to ListObjects, CreateBucket or DeleteBucket', () => {
+    const t = (bucket?: string) => ({ bucket, key: undefined, virtualHost: false });
+    const q = (s: string) => new URLSearchParams(s);
+    expect(operationOf('GET', t('b'), q('website'), {})).toBe('GetBucketWebsite');
+    expect(operationOf('PUT', t('b'), q('website'), {})).toBe('PutBucketWebsite');
+    expect(operationOf('DELETE', t('b'), q('website'), {})).toBe('DeleteBucketWebsite');
+    expect(operationOf('GET', t('b'), q('requestPayment'), {})).toBe('GetBucketRequestPayment');
+    expect(operationOf('DELETE', t('b'), q('logging'), {})).toBe('UnsupportedBucketResource');
+    expect(operationOf('GET', t('b'), q('metrics'), {})).toBe('ListBucketMetricsConfigurations');
+    expect(operationOf('GET', t('b'), q('metrics&id=m'), {})).toBe('GetBucketMetricsConfiguration');
+    expect(operationOf('DELETE', t('b'), q('metrics&id=m'), {})).toBe('DeleteBucketMetricsConfiguration');
+    expect(operationOf('DELETE', t('b'), q('metadataTable'), {})).toBe('UnsupportedBucketResource');
+    expect(operationOf('GET', t('b'), q('metadataConfiguration'), {})).toBe('UnsupportedBucketResource');
+    expect(operationOf('HEAD', t('b'), q('website'), {})).toBe('HeadBucket');
+    expect(operationOf('PUT', t('b'), q('versioning'), {})).toBe('UnsupportedBucketResource');
+  });
 });
 
 describe('bucket names', () => {
@@ -151,7 +168,9 @@ describe('XML shapes', () => {
     expect(toS3Error(Object.assign(new Error('x'), { code: 'NoSuchKey' }))).toMatchObject({ code: 'InternalError', status: 500 });
     expect(toS3Error(new Error('plain'))).toMatchObject({ code: 'InternalError', status: 500, internal: true });
     expect(toS3Error(new TesseraError('NoSuchKey', 'gone'))).toMatchObject({ code: 'NoSuchKey', status: 404, internal: false });
-    expect(toS3Error(new TesseraError('InvalidRange', 'x'))).toMatchObject({ status: 416 });
+    expect(toS3Error(s3Error('InvalidRange'))).toMatchObject({ status: 416 });
+    expect(toS3Error(new TesseraError('InsufficientNodes', '6 shards need 6 nodes'))).toMatchObject({ code: 'ServiceUnavailable', status: 503 });
+    expect(toS3Error(new TesseraError('PeerBusy', 'queue full'))).toMatchObject({ code: 'SlowDown', status: 503 });
     expect(toS3Error(new TesseraError('BitrotDetected', 'block 3'))).toMatchObject({ code: 'InternalError', status: 500 });
     expect(toS3Error(new TesseraError('InsufficientShards', 'only 3 of 6'))).toMatchObject({ code: 'ServiceUnavailable', status: 503, message: 'only 3 of 6' });
     expect(toS3Error(new TesseraError('WriteQuorumNotMet', 'only 3 writable'))).toMatchObject({ code: 'ServiceUnavailable', status: 503 });

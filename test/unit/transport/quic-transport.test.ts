@@ -105,7 +105,7 @@ function service(log: { calls: InboundCall[]; aborted: string[]; active: number;
         await new Promise((resolve) => setTimeout(resolve, 50));
         return { header: call.header };
       }
-      if (call.method === 'fail') throw new TesseraError('NoSuchShard', 'shard 3 is missing', { shard: 3 });
+      if (call.method === 'fail') throw new TesseraError('ShardNotFound', 'shard 3 is missing', { shard: 3 });
       if (call.method === 'hang') {
         await new Promise<void>((resolve) => call.signal.addEventListener('abort', () => resolve(), { once: true }));
         log.aborted.push(call.method);
@@ -153,7 +153,7 @@ describe('QuicTransport', () => {
     const client = await start(a, [a.peer, b.peer]);
     const error = await client.call('b', { method: 'fail', header: null }, { timeoutMs: 5_000 }).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(TesseraError);
-    expect(error).toMatchObject({ code: 'NoSuchShard', message: 'shard 3 is missing', details: { shard: 3, remoteNode: 'b' } });
+    expect(error).toMatchObject({ code: 'ShardNotFound', message: 'shard 3 is missing', details: { shard: 3, remoteNode: 'b' } });
     await expect(client.call('b', { method: 'nope', header: null }, { timeoutMs: 5_000 })).rejects.toMatchObject({ code: 'RemoteError' });
     expect(client.health('b').up).toBe(true); // handler errors prove the peer is up
   });

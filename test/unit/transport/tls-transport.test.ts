@@ -144,9 +144,9 @@ describe('TlsTransport', () => {
     const { client } = await pair(async (call) => ({ header: await drain(call.body) }));
     const body = (async function* failing(): AsyncGenerator<Uint8Array> {
       yield new Uint8Array(1024);
-      throw new TesseraError('ShardReadFailed', 'local disk error');
+      throw new TesseraError('StorageIOError', 'local disk error');
     })();
-    expect(await rejectionCode(client.call(b.nodeId, { method: 'test.upload', header: null, body }, { timeoutMs: 5_000 }))).toBe('ShardReadFailed');
+    expect(await rejectionCode(client.call(b.nodeId, { method: 'test.upload', header: null, body }, { timeoutMs: 5_000 }))).toBe('StorageIOError');
     expect(client.health(b.nodeId).inFlight).toBe(0);
   });
 

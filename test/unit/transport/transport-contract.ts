@@ -90,7 +90,7 @@ export function describeTransportContract(name: string, make: MakeTransport): vo
     async function startClient(port: number, limits?: ContractTransportOptions['limits']): Promise<Transport> {
       const client = track(make({ identity: a.identity, nodeId: a.nodeId, peers: [address(b, port)], listen: { host, port: 0 }, ...(limits ? { limits } : {}) }));
       await client.listen(async () => {
-        throw new TesseraError('NotServing', 'node-a serves nothing in these tests');
+        throw new TesseraError('Unavailable', 'node-a serves nothing in these tests');
       });
       return client;
     }
@@ -148,12 +148,12 @@ export function describeTransportContract(name: string, make: MakeTransport): vo
 
     it("delivers a handler's TesseraError with its code, message and the remote node; other errors as RemoteError", async () => {
       const { client } = await pair(async (call) => {
-        if (call.method === 'test.tessera') throw new TesseraError('NoSuchShard', 'shard 3 of x is missing', { shard: 3 });
+        if (call.method === 'test.tessera') throw new TesseraError('ShardNotFound', 'shard 3 of x is missing', { shard: 3 });
         throw new Error('handler bug');
       });
       const err = await client.call(b.nodeId, { method: 'test.tessera', header: null }, { timeoutMs: 5_000 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TesseraError);
-      expect(err).toMatchObject({ code: 'NoSuchShard', message: 'shard 3 of x is missing', details: { shard: 3, remoteNode: b.nodeId } });
+      expect(err).toMatchObject({ code: 'ShardNotFound', message: 'shard 3 of x is missing', details: { shard: 3, remoteNode: b.nodeId } });
       expect(await rejectionCode(client.call(b.nodeId, { method: 'test.plain', header: null }, { timeoutMs: 5_000 }))).toBe('RemoteError');
       expect(client.health(b.nodeId)).toMatchObject({ up: true, consecutiveFailures: 0 }); // handler errors prove the peer is up
     });

@@ -1,37 +1,9 @@
 // Round trips against the real AWS SDK signer (@smithy/signature-v4, which @aws-sdk/client-s3 and
 // @aws-sdk/s3-request-presigner use) configured as the S3 client configures it.
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
+import { NodeSha256 } from '../../../helpers/node-sha256.js';
 import { type SigV4Request, authenticate } from '../../../../src/s3/auth/sigv4.js';
-
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-const toBuffer = (data: SourceData): Buffer =>
-  typeof data === 'string'
-    ? Buffer.from(data, 'utf8')
-    : ArrayBuffer.isView(data)
-      ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-      : Buffer.from(data);
-
-/** The SDK's Checksum interface over node:crypto (HMAC when given a secret). */
-class NodeSha256 {
-  private hash: Hash | Hmac;
-  constructor(private readonly secret?: SourceData) {
-    this.hash = this.fresh();
-  }
-  private fresh(): Hash | Hmac {
-    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(this.secret));
-  }
-  update(data: SourceData): void {
-    this.hash.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
-  reset(): void {
-    this.hash = this.fresh();
-  }
-}
 
 const ACCESS_KEY = 'TESSERAKEY1';
 const SECRET = 'sEcReT/with+odd=chars~';
