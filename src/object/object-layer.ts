@@ -17,8 +17,7 @@ import type {
 import type { DataPart, DataRef, RepairEntry, RepairReason } from '../meta/types.js';
 import type { RepairOutcome } from '../repair/reconstructor.js';
 import type { ShardStore, ShardStoreSet } from '../store/shard-store.js';
-import { isMetaStoreUnavailable } from '../meta/meta-health.js';
-import { Backoff } from '../util/backoff.js';
+import { MetaOutage } from '../meta/meta-outage.js';
 import { isTesseraError, TesseraError } from '../util/errors.js';
 import { repairUnreferencedKeepMs } from '../util/limits.js';
 import { bitrotHash } from '../erasure/bitrot.js';
@@ -119,7 +118,7 @@ export class ObjectLayer {
   private readonly source: StripeSource;
   private readonly inlineMaxBytes: number;
   /** Failures to queue repairs while the metadata store cannot commit (one warning per streak). */
-  private readonly repairQueueing = new Backoff();
+  private readonly repairQueueing: MetaOutage;
 
   constructor(options: ObjectLayerOptions) {
     this.meta = options.meta;
@@ -129,6 +128,11 @@ export class ObjectLayer {
     this.layout = erasureLayout(options.blockSizeBytes, dataShards, parityShards);
     this.log = options.log;
     this.onRepairQueued = options.onRepairQueued;
+    // Repairs not queued are not lost for good: the scanner (missing shards), scrub and reads (corrupt ones) find them again.
+    this.repairQueueing = new MetaOutage(this.log, {
+      paused: 'could not queue shard repairs: the metadata store cannot commit; scan and scrub find them again later',
+      resumed: 'shard repairs are queued again: the metadata store commits again',
+    });
     this.gc = new GarbageCollector(this.meta, this.drives, this.pins, this.log);
     this.sweeper = new CompletedUploadSweeper(this.meta, this.log, options.completedUploadLimits);
     this.source = {
@@ -503,12 +507,10 @@ export class ObjectLayer {
     };
     this.log.debug({ dataId: part.dataId, shardIndex, driveId: entry.driveId, reason }, 'shard queued for repair');
     this.meta.addRepairs([entry]).then(() => {
-      if (this.repairQueueing.succeed()) this.log.info('shard repairs are queued again: the metadata store commits again');
+      this.repairQueueing.succeeded();
       this.onRepairQueued?.();
     }, (err: unknown) => {
-      if (!isMetaStoreUnavailable(err)) return this.log.error({ err }, 'could not queue a repair');
-      // Not lost for good: the scanner (missing shards), scrub and reads (corrupt ones) find them again.
-      if (this.repairQueueing.fail().first) this.log.warn({ code: err.code }, 'could not queue shard repairs: the metadata store cannot commit; scan and scrub find them again later');
+      if (this.repairQueueing.failed(err) === undefined) this.log.error({ err }, 'could not queue a repair');
     });
   }
 
