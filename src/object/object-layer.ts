@@ -14,22 +14,19 @@ import type {
   BucketRecord, CompletedUpload, DataLayout, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
   ListUploadsQuery, ObjectHeaders, ObjectRecord, PartRecord, StoredChecksum, UploadRecord, WriteConditions,
 } from '../meta/types.js';
-import type { DataPart, DataRef, RepairEntry, RepairReason } from '../meta/types.js';
+import type { DataPart, DataRef, RepairEntry } from '../meta/types.js';
 import type { RepairOutcome } from '../repair/reconstructor.js';
 import type { ShardStore, ShardStoreSet } from '../store/shard-store.js';
-import { MetaOutage } from '../meta/meta-outage.js';
 import { isTesseraError, TesseraError } from '../util/errors.js';
-import { repairUnreferencedKeepMs } from '../util/limits.js';
 import { bitrotHash } from '../erasure/bitrot.js';
-import { shardFileBytes } from '../erasure/stripe.js';
 import { createCodec } from '../erasure/create-codec.js';
 import type { ErasureCodec } from '../erasure/erasure-codec.js';
 import { DataPins, GarbageCollector } from './garbage-collector.js';
-import { dataRefOf, erasureLayout, newDataId, parseShardId, shardIdOf, writeQuorumOf } from './layout.js';
+import { dataRefOf, erasureLayout, newDataId, shardIdOf, writeQuorumOf } from './layout.js';
 import { checkWriteQuorum, writeStriped, type ShardSink, type WrittenData } from './stripe-writer.js';
 import { readPart, type StripeSource } from './stripe-reader.js';
-import { copyShard, rebuildShard, verifyShard } from './shard-rebuild.js';
-import { checkCompleteParts, completePartsDigest, multipartEtag, type CompletePart } from './multipart-rules.js';
+import { ShardMaintenance, type ShardCheck } from './shard-maintenance.js';
+import { checkCompleteParts, completePartsDigest, multipartRecord, type CompletePart } from './multipart-rules.js';
 import { CompletedUploadSweeper, type SweepLimits } from './completed-upload-sweeper.js';
 import { completionOf } from '../meta/completed-uploads.js';
 import { assert } from '../util/assert.js';
@@ -64,15 +61,7 @@ export interface OpenedObject {
   release(): void;
 }
 
-/** What ObjectLayer.checkShards found in one record (counts of shards). */
-export interface ShardCheck {
-  /** Shards the record's striped parts name (k + m per part). */
-  shards: number;
-  /** Absent or wrongly sized: queued for repair. */
-  queued: number;
-  /** On a drive or node that is offline or did not answer: not queued. */
-  unreachable: number;
-}
+export type { ShardCheck } from './shard-maintenance.js';
 
 export interface ObjectLayerOptions {
   meta: MetaStore;
@@ -110,15 +99,13 @@ export class ObjectLayer {
   private readonly drives: ShardStoreSet;
   private readonly layout: DataLayout;
   private readonly log: Logger;
-  private readonly onRepairQueued: (() => void) | undefined;
   private readonly pins = new DataPins();
   private readonly gc: GarbageCollector;
   private readonly sweeper: CompletedUploadSweeper;
   private readonly codecs = new Map<string, Promise<ErasureCodec>>();
   private readonly source: StripeSource;
   private readonly inlineMaxBytes: number;
-  /** Failures to queue repairs while the metadata store cannot commit (one warning per streak). */
-  private readonly repairQueueing: MetaOutage;
+  private readonly maintenance: ShardMaintenance;
 
   constructor(options: ObjectLayerOptions) {
     this.meta = options.meta;
@@ -127,19 +114,17 @@ export class ObjectLayer {
     const { dataShards, parityShards } = options.drives.format;
     this.layout = erasureLayout(options.blockSizeBytes, dataShards, parityShards);
     this.log = options.log;
-    this.onRepairQueued = options.onRepairQueued;
-    // Repairs not queued are not lost for good: the scanner (missing shards), scrub and reads (corrupt ones) find them again.
-    this.repairQueueing = new MetaOutage(this.log, {
-      paused: 'could not queue shard repairs: the metadata store cannot commit; scan and scrub find them again later',
-      resumed: 'shard repairs are queued again: the metadata store commits again',
-    });
     this.gc = new GarbageCollector(this.meta, this.drives, this.pins, this.log);
     this.sweeper = new CompletedUploadSweeper(this.meta, this.log, options.completedUploadLimits);
     this.source = {
       store: (driveId) => this.drives.store(driveId),
       codec: (layout) => this.codec(layout),
-      onBadShard: (part, shardIndex, reason) => this.queueRepair(part, shardIndex, reason),
+      onBadShard: (part, shardIndex, reason) => this.maintenance.queueRepair(part, shardIndex, reason),
     };
+    this.maintenance = new ShardMaintenance({
+      meta: this.meta, drives: this.drives, pins: this.pins, gc: this.gc, source: this.source, log: this.log,
+      ...(options.onRepairQueued ? { onRepairQueued: options.onRepairQueued } : {}),
+    });
   }
 
   /** The codec for `layout`'s k + m, created once. */
@@ -366,129 +351,37 @@ export class ObjectLayer {
     }
   }
 
-  /**
-   * Rebuilds the shard a repair entry names (RepairShard of repair/reconstructor.ts), with its
-   * data pinned so gc cannot delete it meanwhile. A shard a read met belongs to data its object
-   * referenced then: when the object no longer does, the data was replaced or deleted ('gone').
-   * A write-failed shard may belong to a part of an upload still in progress: unreferenced, it
-   * throws RepairDeferred until repairUnreferencedKeepMs after it was queued. Throws rebuildShard's errors.
-   */
-  async repairShard(entry: RepairEntry): Promise<RepairOutcome> {
-    const release = this.pins.pin([entry.dataId]);
-    try {
-      const found = entry.bucket === '' ? undefined : await this.currentPart(entry, entry.dataId);
-      if (!found) {
-        const mayComplete = entry.reason === 'write-failed' && Date.now() - entry.recordedMs < repairUnreferencedKeepMs;
-        if (mayComplete) throw new TesseraError('RepairDeferred', `no object references ${entry.dataId} (yet)`);
-        return { rebuilt: false, reason: 'data-gone' };
-      }
-      return { rebuilt: true, bytes: await rebuildShard(this.source, found.part, found.layout, entry.shardIndex) };
-    } finally {
-      release();
-    }
+  // ---- hooks for background work (shard-maintenance.ts) ---------------------------------------
+
+  /** The reconstructor's rebuild of a queued shard: ShardMaintenance.repairShard. */
+  repairShard(entry: RepairEntry): Promise<RepairOutcome> {
+    return this.maintenance.repairShard(entry);
   }
 
-  /**
-   * Scrub of one shard file of a local drive: reads and verifies every block against its bitrot
-   * hash. A bad block (or a short file) queues the shard for repair under its object. Shards of
-   * data no current record on this node references are 'unowned' (an upload's part, or garbage
-   * gc has not reached yet). Throws StorageIOError when the drive fails.
-   */
-  async scrubShard(store: ShardStore, shardId: string): Promise<'ok' | 'repair-queued' | 'unowned'> {
-    const id = parseShardId(shardId);
-    const owner = id && this.meta.objectOfData(id.dataId);
-    if (!id || !owner) return 'unowned';
-    const release = this.pins.pin([id.dataId]);
-    try {
-      const found = await this.currentPart(owner, id.dataId);
-      if (!found || found.part.inline !== undefined) return 'unowned';
-      try {
-        await verifyShard(store, found.part, found.layout, id.shardIndex);
-        return 'ok';
-      } catch (err) {
-        if (!isTesseraError(err, 'BitrotDetected', 'ShardTruncated', 'ShardNotFound')) throw err;
-        this.queueRepair(found.part, id.shardIndex, 'corrupt', owner);
-        return 'repair-queued';
-      }
-    } finally {
-      release();
-    }
+  /** The scrubber's check of one local shard file: ShardMaintenance.scrubShard. */
+  scrubShard(store: ShardStore, shardId: string): Promise<'ok' | 'repair-queued' | 'unowned'> {
+    return this.maintenance.scrubShard(store, shardId);
   }
 
-  /**
-   * The scanner's check of one object record: every shard of every striped part must exist on
-   * the drive or node its part names, with the size its layout gives (shardFileBytes). Absent
-   * shards are queued for repair as 'missing', wrongly sized ones as 'corrupt' (their blocks are
-   * scrub's to verify). A drive or node that cannot answer is counted, not queued: the shard may
-   * be fine, and a rebuild could not write there anyway. The k + m stats of a part run at once.
-   */
-  async checkShards(record: ObjectRecord): Promise<ShardCheck> {
-    const check: ShardCheck = { shards: 0, queued: 0, unreachable: 0 };
-    for (const part of record.parts) {
-      if (part.inline !== undefined) continue;
-      const expectedBytes = shardFileBytes(record.layout, part.sizeBytes);
-      const states = await Promise.all(part.drives.map(async (driveId, shardIndex): Promise<'ok' | 'unreachable' | RepairReason> => {
-        const store = this.drives.store(driveId);
-        if (!store) return 'unreachable';
-        try {
-          const stat = await store.stat(shardIdOf(part.dataId, shardIndex));
-          if (stat === undefined) return 'missing';
-          return stat.sizeBytes === expectedBytes ? 'ok' : 'corrupt';
-        } catch (err) {
-          if (isTesseraError(err, 'StorageIOError')) return 'unreachable';
-          throw err;
-        }
-      }));
-      states.forEach((state, shardIndex) => {
-        check.shards++;
-        if (state === 'unreachable') check.unreachable++;
-        else if (state !== 'ok') {
-          check.queued++;
-          this.queueRepair(part, shardIndex, state, record);
-        }
-      });
-    }
-    return check;
+  /** The scanner's check of one record's shards: ShardMaintenance.checkShards. */
+  checkShards(record: ObjectRecord): Promise<ShardCheck> {
+    return this.maintenance.checkShards(record);
   }
 
-  /**
-   * The rebalancer's copy of shard `shardIndex` of `part` to node (or drive) `targetId`: streamed
-   * from where the part has it and verified, or rebuilt from k other shards when that copy is bad
-   * or unreachable. Throws StorageIOError (target offline) and what copyShard throws.
-   */
-  async copyShardTo(part: DataPart, layout: DataLayout, shardIndex: number, targetId: string): Promise<{ bytes: number; rebuilt: boolean }> {
-    const target = this.drives.store(targetId);
-    if (!target) throw new TesseraError('StorageIOError', `${targetId} is offline`, { driveId: targetId });
-    const release = this.pins.pin([part.dataId]);
-    try {
-      return await copyShard(this.source, part, layout, shardIndex, target);
-    } finally {
-      release();
-    }
+  /** The rebalancer's copy of one shard to `targetId`: ShardMaintenance.copyShardTo. */
+  copyShardTo(part: DataPart, layout: DataLayout, shardIndex: number, targetId: string): Promise<{ bytes: number; rebuilt: boolean }> {
+    return this.maintenance.copyShardTo(part, layout, shardIndex, targetId);
   }
 
-  /** Queues shard files for deletion by this node's gc (the old copies of moved shards): durable when resolved. */
-  async discardShards(ref: DataRef): Promise<void> {
-    if (ref.shardIds.length === 0) return;
-    await this.meta.addPending(ref);
-    await this.meta.abandonPending(ref.dataId);
-    this.gc.kick();
-  }
-
-  /** The part with `dataId` in the current record of `object`, with the record's layout; undefined when none. */
-  private async currentPart(object: { bucket: string; key: string }, dataId: string): Promise<{ part: DataPart; layout: DataLayout } | undefined> {
-    const record = await this.meta.getObject(object.bucket, object.key).catch((err: unknown) => {
-      if (isTesseraError(err, 'NoSuchBucket')) return undefined;
-      throw err;
-    });
-    const part = record?.parts.find((p) => p.dataId === dataId);
-    return record && part ? { part, layout: record.layout } : undefined;
+  /** The rebalancer's discard of moved shards' old copies: ShardMaintenance.discardShards. */
+  discardShards(ref: DataRef): Promise<void> {
+    return this.maintenance.discardShards(ref);
   }
 
   /** Bytes [firstByte, lastByte] of the object, part by part. */
   private async *readParts(record: ObjectRecord, firstByte: number, lastByte: number): AsyncGenerator<Buffer> {
     // Bad shards met by this read are queued under this object, so the reconstructor can find the part.
-    const source: StripeSource = { ...this.source, onBadShard: (part, shardIndex, reason) => this.queueRepair(part, shardIndex, reason, record) };
+    const source: StripeSource = { ...this.source, onBadShard: (part, shardIndex, reason) => this.maintenance.queueRepair(part, shardIndex, reason, record) };
     let partStart = 0;
     for (const part of record.parts) {
       const partEnd = partStart + part.sizeBytes - 1;
@@ -498,20 +391,6 @@ export class ObjectLayer {
       partStart += part.sizeBytes;
       if (partStart > lastByte) break;
     }
-  }
-
-  private queueRepair(part: DataPart, shardIndex: number, reason: RepairReason, target?: WriteTarget): void {
-    const entry = {
-      dataId: part.dataId, shardIndex, driveId: part.drives[shardIndex] ?? '', reason,
-      bucket: target?.bucket ?? '', key: target?.key ?? '', recordedMs: Date.now(),
-    };
-    this.log.debug({ dataId: part.dataId, shardIndex, driveId: entry.driveId, reason }, 'shard queued for repair');
-    this.meta.addRepairs([entry]).then(() => {
-      this.repairQueueing.succeeded();
-      this.onRepairQueued?.();
-    }, (err: unknown) => {
-      if (this.repairQueueing.failed(err) === undefined) this.log.error({ err }, 'could not queue a repair');
-    });
   }
 
   /**
@@ -603,7 +482,7 @@ export class ObjectLayer {
     try {
       const result = await apply();
       this.gc.kick();
-      for (const shardIndex of stored.missedShards) this.queueRepair(stored.part as DataPart, shardIndex, 'write-failed', target);
+      for (const shardIndex of stored.missedShards) this.maintenance.queueRepair(stored.part as DataPart, shardIndex, 'write-failed', target);
       return result;
     } catch (err) {
       // Never replaces `err` (a full metadata disk fails the abandon too: gc retries it).
@@ -616,21 +495,4 @@ export class ObjectLayer {
 
 function noSuchUpload(uploadId: string): TesseraError {
   return new TesseraError('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { uploadId });
-}
-
-/** The object record CompleteMultipartUpload makes of `upload` from its `chosen` parts (in order). */
-function multipartRecord(upload: UploadRecord, chosen: PartRecord[], checksum: StoredChecksum | undefined): ObjectRecord {
-  const { bucket, key, uploadId: _u, initiatedMs: _i, layout, checksumAlgorithm: _a, checksumType: _t, ...headers } = upload;
-  return {
-    ...headers,
-    bucket,
-    key,
-    sizeBytes: chosen.reduce((sum, p) => sum + p.sizeBytes, 0),
-    etag: multipartEtag(chosen),
-    lastModifiedMs: Date.now(),
-    layout,
-    parts: chosen.map(({ lastModifiedMs: _m, ...part }) => part),
-    multipart: true,
-    ...(checksum ? { checksum } : {}),
-  };
 }
