@@ -1,13 +1,8 @@
 // The object layer: buckets, objects and multipart uploads over a MetaStore (LMDB) and the
 // node's drives. Each data item is erasure-coded into k + m shard files on k + m drives (small
-// ones live inline in their record). Write protocol, so a crash at any instant leaves the old
-// object or the new one:
-//   1. record the data id as pending (LMDB, durable before any shard file gets its name)
-//   2. stream stripes into temp files, fsync, rename (ShardWriter.commit) on >= write quorum drives
-//   3. one LMDB transaction stores the record, clears pending and queues replaced data for gc;
-//      shards that missed their drive go to the repair queue.
-// At start-up every still-pending data item is garbage; temp files are removed.
-import { createHash } from 'node:crypto';
+// ones live inline in their record), written with the protocol of data-writer.ts so that a crash
+// at any instant leaves the old object or the new one. At start-up every still-pending data item
+// is garbage; temp files are removed. Background work's hooks are in shard-maintenance.ts.
 import type { Logger } from 'pino';
 import type { MetaStore } from '../meta/meta-store.js';
 import type {
@@ -18,33 +13,19 @@ import type { DataPart, DataRef, RepairEntry } from '../meta/types.js';
 import type { RepairOutcome } from '../repair/reconstructor.js';
 import type { ShardStore, ShardStoreSet } from '../store/shard-store.js';
 import { isTesseraError, TesseraError } from '../util/errors.js';
-import { bitrotHash } from '../erasure/bitrot.js';
 import { createCodec } from '../erasure/create-codec.js';
 import type { ErasureCodec } from '../erasure/erasure-codec.js';
 import { DataPins, GarbageCollector } from './garbage-collector.js';
-import { dataRefOf, erasureLayout, newDataId, shardIdOf, writeQuorumOf } from './layout.js';
-import { checkWriteQuorum, writeStriped, type ShardSink, type WrittenData } from './stripe-writer.js';
+import { erasureLayout } from './layout.js';
 import { readPart, type StripeSource } from './stripe-reader.js';
 import { ShardMaintenance, type ShardCheck } from './shard-maintenance.js';
+import { DataWriter, type DataInput } from './data-writer.js';
 import { checkCompleteParts, completePartsDigest, multipartRecord, type CompletePart } from './multipart-rules.js';
 import { CompletedUploadSweeper, type SweepLimits } from './completed-upload-sweeper.js';
 import { completionOf } from '../meta/completed-uploads.js';
 import { assert } from '../util/assert.js';
 
-/** What a PUT or UploadPart streams in. */
-export interface DataInput {
-  body: AsyncIterable<Uint8Array>;
-  /** Larger bodies fail with EntityTooLarge. */
-  sizeMaxBytes: number;
-  /** The body's size when the request announced it (Content-Length, x-amz-decoded-content-length). */
-  sizeHintBytes?: number;
-  /**
-   * Runs after the body ended and before anything is committed; throwing aborts the write
-   * (used by the S3 layer to verify Content-MD5, x-amz-content-sha256 and checksums).
-   * Returns the flexible checksum to store, if any.
-   */
-  finish?: (written: WrittenData) => StoredChecksum | undefined | Promise<StoredChecksum | undefined>;
-}
+export type { DataInput } from './data-writer.js';
 
 export interface PutObjectInput extends DataInput {
   bucket: string;
@@ -77,22 +58,6 @@ export interface ObjectLayerOptions {
   completedUploadLimits?: Partial<SweepLimits>;
 }
 
-/** A written data item, before its metadata commit. */
-interface StoredData {
-  /** The part's data fields (sizes, ETag, placement or inline bytes). */
-  part: Omit<DataPart, 'partNumber'>;
-  written: WrittenData;
-  checksum: StoredChecksum | undefined;
-  /** Shard indices that missed their drive (to repair after the commit). */
-  missedShards: number[];
-}
-
-/** Where a write's bytes are stored and for which object (repair entries name it). */
-interface WriteTarget {
-  bucket: string;
-  key: string;
-}
-
 /** Buckets, objects and multipart uploads. Errors are TesseraError codes named per method. */
 export class ObjectLayer {
   private readonly meta: MetaStore;
@@ -104,12 +69,11 @@ export class ObjectLayer {
   private readonly sweeper: CompletedUploadSweeper;
   private readonly codecs = new Map<string, Promise<ErasureCodec>>();
   private readonly source: StripeSource;
-  private readonly inlineMaxBytes: number;
   private readonly maintenance: ShardMaintenance;
+  private readonly writer: DataWriter;
 
   constructor(options: ObjectLayerOptions) {
     this.meta = options.meta;
-    this.inlineMaxBytes = options.inlineObjectMaxBytes;
     this.drives = options.drives;
     const { dataShards, parityShards } = options.drives.format;
     this.layout = erasureLayout(options.blockSizeBytes, dataShards, parityShards);
@@ -124,6 +88,11 @@ export class ObjectLayer {
     this.maintenance = new ShardMaintenance({
       meta: this.meta, drives: this.drives, pins: this.pins, gc: this.gc, source: this.source, log: this.log,
       ...(options.onRepairQueued ? { onRepairQueued: options.onRepairQueued } : {}),
+    });
+    this.writer = new DataWriter({
+      meta: this.meta, drives: this.drives, layout: this.layout, codec: (layout) => this.codec(layout), gc: this.gc,
+      inlineMaxBytes: options.inlineObjectMaxBytes,
+      queueRepair: (part, shardIndex, reason, target) => this.maintenance.queueRepair(part, shardIndex, reason, target),
     });
   }
 
@@ -190,7 +159,7 @@ export class ObjectLayer {
   async putObject(input: PutObjectInput): Promise<ObjectRecord> {
     await this.getBucket(input.bucket);
     await this.checkConditions(input.bucket, input.key, input.conditions);
-    const stored = await this.writeDataItem(input, input);
+    const stored = await this.writer.write(input, input);
     const { written, checksum } = stored;
     const record: ObjectRecord = {
       ...input.headers,
@@ -204,7 +173,7 @@ export class ObjectLayer {
       multipart: false,
       ...(checksum ? { checksum } : {}),
     };
-    await this.commit(stored, input, () => this.meta.putObject(record, input.conditions));
+    await this.writer.commit(stored, input, () => this.meta.putObject(record, input.conditions));
     return record;
   }
 
@@ -277,9 +246,9 @@ export class ObjectLayer {
   /** Streams one part. Throws NoSuchUpload, EntityTooLarge, the body's errors. */
   async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, input: DataInput): Promise<PartRecord> {
     await this.getUpload(bucket, key, uploadId);
-    const stored = await this.writeDataItem(input, { bucket, key });
+    const stored = await this.writer.write(input, { bucket, key });
     const part: PartRecord = { partNumber, ...stored.part, lastModifiedMs: Date.now() };
-    await this.commit(stored, { bucket, key }, () => this.meta.putPart(bucket, key, uploadId, part));
+    await this.writer.commit(stored, { bucket, key }, () => this.meta.putPart(bucket, key, uploadId, part));
     return part;
   }
 
@@ -393,104 +362,6 @@ export class ObjectLayer {
     }
   }
 
-  /**
-   * Steps 1 and 2 of the write protocol. Bodies up to inlineMaxBytes stay in memory and
-   * are stored inline in the record; larger ones are striped over the drives. The pending
-   * record's commit runs while the body streams and is durable before any rename
-   * (ShardWriter.commit waits for it), so no shard file exists under its final name without a
-   * pending or committed record naming it. On failure nothing is left but a gc entry.
-   */
-  private async writeDataItem(input: DataInput, target: WriteTarget): Promise<StoredData> {
-    // A body announced as too big for inline goes straight to the drives, so a missing write
-    // quorum is known before any of it is read (and the client gets a prompt 503).
-    if (input.sizeHintBytes !== undefined && input.sizeHintBytes > this.inlineMaxBytes) return this.storeStriped(input.body, input, target);
-    const iterator = input.body[Symbol.asyncIterator]();
-    const head: Uint8Array[] = [];
-    let headBytes = 0;
-    let ended = false;
-    while (headBytes <= this.inlineMaxBytes) {
-      const next = await iterator.next();
-      if (next.done) {
-        ended = true;
-        break;
-      }
-      head.push(next.value);
-      headBytes += next.value.length;
-    }
-    if (ended) return this.storeInline(Buffer.concat(head, headBytes), input);
-    async function* whole(): AsyncGenerator<Uint8Array> {
-      try {
-        yield* head;
-        for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
-      } finally {
-        await iterator.return?.();
-      }
-    }
-    return this.storeStriped(whole(), input, target);
-  }
-
-  private async storeInline(data: Buffer, input: DataInput): Promise<StoredData> {
-    const md5 = createHash('md5').update(data).digest();
-    const written: WrittenData = { sizeBytes: data.length, md5 };
-    if (data.length > input.sizeMaxBytes) throw new TesseraError('EntityTooLarge', `object larger than ${input.sizeMaxBytes} bytes`);
-    const checksum = await input.finish?.(written);
-    const part = {
-      sizeBytes: data.length, etag: md5.toString('hex'), dataId: newDataId(), drives: [],
-      inline: data, inlineHash: bitrotHash(data), ...(checksum ? { checksum } : {}),
-    };
-    return { part, written, checksum, missedShards: [] };
-  }
-
-  private async storeStriped(body: AsyncIterable<Uint8Array>, input: DataInput, target: WriteTarget): Promise<StoredData> {
-    const dataId = newDataId();
-    const drives = this.drives.placement(dataId, `${target.bucket}/${target.key}`);
-    const pending = this.meta.addPending(dataRefOf(dataId, drives));
-    pending.catch(() => undefined); // awaited by the commits below; failure surfaces there
-    const sink: ShardSink = { writers: [], failed: new Set(), writeQuorum: writeQuorumOf(this.layout) };
-    try {
-      sink.writers = await Promise.all(drives.map(async (driveId, i) => {
-        const store = this.drives.store(driveId);
-        return store?.createWriter(shardIdOf(dataId, i)).catch(() => undefined);
-      }));
-      checkWriteQuorum(sink);
-      const written = await writeStriped(body, sink, this.layout, await this.codec(this.layout), input.sizeMaxBytes);
-      const checksum = await input.finish?.(written);
-      await this.commitShards(sink, pending);
-      const missedShards = drives.map((_, i) => i).filter((i) => !sink.writers[i] || sink.failed.has(i));
-      const part = { sizeBytes: written.sizeBytes, etag: written.md5.toString('hex'), dataId, drives, ...(checksum ? { checksum } : {}) };
-      return { part, written, checksum, missedShards };
-    } catch (err) {
-      await Promise.all(sink.writers.map((w) => w?.abort()));
-      await pending.then(() => this.gc.abandon(dataId), () => undefined);
-      this.gc.kick();
-      throw err;
-    }
-  }
-
-  /** Commits every live shard writer; throws WriteQuorumNotMet when too few made it. */
-  private async commitShards(sink: ShardSink, pending: Promise<void>): Promise<void> {
-    const results = await Promise.allSettled(sink.writers.map((w, i) => (w && !sink.failed.has(i) ? w.commit(pending) : Promise.resolve())));
-    await pending; // a failed pending record fails the write even if every shard committed
-    results.forEach((result, i) => {
-      if (result.status === 'rejected') sink.failed.add(i);
-    });
-    checkWriteQuorum(sink);
-  }
-
-  /** Step 3 of the write protocol: the metadata commit; a refused commit drops the data. */
-  private async commit<T>(stored: StoredData, target: WriteTarget, apply: () => Promise<T>): Promise<T> {
-    try {
-      const result = await apply();
-      this.gc.kick();
-      for (const shardIndex of stored.missedShards) this.maintenance.queueRepair(stored.part as DataPart, shardIndex, 'write-failed', target);
-      return result;
-    } catch (err) {
-      // Never replaces `err` (a full metadata disk fails the abandon too: gc retries it).
-      if (stored.part.inline === undefined) await this.gc.abandon(stored.part.dataId);
-      this.gc.kick();
-      throw err;
-    }
-  }
 }
 
 function noSuchUpload(uploadId: string): TesseraError {
