@@ -4,9 +4,8 @@ import { createHash, createHmac } from 'node:crypto';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { expect } from 'vitest';
-import { NodeSha256 } from './node-sha256.js';
+import { sdkSigner } from './sdk-signer.js';
 import { region, type S3dServer } from './server.js';
 import type { HttpResult } from './clients.js';
 
@@ -60,14 +59,7 @@ export async function signRequest(server: S3dServer, req: RawRequest): Promise<S
   const fullPath = `${req.path}${queryString(req.query)}`;
   if (req.auth === 'none') return { path: fullPath, headers };
   headers['x-amz-content-sha256'] = req.payloadHash ?? createHash('sha256').update(body ?? Buffer.alloc(0)).digest('hex');
-  const signer = new SignatureV4({
-    service: 's3',
-    region,
-    credentials: req.credentials ?? { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
-    sha256: NodeSha256,
-    uriEscapePath: false,
-    applyChecksum: false,
-  });
+  const signer = sdkSigner(req.credentials ?? { accessKeyId: server.accessKey, secretAccessKey: server.secretKey }, { region, applyChecksum: false });
   const signed = await signer.sign(
     { method: req.method, protocol: 'https:', hostname: '127.0.0.1', port: server.port, path: req.path, query: req.query ?? {}, headers, body },
     {
