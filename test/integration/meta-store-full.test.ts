@@ -24,6 +24,7 @@ import { DriveSet } from '../../src/store/drive-set.js';
 import { errorFrame, errorFromFrame } from '../../src/transport/framing.js';
 import { TesseraError } from '../../src/util/errors.js';
 import { inlineObjectMaxBytesDefault } from '../../src/util/limits.js';
+import { rejectionCodeOf } from '../helpers/error-code.js';
 import { MiB } from '../helpers/files.js';
 import { makeTempDir, removeTempDir } from '../helpers/server.js';
 import { cannotMountTmpfs, fillFilesystem, mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
@@ -47,10 +48,6 @@ function inlineRecord(bucket: string, key: string, data: Buffer): ObjectRecord {
     bucket, key, sizeBytes: data.length, etag: 'e', lastModifiedMs: Date.now(), layout, multipart: false, userMetadata: {},
     parts: [{ partNumber: 1, sizeBytes: data.length, etag: 'e', dataId, drives: [], inline: data, inlineHash: bitrotHash(data) }],
   };
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  return promise.then(() => undefined, (err: unknown) => (err as { code?: string }).code);
 }
 
 const skipReason = cannotMountTmpfs();
@@ -97,11 +94,11 @@ describe.skipIf(skipReason !== undefined)('real LMDB on a full tmpfs', () => {
     const refused: string[] = [];
     for (let i = 0; i < 5; i++) {
       refused.push(`full-${i}`);
-      expect(await codeOf(store.putObject(inlineRecord('b', `full-${i}`, randomBytes(100 * KiB))))).toBe('MetadataStoreFull');
+      expect(await rejectionCodeOf(store.putObject(inlineRecord('b', `full-${i}`, randomBytes(100 * KiB))))).toBe('MetadataStoreFull');
     }
     const together = await Promise.all(Array.from({ length: 10 }, (_, i) => {
       refused.push(`together-${i}`);
-      return codeOf(store.putObject(inlineRecord('b', `together-${i}`, randomBytes(100 * KiB))));
+      return rejectionCodeOf(store.putObject(inlineRecord('b', `together-${i}`, randomBytes(100 * KiB))));
     }));
     expect(together).toEqual(Array(10).fill('MetadataStoreFull'));
     expect(store.health()).toMatchObject({ state: 'full', freeBytes: 0 });
@@ -228,7 +225,7 @@ describe('a metadata store that cannot commit, under the object layer and the ba
     await objects.start();
     faulty.full = true;
     const put = objects.putObject({ bucket: 'b', key: 'striped', headers: { userMetadata: {} }, body: body(randomBytes(300 * KiB)), sizeMaxBytes: 1 << 30 });
-    expect(await codeOf(put)).toBe('MetadataStoreFull');
+    expect(await rejectionCodeOf(put)).toBe('MetadataStoreFull');
     expect(await real.getObject('b', 'striped')).toBeUndefined();
     expect(real.listPending()).toHaveLength(1); // its abandon could not commit either: gc owes it
     expect(await shardFiles()).toBe(1);
@@ -249,7 +246,7 @@ describe('a metadata store that cannot commit, under the object layer and the ba
     await objects.start();
     faulty.full = true;
     const put = objects.putObject({ bucket: 'b', key: 'inline', headers: { userMetadata: {} }, body: body(randomBytes(10 * KiB)), sizeMaxBytes: 1 << 30 });
-    expect(await codeOf(put)).toBe('MetadataStoreFull');
+    expect(await rejectionCodeOf(put)).toBe('MetadataStoreFull');
     expect(await real.getObject('b', 'inline')).toBeUndefined();
     expect(real.listPending()).toEqual([]);
     expect(toS3Error(await put.catch((e: unknown) => e))).toMatchObject({ status: 507, code: 'InsufficientStorage' });
