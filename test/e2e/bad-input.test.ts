@@ -16,13 +16,15 @@ import {
   awsChunkedSignedLength,
   awsChunkedUnsigned,
   expectS3Error,
+  expectStillServing,
   objectPath,
   rawRequest,
   sendRequest,
   signRequest,
+  startServerWithBucket,
   tlsSocket,
 } from '../helpers/raw-request.js';
-import { repoRoot, startServer, type S3dServer } from '../helpers/server.js';
+import { repoRoot, type S3dServer } from '../helpers/server.js';
 
 const bucket = 'bad-input';
 const healthKey = 'health.txt';
@@ -46,21 +48,15 @@ describe('bad input', () => {
     (await rawRequest(server, { method: 'HEAD', path: objectPath(bucket, key) })).status;
 
   beforeAll(async () => {
-    server = await startServer();
+    server = await startServerWithBucket(bucket, { [healthKey]: healthBody });
     client = s3Client(server);
-    expect((await rawRequest(server, { method: 'PUT', path: `/${bucket}` })).status).toBe(200);
-    expect((await rawRequest(server, { method: 'PUT', path: objectPath(bucket, healthKey), body: healthBody })).status).toBe(200);
   });
   afterAll(async () => {
     client?.destroy();
     await server?.dispose();
   });
-  afterEach(async () => {
-    // After every case a normal request still succeeds.
-    const res = await rawRequest(server, { method: 'GET', path: objectPath(bucket, healthKey) });
-    expect(res.status, `health GET after the case: ${res.body.toString()}`).toBe(200);
-    expect(res.body.toString()).toBe(healthBody);
-  });
+  // After every case a normal request still succeeds.
+  afterEach(() => expectStillServing(server, bucket, healthKey, healthBody));
 
   describe('authentication', () => {
     it('a wrong signature (wrong secret) -> 403 SignatureDoesNotMatch, nothing stored', async () => {

@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchUrl } from '../helpers/clients.js';
 import { sdkSigner } from '../helpers/sdk-signer.js';
-import { expectS3Error, objectPath, rawRequest } from '../helpers/raw-request.js';
-import { region, startServer, type S3dServer } from '../helpers/server.js';
+import { expectS3Error, objectPath, rawRequest, startServerWithBucket } from '../helpers/raw-request.js';
+import { region, type S3dServer } from '../helpers/server.js';
 
 const bucket = 'presigned-query';
 
@@ -26,8 +26,7 @@ describe('headers carried in a presigned URL query', () => {
   let server: S3dServer;
 
   beforeAll(async () => {
-    server = await startServer();
-    expect((await rawRequest(server, { method: 'PUT', path: `/${bucket}` })).status).toBe(200);
+    server = await startServerWithBucket(bucket);
   });
 
   afterAll(async () => {

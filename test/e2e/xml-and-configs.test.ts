@@ -12,8 +12,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { python3Result, run, s3Client } from '../helpers/clients.js';
 import { MiB, sha256Hex } from '../helpers/files.js';
-import { expectS3Error, objectPath, rawRequest } from '../helpers/raw-request.js';
-import { makeTempDir, startServer, type S3dServer } from '../helpers/server.js';
+import { expectS3Error, expectStillServing, objectPath, rawRequest, startServerWithBucket } from '../helpers/raw-request.js';
+import { makeTempDir, type S3dServer } from '../helpers/server.js';
 
 const bucket = 'xml-configs';
 const healthKey = 'health.txt';
@@ -49,19 +49,15 @@ describe('XML bodies and bucket configurations', () => {
   const postDelete = (body: string) => rawRequest(server, { method: 'POST', path: `/${bucket}`, query: { delete: '' }, body, headers: { 'content-md5': md5Base64(body) } });
 
   beforeAll(async () => {
-    server = await startServer();
+    server = await startServerWithBucket(bucket);
     client = s3Client(server);
-    expect((await rawRequest(server, { method: 'PUT', path: `/${bucket}` })).status).toBe(200);
     await putKeys([healthKey]);
   });
   afterAll(async () => {
     client?.destroy();
     await server?.dispose();
   });
-  afterEach(async () => {
-    const res = await rawRequest(server, { method: 'GET', path: objectPath(bucket, healthKey) });
-    expect(res.status, `health GET after the case: ${res.body.toString()}`).toBe(200);
-  });
+  afterEach(() => expectStillServing(server, bucket, healthKey));
 
   describe('request bodies', () => {
     it('CompleteMultipartUpload with ETags quoted as &#34; (Go SDK, rclone) completes the upload', async () => {

@@ -6,7 +6,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { sdkSigner } from './sdk-signer.js';
-import { region, type S3dServer } from './server.js';
+import { region, startServer, type S3dServer } from './server.js';
 import type { HttpResult } from './clients.js';
 
 export const emptySha256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -78,6 +78,31 @@ export async function rawRequest(server: S3dServer, req: RawRequest): Promise<Ht
   if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) headers['content-length'] = String(body.length);
   const signed = await signRequest(server, { ...req, headers });
   return await sendRequest(server, req.method, signed, body);
+}
+
+/**
+ * Starts s3d with its defaults and creates `bucket` (path style, signed), then PUTs `objects`
+ * (key -> body) into it, each expected to answer 200. On a failure the server is stopped again.
+ */
+export async function startServerWithBucket(bucket: string, objects: Record<string, string | Buffer> = {}): Promise<S3dServer> {
+  const server = await startServer();
+  try {
+    expect((await rawRequest(server, { method: 'PUT', path: `/${bucket}` })).status).toBe(200);
+    for (const [key, body] of Object.entries(objects)) {
+      expect((await rawRequest(server, { method: 'PUT', path: objectPath(bucket, key), body })).status).toBe(200);
+    }
+    return server;
+  } catch (err) {
+    await server.dispose();
+    throw err;
+  }
+}
+
+/** Expects a plain signed GET of bucket/key still to answer 200 (and `body`, when given): the server survived a bad case. */
+export async function expectStillServing(server: S3dServer, bucket: string, key: string, body?: string): Promise<void> {
+  const res = await rawRequest(server, { method: 'GET', path: objectPath(bucket, key) });
+  expect(res.status, `health GET after the case: ${res.body.toString()}`).toBe(200);
+  if (body !== undefined) expect(res.body.toString()).toBe(body);
 }
 
 /** node:https options for a signed request to `server` over a fresh TLS connection that trusts its CA. */
