@@ -15,7 +15,7 @@ import { serveReplica } from '../../src/cluster/replica-server.js';
 import { bitrotHash, initBitrot } from '../../src/erasure/bitrot.js';
 import { openMetaStore, type LmdbMetaStore } from '../../src/meta/lmdb-meta-store.js';
 import type { ObjectRecord, RepairEntry } from '../../src/meta/types.js';
-import { ObjectLayer } from '../../src/object/object-layer.js';
+import { ObjectLayer, type PutObjectInput } from '../../src/object/object-layer.js';
 import { Reconstructor, type RepairQueue } from '../../src/repair/reconstructor.js';
 import { Scanner, type ScanState } from '../../src/repair/scanner.js';
 import { Scrubber } from '../../src/repair/scrubber.js';
@@ -217,6 +217,10 @@ describe('a metadata store that cannot commit, under the object layer and the ba
   async function* body(data: Buffer): AsyncGenerator<Buffer> {
     yield data;
   }
+  /** A PUT of `sizeBytes` random bytes as bucket b's `key`. */
+  const putInput = (key: string, sizeBytes: number): PutObjectInput => ({
+    bucket: 'b', key, headers: { userMetadata: {} }, body: body(randomBytes(sizeBytes)), sizeMaxBytes: 1 << 30,
+  });
   const layer = (meta: LmdbMetaStore): ObjectLayer => new ObjectLayer({ meta, drives, blockSizeBytes: 64 * KiB, inlineObjectMaxBytes: inlineObjectMaxBytesDefault, log: silent });
 
   it('a striped PUT whose commit fails leaves no object, and gc deletes its shards once commits work again, backing off meanwhile', async () => {
@@ -224,7 +228,7 @@ describe('a metadata store that cannot commit, under the object layer and the ba
     const objects = layer(faulty.store);
     await objects.start();
     faulty.full = true;
-    const put = objects.putObject({ bucket: 'b', key: 'striped', headers: { userMetadata: {} }, body: body(randomBytes(300 * KiB)), sizeMaxBytes: 1 << 30 });
+    const put = objects.putObject(putInput('striped', 300 * KiB));
     expect(await rejectionCodeOf(put)).toBe('MetadataStoreFull');
     expect(await real.getObject('b', 'striped')).toBeUndefined();
     expect(real.listPending()).toHaveLength(1); // its abandon could not commit either: gc owes it
@@ -245,13 +249,13 @@ describe('a metadata store that cannot commit, under the object layer and the ba
     const objects = layer(faulty.store);
     await objects.start();
     faulty.full = true;
-    const put = objects.putObject({ bucket: 'b', key: 'inline', headers: { userMetadata: {} }, body: body(randomBytes(10 * KiB)), sizeMaxBytes: 1 << 30 });
+    const put = objects.putObject(putInput('inline', 10 * KiB));
     expect(await rejectionCodeOf(put)).toBe('MetadataStoreFull');
     expect(await real.getObject('b', 'inline')).toBeUndefined();
     expect(real.listPending()).toEqual([]);
     expect(toS3Error(await put.catch((e: unknown) => e))).toMatchObject({ status: 507, code: 'InsufficientStorage' });
     faulty.full = false;
-    await objects.putObject({ bucket: 'b', key: 'inline', headers: { userMetadata: {} }, body: body(randomBytes(10 * KiB)), sizeMaxBytes: 1 << 30 });
+    await objects.putObject(putInput('inline', 10 * KiB));
     expect(await real.getObject('b', 'inline')).toBeDefined();
     await objects.stop();
   });
