@@ -121,6 +121,7 @@ export class MetaWriteGuard {
     };
   }
 
+  /** Stops the probe timer; later failures are still classified, but no probe runs. */
   close(): void {
     this.closed = true;
     clearInterval(this.probeTimer);
