@@ -166,9 +166,14 @@ function checkDelete(input: HeaderCheckInput): void {
   }
 }
 
-function checkVersionId(query: URLSearchParams): void {
-  const versionId = query.get('versionId');
-  if (versionId !== null && versionId !== 'null') {
+/**
+ * Refuses a version id other than "null" (every bucket is unversioned; null or undefined: none
+ * given): InvalidArgument "Invalid version id specified", with ArgumentName versionId and the
+ * value, as AWS answers on an unversioned bucket. Used for ?versionId, x-amz-copy-source's
+ * ?versionId and DeleteObjects' <VersionId>.
+ */
+export function checkVersionId(versionId: string | null | undefined): void {
+  if (versionId !== null && versionId !== undefined && versionId !== 'null') {
     throw s3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: versionId });
   }
 }
@@ -187,5 +192,5 @@ export function checkRequestHeaders(input: HeaderCheckInput): void {
   if (objectWrites.includes(op)) checkObjectWrite(input);
   if (op === 'CreateBucket') checkCreateBucket(input.headers);
   if (op === 'DeleteObject' || op === 'DeleteObjects') checkDelete(input);
-  if (versionedReads.includes(op)) checkVersionId(input.query);
+  if (versionedReads.includes(op)) checkVersionId(input.query.get('versionId'));
 }
