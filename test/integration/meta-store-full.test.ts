@@ -26,6 +26,7 @@ import { TesseraError } from '../../src/util/errors.js';
 import { inlineObjectMaxBytesDefault } from '../../src/util/limits.js';
 import { rejectionCodeOf } from '../helpers/error-code.js';
 import { MiB } from '../helpers/files.js';
+import { captureLog } from '../helpers/log-capture.js';
 import { makeTempDir, removeTempDir } from '../helpers/server.js';
 import { cannotMountTmpfs, fillFilesystem, mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 import { waitFor } from '../helpers/wait.js';
@@ -33,12 +34,6 @@ import { layout } from '../unit/meta/helpers.js';
 
 const KiB = 1024;
 const silent = pino({ level: 'silent' });
-
-function capture(): { log: Logger; messages: (level: number) => string[] } {
-  const lines: Array<{ level: number; msg: string }> = [];
-  const log: Logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) }) as Logger;
-  return { log, messages: (level) => lines.filter((l) => l.level === level).map((l) => l.msg) };
-}
 
 let dataIds = 0;
 /** An object record whose one part of `data` is stored inline, as the object layer stores bodies up to 128 KiB. */
@@ -76,7 +71,7 @@ describe.skipIf(skipReason !== undefined)('real LMDB on a full tmpfs', () => {
   });
 
   it('refuses commits with MetadataStoreFull, keeps reads exact, and commits again once space is freed', async () => {
-    const { log, messages } = capture();
+    const { log, messages } = captureLog();
     const store = await open(join(disk, 'meta'), log);
     await store.createBucket({ name: 'b', createdMs: 1, location: '' });
     fillFilesystem(join(disk, 'filler-1'), MiB);
@@ -273,7 +268,7 @@ describe('a metadata store that cannot commit, under the object layer and the ba
       },
     };
     const rebuilt: string[] = [];
-    const { log, messages } = capture();
+    const { log, messages } = captureLog();
     const reconstructor = new Reconstructor(queue, async (entry) => {
       rebuilt.push(entry.dataId);
       return { rebuilt: true, bytes: 1 };
@@ -302,7 +297,7 @@ describe('a metadata store that cannot commit, under the object layer and the ba
     for (let i = 0; i < 5; i++) await real.putObject(inlineRecord('b', `k${i}`, randomBytes(10)));
     const faulty = new FaultyMeta(real, new Set(['saveWorkerState']));
     faulty.full = true;
-    const { log, messages } = capture();
+    const { log, messages } = captureLog();
     const scanner = new Scanner({
       records: (limit, after, scope) => real.scanObjects(limit, after, scope),
       responsible: () => true,

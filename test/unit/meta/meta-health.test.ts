@@ -2,25 +2,12 @@
 // a `commitError` promise, an Error with a numeric errno `code`) or never settle: the typed error,
 // the health it reports, one warning when a failure streak starts and one when it clears, the
 // probe that clears it without client writes, and the bound on a stalled commit.
-import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isMetaStoreUnavailable, MetaWriteGuard } from '../../../src/meta/meta-health.js';
 import { TesseraError } from '../../../src/util/errors.js';
 import { metaStoreLowFreeBytes, metaStoreProbeIntervalMs, metaStoreRecoveryQuietMs } from '../../../src/util/limits.js';
 import { rejectionCodeOf } from '../../helpers/error-code.js';
-
-interface LogLine {
-  level: number;
-  msg: string;
-  state?: string;
-  error?: string;
-}
-
-function capture(): { log: Logger; lines: LogLine[]; warnings: () => string[] } {
-  const lines: LogLine[] = [];
-  const log: Logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) }) as Logger;
-  return { log, lines, warnings: () => lines.filter((l) => l.level === 40).map((l) => l.msg) };
-}
+import { captureLog } from '../../helpers/log-capture.js';
 
 /** What lmdb-js rejects a queued transaction with when its commit fails with errno `code`. */
 function commitFailure(code: number): Error {
@@ -35,7 +22,7 @@ function writeFailure(code: number): Error {
 }
 
 function guard(options: { freeBytes?: number; stallMs?: number; probe?: () => Promise<void> } = {}) {
-  const { log, lines, warnings } = capture();
+  const { log, messages } = captureLog();
   let probes = 0;
   const holder: { guard?: MetaWriteGuard } = {};
   const g = new MetaWriteGuard({
@@ -48,7 +35,7 @@ function guard(options: { freeBytes?: number; stallMs?: number; probe?: () => Pr
     ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}),
   });
   holder.guard = g;
-  return { g, lines, warnings, probes: () => probes };
+  return { g, warnings: () => messages(40), probes: () => probes };
 }
 
 afterEach(() => {
