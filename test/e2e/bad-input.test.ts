@@ -2,7 +2,7 @@
 // skew, malformed XML and aws-chunked framing, path-traversal keys, oversized headers, truncated
 // bodies. Every error must be S3 error XML with a request id, and the server must keep serving.
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { crc32 } from 'node:zlib';
 import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { s3Client } from '../helpers/clients.js';
-import { MiB, sha256Hex } from '../helpers/files.js';
+import { md5Base64, MiB, sha256Hex } from '../helpers/files.js';
 import {
   awsChunkedSigned,
   awsChunkedSignedLength,
@@ -34,10 +34,6 @@ function crc32Base64(data: Buffer): string {
   const raw = Buffer.alloc(4);
   raw.writeUInt32BE(crc32(data) >>> 0);
   return raw.toString('base64');
-}
-
-function md5Base64(data: Buffer | string): string {
-  return createHash('md5').update(data).digest('base64');
 }
 
 describe('bad input', () => {

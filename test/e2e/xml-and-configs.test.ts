@@ -3,7 +3,7 @@
 // the JS SDK, DOCTYPE / entity / deep-nesting bodies refused, and the bucket configuration
 // sub-resources answered as AWS answers a bucket without them (with s3cmd info and ws-info).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -11,7 +11,7 @@ import {
   ListObjectVersionsCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { python3Result, run, s3Client } from '../helpers/clients.js';
-import { MiB, sha256Hex } from '../helpers/files.js';
+import { md5Base64, MiB, sha256Hex } from '../helpers/files.js';
 import { expectS3Error, expectStillServing, objectPath, rawRequest, startServerWithBucket } from '../helpers/raw-request.js';
 import { makeTempDir, type S3dServer } from '../helpers/server.js';
 
@@ -30,10 +30,6 @@ const xmlSafeKeys = [...controlKeys.filter((k) => /[\t\n\r\x7f]/.test(k)), ...sp
 function goEscape(text: string): string {
   const table: Record<string, string> = { '"': '&#34;', '\'': '&#39;', '&': '&amp;', '<': '&lt;', '>': '&gt;', '\t': '&#x9;', '\n': '&#xA;', '\r': '&#xD;' };
   return text.replace(/["'&<>\t\n\r]/g, (c) => table[c]!);
-}
-
-function md5Base64(body: string): string {
-  return createHash('md5').update(body).digest('base64');
 }
 
 describe('XML bodies and bucket configurations', () => {
