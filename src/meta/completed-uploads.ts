@@ -59,8 +59,8 @@ export class CompletedUploads {
   }
 
   /**
-   * Removes, oldest first, records completed before `olderThanMs` and then any beyond `keepMax`,
-   * at most `batchMax` (>= 1) of them. Returns how many were removed.
+   * Removes, oldest first, records completed before `olderThanMs` (ms since the Unix epoch) and
+   * then any beyond `keepMax`, at most `batchMax` (>= 1) of them. Returns how many were removed.
    */
   expire(olderThanMs: number, keepMax: number, batchMax: number): number {
     assert(Number.isInteger(batchMax) && batchMax >= 1, 'expire batchMax is a positive integer');

@@ -9,16 +9,15 @@
 import { statfs } from 'node:fs/promises';
 import { constants } from 'node:os';
 import type { Logger } from 'pino';
-import { TesseraError } from '../util/errors.js';
+import { isTesseraError, TesseraError } from '../util/errors.js';
 import { metaStoreLowFreeBytes, metaStoreProbeIntervalMs, metaStoreRecoveryQuietMs, metaWriteStallMs } from '../util/limits.js';
 
-/** Codes a metadata write throws when the store cannot commit (mapped to S3 in s3/errors.ts). */
-export const metaStoreErrorCodes = ['MetadataStoreFull', 'MetadataStoreFailed'] as const;
-export type MetaStoreErrorCode = (typeof metaStoreErrorCodes)[number];
-
-/** True when `err` says the metadata store cannot commit now (full or failing): retry later, not a bug. */
+/**
+ * True when `err` is MetadataStoreFull or MetadataStoreFailed (mapped to S3 in s3/errors.ts): the
+ * metadata store cannot commit now; retry later, not a bug.
+ */
 export function isMetaStoreUnavailable(err: unknown): err is TesseraError {
-  return err instanceof TesseraError && (metaStoreErrorCodes as readonly string[]).includes(err.code);
+  return isTesseraError(err, 'MetadataStoreFull', 'MetadataStoreFailed');
 }
 
 /** ok: commits succeed; full: out of disk space; failing: another I/O error, or a stalled commit. */
@@ -122,6 +121,7 @@ export class MetaWriteGuard {
     };
   }
 
+  /** Stops the probe timer; later failures are still classified, but no probe runs. */
   close(): void {
     this.closed = true;
     clearInterval(this.probeTimer);

@@ -42,6 +42,7 @@ export class CompletedUploadSweeper {
     this.timer.unref();
   }
 
+  /** Sweeps now (coalesced with a sweep already running: at most one more follows it). */
   kick(): void {
     this.runner.kick();
   }

@@ -5,10 +5,10 @@
 // failed writes could not do so themselves.
 import type { Logger } from 'pino';
 import { isMetaStoreUnavailable } from '../meta/meta-health.js';
+import { MetaOutage } from '../meta/meta-outage.js';
 import type { MetaStore } from '../meta/meta-store.js';
 import type { DataRef } from '../meta/types.js';
 import type { ShardStoreSet } from '../store/shard-store.js';
-import { Backoff } from '../util/backoff.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
 import { gcConcurrencyMax } from '../util/limits.js';
 
@@ -59,14 +59,19 @@ export class GarbageCollector {
   /** Pending data items of failed writes still to move to the gc queue (abandonPending failed). */
   private readonly abandoned = new Set<string>();
   /** While metadata commits fail. */
-  private readonly backoff = new Backoff();
+  private readonly outage: MetaOutage;
 
   constructor(
     private readonly meta: MetaStore,
     private readonly drives: ShardStoreSet,
     private readonly pins: DataPins,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.outage = new MetaOutage(log, {
+      paused: 'gc paused: the metadata store cannot commit; retrying with backoff',
+      resumed: 'gc resumed: the metadata store commits again',
+    });
+  }
 
   kick(): void {
     this.runner.kick();
@@ -96,7 +101,7 @@ export class GarbageCollector {
   private async run(): Promise<void> {
     let waiting = false; // pinned entries: soon
     let failing = false; // entries whose drives did not delete: after gcFailedRetryMs
-    const pausedMs = this.backoff.waitMs();
+    const pausedMs = this.outage.waitMs();
     if (pausedMs > 0) return this.retryAfter(pausedMs);
     try {
       for (const dataId of [...this.abandoned]) {
@@ -136,14 +141,10 @@ export class GarbageCollector {
           wrapped = true;
         }
       }
-      if (this.backoff.succeed()) this.log.info('gc resumed: the metadata store commits again');
+      this.outage.succeeded();
     } catch (err) {
-      if (isMetaStoreUnavailable(err)) {
-        const { delayMs, first } = this.backoff.fail();
-        if (first) this.log.warn({ code: err.code }, 'gc paused: the metadata store cannot commit; retrying with backoff');
-        this.retryAfter(delayMs);
-        return;
-      }
+      const pausedMs = this.outage.failed(err);
+      if (pausedMs !== undefined) return this.retryAfter(pausedMs);
       this.log.error({ err }, 'gc pass failed; will retry');
       waiting = true;
     }

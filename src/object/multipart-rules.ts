@@ -2,7 +2,7 @@
 // parts listed in ascending order, each uploaded with the given ETag, every part but the last
 // at least 5 MiB; the ETag is MD5 of the concatenated binary part MD5s, '-', the part count.
 import { createHash } from 'node:crypto';
-import type { DataPart, PartRecord } from '../meta/types.js';
+import type { DataPart, ObjectRecord, PartRecord, StoredChecksum, UploadRecord } from '../meta/types.js';
 import { TesseraError } from '../util/errors.js';
 import { partSizeMinBytes } from '../util/limits.js';
 
@@ -60,4 +60,25 @@ export function completePartsDigest(requested: readonly CompletePart[]): Uint8Ar
   const sha = createHash('sha256');
   for (const part of requested) sha.update(`${part.partNumber}:${unquoteEtag(part.etag)}\n`);
   return sha.digest();
+}
+
+/**
+ * The object record CompleteMultipartUpload makes of `upload` from its `chosen` parts (in order, as
+ * checkCompleteParts returns them): the upload's headers and layout, the parts' total size, the
+ * multipart ETag, `checksum` when given, and now as lastModifiedMs.
+ */
+export function multipartRecord(upload: UploadRecord, chosen: PartRecord[], checksum: StoredChecksum | undefined): ObjectRecord {
+  const { bucket, key, uploadId: _u, initiatedMs: _i, layout, checksumAlgorithm: _a, checksumType: _t, ...headers } = upload;
+  return {
+    ...headers,
+    bucket,
+    key,
+    sizeBytes: chosen.reduce((sum, p) => sum + p.sizeBytes, 0),
+    etag: multipartEtag(chosen),
+    lastModifiedMs: Date.now(),
+    layout,
+    parts: chosen.map(({ lastModifiedMs: _m, ...part }) => part),
+    multipart: true,
+    ...(checksum ? { checksum } : {}),
+  };
 }

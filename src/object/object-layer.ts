@@ -1,54 +1,31 @@
 // The object layer: buckets, objects and multipart uploads over a MetaStore (LMDB) and the
 // node's drives. Each data item is erasure-coded into k + m shard files on k + m drives (small
-// ones live inline in their record). Write protocol, so a crash at any instant leaves the old
-// object or the new one:
-//   1. record the data id as pending (LMDB, durable before any shard file gets its name)
-//   2. stream stripes into temp files, fsync, rename (ShardWriter.commit) on >= write quorum drives
-//   3. one LMDB transaction stores the record, clears pending and queues replaced data for gc;
-//      shards that missed their drive go to the repair queue.
-// At start-up every still-pending data item is garbage; temp files are removed.
-import { createHash } from 'node:crypto';
+// ones live inline in their record), written with the protocol of data-writer.ts so that a crash
+// at any instant leaves the old object or the new one. At start-up every still-pending data item
+// is garbage; temp files are removed. Background work's hooks are in shard-maintenance.ts.
 import type { Logger } from 'pino';
 import type { MetaStore } from '../meta/meta-store.js';
 import type {
   BucketRecord, CompletedUpload, DataLayout, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
   ListUploadsQuery, ObjectHeaders, ObjectRecord, PartRecord, StoredChecksum, UploadRecord, WriteConditions,
 } from '../meta/types.js';
-import type { DataPart, DataRef, RepairEntry, RepairReason } from '../meta/types.js';
+import type { DataPart, DataRef, RepairEntry } from '../meta/types.js';
 import type { RepairOutcome } from '../repair/reconstructor.js';
 import type { ShardStore, ShardStoreSet } from '../store/shard-store.js';
-import { isMetaStoreUnavailable } from '../meta/meta-health.js';
-import { Backoff } from '../util/backoff.js';
 import { isTesseraError, TesseraError } from '../util/errors.js';
-import { repairUnreferencedKeepMs } from '../util/limits.js';
-import { bitrotHash } from '../erasure/bitrot.js';
-import { shardFileBytes } from '../erasure/stripe.js';
 import { createCodec } from '../erasure/create-codec.js';
 import type { ErasureCodec } from '../erasure/erasure-codec.js';
 import { DataPins, GarbageCollector } from './garbage-collector.js';
-import { dataRefOf, erasureLayout, newDataId, parseShardId, shardIdOf, writeQuorumOf } from './layout.js';
-import { checkWriteQuorum, writeStriped, type ShardSink, type WrittenData } from './stripe-writer.js';
+import { erasureLayout } from './layout.js';
 import { readPart, type StripeSource } from './stripe-reader.js';
-import { copyShard, rebuildShard, verifyShard } from './shard-rebuild.js';
-import { checkCompleteParts, completePartsDigest, multipartEtag, type CompletePart } from './multipart-rules.js';
+import { ShardMaintenance, type ShardCheck } from './shard-maintenance.js';
+import { DataWriter, type DataInput } from './data-writer.js';
+import { checkCompleteParts, completePartsDigest, multipartRecord, type CompletePart } from './multipart-rules.js';
 import { CompletedUploadSweeper, type SweepLimits } from './completed-upload-sweeper.js';
 import { completionOf } from '../meta/completed-uploads.js';
 import { assert } from '../util/assert.js';
 
-/** What a PUT or UploadPart streams in. */
-export interface DataInput {
-  body: AsyncIterable<Uint8Array>;
-  /** Larger bodies fail with EntityTooLarge. */
-  sizeMaxBytes: number;
-  /** The body's size when the request announced it (Content-Length, x-amz-decoded-content-length). */
-  sizeHintBytes?: number;
-  /**
-   * Runs after the body ended and before anything is committed; throwing aborts the write
-   * (used by the S3 layer to verify Content-MD5, x-amz-content-sha256 and checksums).
-   * Returns the flexible checksum to store, if any.
-   */
-  finish?: (written: WrittenData) => StoredChecksum | undefined | Promise<StoredChecksum | undefined>;
-}
+export type { DataInput } from './data-writer.js';
 
 export interface PutObjectInput extends DataInput {
   bucket: string;
@@ -65,15 +42,7 @@ export interface OpenedObject {
   release(): void;
 }
 
-/** What ObjectLayer.checkShards found in one record (counts of shards). */
-export interface ShardCheck {
-  /** Shards the record's striped parts name (k + m per part). */
-  shards: number;
-  /** Absent or wrongly sized: queued for repair. */
-  queued: number;
-  /** On a drive or node that is offline or did not answer: not queued. */
-  unreachable: number;
-}
+export type { ShardCheck } from './shard-maintenance.js';
 
 export interface ObjectLayerOptions {
   meta: MetaStore;
@@ -89,53 +58,42 @@ export interface ObjectLayerOptions {
   completedUploadLimits?: Partial<SweepLimits>;
 }
 
-/** A written data item, before its metadata commit. */
-interface StoredData {
-  /** The part's data fields (sizes, ETag, placement or inline bytes). */
-  part: Omit<DataPart, 'partNumber'>;
-  written: WrittenData;
-  checksum: StoredChecksum | undefined;
-  /** Shard indices that missed their drive (to repair after the commit). */
-  missedShards: number[];
-}
-
-/** Where a write's bytes are stored and for which object (repair entries name it). */
-interface WriteTarget {
-  bucket: string;
-  key: string;
-}
-
 /** Buckets, objects and multipart uploads. Errors are TesseraError codes named per method. */
 export class ObjectLayer {
   private readonly meta: MetaStore;
   private readonly drives: ShardStoreSet;
   private readonly layout: DataLayout;
   private readonly log: Logger;
-  private readonly onRepairQueued: (() => void) | undefined;
   private readonly pins = new DataPins();
   private readonly gc: GarbageCollector;
   private readonly sweeper: CompletedUploadSweeper;
   private readonly codecs = new Map<string, Promise<ErasureCodec>>();
   private readonly source: StripeSource;
-  private readonly inlineMaxBytes: number;
-  /** Failures to queue repairs while the metadata store cannot commit (one warning per streak). */
-  private readonly repairQueueing = new Backoff();
+  private readonly maintenance: ShardMaintenance;
+  private readonly writer: DataWriter;
 
   constructor(options: ObjectLayerOptions) {
     this.meta = options.meta;
-    this.inlineMaxBytes = options.inlineObjectMaxBytes;
     this.drives = options.drives;
     const { dataShards, parityShards } = options.drives.format;
     this.layout = erasureLayout(options.blockSizeBytes, dataShards, parityShards);
     this.log = options.log;
-    this.onRepairQueued = options.onRepairQueued;
     this.gc = new GarbageCollector(this.meta, this.drives, this.pins, this.log);
     this.sweeper = new CompletedUploadSweeper(this.meta, this.log, options.completedUploadLimits);
     this.source = {
       store: (driveId) => this.drives.store(driveId),
       codec: (layout) => this.codec(layout),
-      onBadShard: (part, shardIndex, reason) => this.queueRepair(part, shardIndex, reason),
+      onBadShard: (part, shardIndex, reason) => this.maintenance.queueRepair(part, shardIndex, reason),
     };
+    this.maintenance = new ShardMaintenance({
+      meta: this.meta, drives: this.drives, pins: this.pins, gc: this.gc, source: this.source, log: this.log,
+      ...(options.onRepairQueued ? { onRepairQueued: options.onRepairQueued } : {}),
+    });
+    this.writer = new DataWriter({
+      meta: this.meta, drives: this.drives, layout: this.layout, codec: (layout) => this.codec(layout), gc: this.gc,
+      inlineMaxBytes: options.inlineObjectMaxBytes,
+      queueRepair: (part, shardIndex, reason, target) => this.maintenance.queueRepair(part, shardIndex, reason, target),
+    });
   }
 
   /** The codec for `layout`'s k + m, created once. */
@@ -201,7 +159,7 @@ export class ObjectLayer {
   async putObject(input: PutObjectInput): Promise<ObjectRecord> {
     await this.getBucket(input.bucket);
     await this.checkConditions(input.bucket, input.key, input.conditions);
-    const stored = await this.writeDataItem(input, input);
+    const stored = await this.writer.write(input, input);
     const { written, checksum } = stored;
     const record: ObjectRecord = {
       ...input.headers,
@@ -215,7 +173,7 @@ export class ObjectLayer {
       multipart: false,
       ...(checksum ? { checksum } : {}),
     };
-    await this.commit(stored, input, () => this.meta.putObject(record, input.conditions));
+    await this.writer.commit(stored, input, () => this.meta.putObject(record, input.conditions));
     return record;
   }
 
@@ -288,9 +246,9 @@ export class ObjectLayer {
   /** Streams one part. Throws NoSuchUpload, EntityTooLarge, the body's errors. */
   async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, input: DataInput): Promise<PartRecord> {
     await this.getUpload(bucket, key, uploadId);
-    const stored = await this.writeDataItem(input, { bucket, key });
+    const stored = await this.writer.write(input, { bucket, key });
     const part: PartRecord = { partNumber, ...stored.part, lastModifiedMs: Date.now() };
-    await this.commit(stored, { bucket, key }, () => this.meta.putPart(bucket, key, uploadId, part));
+    await this.writer.commit(stored, { bucket, key }, () => this.meta.putPart(bucket, key, uploadId, part));
     return part;
   }
 
@@ -362,129 +320,37 @@ export class ObjectLayer {
     }
   }
 
-  /**
-   * Rebuilds the shard a repair entry names (RepairShard of repair/reconstructor.ts), with its
-   * data pinned so gc cannot delete it meanwhile. A shard a read met belongs to data its object
-   * referenced then: when the object no longer does, the data was replaced or deleted ('gone').
-   * A write-failed shard may belong to a part of an upload still in progress: unreferenced, it
-   * throws RepairDeferred until repairUnreferencedKeepMs after it was queued. Throws rebuildShard's errors.
-   */
-  async repairShard(entry: RepairEntry): Promise<RepairOutcome> {
-    const release = this.pins.pin([entry.dataId]);
-    try {
-      const found = entry.bucket === '' ? undefined : await this.currentPart(entry, entry.dataId);
-      if (!found) {
-        const mayComplete = entry.reason === 'write-failed' && Date.now() - entry.recordedMs < repairUnreferencedKeepMs;
-        if (mayComplete) throw new TesseraError('RepairDeferred', `no object references ${entry.dataId} (yet)`);
-        return { rebuilt: false, reason: 'data-gone' };
-      }
-      return { rebuilt: true, bytes: await rebuildShard(this.source, found.part, found.layout, entry.shardIndex) };
-    } finally {
-      release();
-    }
+  // ---- hooks for background work (shard-maintenance.ts) ---------------------------------------
+
+  /** The reconstructor's rebuild of a queued shard: ShardMaintenance.repairShard. */
+  repairShard(entry: RepairEntry): Promise<RepairOutcome> {
+    return this.maintenance.repairShard(entry);
   }
 
-  /**
-   * Scrub of one shard file of a local drive: reads and verifies every block against its bitrot
-   * hash. A bad block (or a short file) queues the shard for repair under its object. Shards of
-   * data no current record on this node references are 'unowned' (an upload's part, or garbage
-   * gc has not reached yet). Throws StorageIOError when the drive fails.
-   */
-  async scrubShard(store: ShardStore, shardId: string): Promise<'ok' | 'repair-queued' | 'unowned'> {
-    const id = parseShardId(shardId);
-    const owner = id && this.meta.objectOfData(id.dataId);
-    if (!id || !owner) return 'unowned';
-    const release = this.pins.pin([id.dataId]);
-    try {
-      const found = await this.currentPart(owner, id.dataId);
-      if (!found || found.part.inline !== undefined) return 'unowned';
-      try {
-        await verifyShard(store, found.part, found.layout, id.shardIndex);
-        return 'ok';
-      } catch (err) {
-        if (!isTesseraError(err, 'BitrotDetected', 'ShardTruncated', 'ShardNotFound')) throw err;
-        this.queueRepair(found.part, id.shardIndex, 'corrupt', owner);
-        return 'repair-queued';
-      }
-    } finally {
-      release();
-    }
+  /** The scrubber's check of one local shard file: ShardMaintenance.scrubShard. */
+  scrubShard(store: ShardStore, shardId: string): Promise<'ok' | 'repair-queued' | 'unowned'> {
+    return this.maintenance.scrubShard(store, shardId);
   }
 
-  /**
-   * The scanner's check of one object record: every shard of every striped part must exist on
-   * the drive or node its part names, with the size its layout gives (shardFileBytes). Absent
-   * shards are queued for repair as 'missing', wrongly sized ones as 'corrupt' (their blocks are
-   * scrub's to verify). A drive or node that cannot answer is counted, not queued: the shard may
-   * be fine, and a rebuild could not write there anyway. The k + m stats of a part run at once.
-   */
-  async checkShards(record: ObjectRecord): Promise<ShardCheck> {
-    const check: ShardCheck = { shards: 0, queued: 0, unreachable: 0 };
-    for (const part of record.parts) {
-      if (part.inline !== undefined) continue;
-      const expectedBytes = shardFileBytes(record.layout, part.sizeBytes);
-      const states = await Promise.all(part.drives.map(async (driveId, shardIndex): Promise<'ok' | 'unreachable' | RepairReason> => {
-        const store = this.drives.store(driveId);
-        if (!store) return 'unreachable';
-        try {
-          const stat = await store.stat(shardIdOf(part.dataId, shardIndex));
-          if (stat === undefined) return 'missing';
-          return stat.sizeBytes === expectedBytes ? 'ok' : 'corrupt';
-        } catch (err) {
-          if (isTesseraError(err, 'StorageIOError')) return 'unreachable';
-          throw err;
-        }
-      }));
-      states.forEach((state, shardIndex) => {
-        check.shards++;
-        if (state === 'unreachable') check.unreachable++;
-        else if (state !== 'ok') {
-          check.queued++;
-          this.queueRepair(part, shardIndex, state, record);
-        }
-      });
-    }
-    return check;
+  /** The scanner's check of one record's shards: ShardMaintenance.checkShards. */
+  checkShards(record: ObjectRecord): Promise<ShardCheck> {
+    return this.maintenance.checkShards(record);
   }
 
-  /**
-   * The rebalancer's copy of shard `shardIndex` of `part` to node (or drive) `targetId`: streamed
-   * from where the part has it and verified, or rebuilt from k other shards when that copy is bad
-   * or unreachable. Throws StorageIOError (target offline) and what copyShard throws.
-   */
-  async copyShardTo(part: DataPart, layout: DataLayout, shardIndex: number, targetId: string): Promise<{ bytes: number; rebuilt: boolean }> {
-    const target = this.drives.store(targetId);
-    if (!target) throw new TesseraError('StorageIOError', `${targetId} is offline`, { driveId: targetId });
-    const release = this.pins.pin([part.dataId]);
-    try {
-      return await copyShard(this.source, part, layout, shardIndex, target);
-    } finally {
-      release();
-    }
+  /** The rebalancer's copy of one shard to `targetId`: ShardMaintenance.copyShardTo. */
+  copyShardTo(part: DataPart, layout: DataLayout, shardIndex: number, targetId: string): Promise<{ bytes: number; rebuilt: boolean }> {
+    return this.maintenance.copyShardTo(part, layout, shardIndex, targetId);
   }
 
-  /** Queues shard files for deletion by this node's gc (the old copies of moved shards): durable when resolved. */
-  async discardShards(ref: DataRef): Promise<void> {
-    if (ref.shardIds.length === 0) return;
-    await this.meta.addPending(ref);
-    await this.meta.abandonPending(ref.dataId);
-    this.gc.kick();
-  }
-
-  /** The part with `dataId` in the current record of `object`, with the record's layout; undefined when none. */
-  private async currentPart(object: { bucket: string; key: string }, dataId: string): Promise<{ part: DataPart; layout: DataLayout } | undefined> {
-    const record = await this.meta.getObject(object.bucket, object.key).catch((err: unknown) => {
-      if (isTesseraError(err, 'NoSuchBucket')) return undefined;
-      throw err;
-    });
-    const part = record?.parts.find((p) => p.dataId === dataId);
-    return record && part ? { part, layout: record.layout } : undefined;
+  /** The rebalancer's discard of moved shards' old copies: ShardMaintenance.discardShards. */
+  discardShards(ref: DataRef): Promise<void> {
+    return this.maintenance.discardShards(ref);
   }
 
   /** Bytes [firstByte, lastByte] of the object, part by part. */
   private async *readParts(record: ObjectRecord, firstByte: number, lastByte: number): AsyncGenerator<Buffer> {
     // Bad shards met by this read are queued under this object, so the reconstructor can find the part.
-    const source: StripeSource = { ...this.source, onBadShard: (part, shardIndex, reason) => this.queueRepair(part, shardIndex, reason, record) };
+    const source: StripeSource = { ...this.source, onBadShard: (part, shardIndex, reason) => this.maintenance.queueRepair(part, shardIndex, reason, record) };
     let partStart = 0;
     for (const part of record.parts) {
       const partEnd = partStart + part.sizeBytes - 1;
@@ -496,139 +362,8 @@ export class ObjectLayer {
     }
   }
 
-  private queueRepair(part: DataPart, shardIndex: number, reason: RepairReason, target?: WriteTarget): void {
-    const entry = {
-      dataId: part.dataId, shardIndex, driveId: part.drives[shardIndex] ?? '', reason,
-      bucket: target?.bucket ?? '', key: target?.key ?? '', recordedMs: Date.now(),
-    };
-    this.log.debug({ dataId: part.dataId, shardIndex, driveId: entry.driveId, reason }, 'shard queued for repair');
-    this.meta.addRepairs([entry]).then(() => {
-      if (this.repairQueueing.succeed()) this.log.info('shard repairs are queued again: the metadata store commits again');
-      this.onRepairQueued?.();
-    }, (err: unknown) => {
-      if (!isMetaStoreUnavailable(err)) return this.log.error({ err }, 'could not queue a repair');
-      // Not lost for good: the scanner (missing shards), scrub and reads (corrupt ones) find them again.
-      if (this.repairQueueing.fail().first) this.log.warn({ code: err.code }, 'could not queue shard repairs: the metadata store cannot commit; scan and scrub find them again later');
-    });
-  }
-
-  /**
-   * Steps 1 and 2 of the write protocol. Bodies up to inlineMaxBytes stay in memory and
-   * are stored inline in the record; larger ones are striped over the drives. The pending
-   * record's commit runs while the body streams and is durable before any rename
-   * (ShardWriter.commit waits for it), so no shard file exists under its final name without a
-   * pending or committed record naming it. On failure nothing is left but a gc entry.
-   */
-  private async writeDataItem(input: DataInput, target: WriteTarget): Promise<StoredData> {
-    // A body announced as too big for inline goes straight to the drives, so a missing write
-    // quorum is known before any of it is read (and the client gets a prompt 503).
-    if (input.sizeHintBytes !== undefined && input.sizeHintBytes > this.inlineMaxBytes) return this.storeStriped(input.body, input, target);
-    const iterator = input.body[Symbol.asyncIterator]();
-    const head: Uint8Array[] = [];
-    let headBytes = 0;
-    let ended = false;
-    while (headBytes <= this.inlineMaxBytes) {
-      const next = await iterator.next();
-      if (next.done) {
-        ended = true;
-        break;
-      }
-      head.push(next.value);
-      headBytes += next.value.length;
-    }
-    if (ended) return this.storeInline(Buffer.concat(head, headBytes), input);
-    async function* whole(): AsyncGenerator<Uint8Array> {
-      try {
-        yield* head;
-        for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
-      } finally {
-        await iterator.return?.();
-      }
-    }
-    return this.storeStriped(whole(), input, target);
-  }
-
-  private async storeInline(data: Buffer, input: DataInput): Promise<StoredData> {
-    const md5 = createHash('md5').update(data).digest();
-    const written: WrittenData = { sizeBytes: data.length, md5 };
-    if (data.length > input.sizeMaxBytes) throw new TesseraError('EntityTooLarge', `object larger than ${input.sizeMaxBytes} bytes`);
-    const checksum = await input.finish?.(written);
-    const part = {
-      sizeBytes: data.length, etag: md5.toString('hex'), dataId: newDataId(), drives: [],
-      inline: data, inlineHash: bitrotHash(data), ...(checksum ? { checksum } : {}),
-    };
-    return { part, written, checksum, missedShards: [] };
-  }
-
-  private async storeStriped(body: AsyncIterable<Uint8Array>, input: DataInput, target: WriteTarget): Promise<StoredData> {
-    const dataId = newDataId();
-    const drives = this.drives.placement(dataId, `${target.bucket}/${target.key}`);
-    const pending = this.meta.addPending(dataRefOf(dataId, drives));
-    pending.catch(() => undefined); // awaited by the commits below; failure surfaces there
-    const sink: ShardSink = { writers: [], failed: new Set(), writeQuorum: writeQuorumOf(this.layout) };
-    try {
-      sink.writers = await Promise.all(drives.map(async (driveId, i) => {
-        const store = this.drives.store(driveId);
-        return store?.createWriter(shardIdOf(dataId, i)).catch(() => undefined);
-      }));
-      checkWriteQuorum(sink);
-      const written = await writeStriped(body, sink, this.layout, await this.codec(this.layout), input.sizeMaxBytes);
-      const checksum = await input.finish?.(written);
-      await this.commitShards(sink, pending);
-      const missedShards = drives.map((_, i) => i).filter((i) => !sink.writers[i] || sink.failed.has(i));
-      const part = { sizeBytes: written.sizeBytes, etag: written.md5.toString('hex'), dataId, drives, ...(checksum ? { checksum } : {}) };
-      return { part, written, checksum, missedShards };
-    } catch (err) {
-      await Promise.all(sink.writers.map((w) => w?.abort()));
-      await pending.then(() => this.gc.abandon(dataId), () => undefined);
-      this.gc.kick();
-      throw err;
-    }
-  }
-
-  /** Commits every live shard writer; throws WriteQuorumNotMet when too few made it. */
-  private async commitShards(sink: ShardSink, pending: Promise<void>): Promise<void> {
-    const results = await Promise.allSettled(sink.writers.map((w, i) => (w && !sink.failed.has(i) ? w.commit(pending) : Promise.resolve())));
-    await pending; // a failed pending record fails the write even if every shard committed
-    results.forEach((result, i) => {
-      if (result.status === 'rejected') sink.failed.add(i);
-    });
-    checkWriteQuorum(sink);
-  }
-
-  /** Step 3 of the write protocol: the metadata commit; a refused commit drops the data. */
-  private async commit<T>(stored: StoredData, target: WriteTarget, apply: () => Promise<T>): Promise<T> {
-    try {
-      const result = await apply();
-      this.gc.kick();
-      for (const shardIndex of stored.missedShards) this.queueRepair(stored.part as DataPart, shardIndex, 'write-failed', target);
-      return result;
-    } catch (err) {
-      // Never replaces `err` (a full metadata disk fails the abandon too: gc retries it).
-      if (stored.part.inline === undefined) await this.gc.abandon(stored.part.dataId);
-      this.gc.kick();
-      throw err;
-    }
-  }
 }
 
 function noSuchUpload(uploadId: string): TesseraError {
   return new TesseraError('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { uploadId });
-}
-
-/** The object record CompleteMultipartUpload makes of `upload` from its `chosen` parts (in order). */
-function multipartRecord(upload: UploadRecord, chosen: PartRecord[], checksum: StoredChecksum | undefined): ObjectRecord {
-  const { bucket, key, uploadId: _u, initiatedMs: _i, layout, checksumAlgorithm: _a, checksumType: _t, ...headers } = upload;
-  return {
-    ...headers,
-    bucket,
-    key,
-    sizeBytes: chosen.reduce((sum, p) => sum + p.sizeBytes, 0),
-    etag: multipartEtag(chosen),
-    lastModifiedMs: Date.now(),
-    layout,
-    parts: chosen.map(({ lastModifiedMs: _m, ...part }) => part),
-    multipart: true,
-    ...(checksum ? { checksum } : {}),
-  };
 }

@@ -14,11 +14,11 @@
 import type { Logger } from 'pino';
 import type { LayoutState } from '../cluster/layout-state.js';
 import { isMetaStoreUnavailable } from '../meta/meta-health.js';
+import { MetaOutage } from '../meta/meta-outage.js';
 import { compareVersions, type VersionStamp } from '../meta/meta-store.js';
 import type { DataLayout, DataOwner, DataPart, DataRef, ObjectRecord, ObjectVersion } from '../meta/types.js';
 import { shardFileBytes } from '../erasure/stripe.js';
 import { shardIdOf } from '../object/layout.js';
-import { Backoff } from '../util/backoff.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
 import { rebalanceIdleIntervalMs, rebalanceIntentsPerPass, rebalanceObjectPauseMs, scanPageObjects } from '../util/limits.js';
 import { RateWindow } from '../util/rate-window.js';
@@ -117,14 +117,19 @@ function isPlaced(record: ObjectRecord, targets: readonly string[]): boolean {
 export class Rebalancer {
   private readonly runner = new CoalescingRunner(() => this.pass());
   /** While this node's metadata store cannot commit: passes wait (one warning per streak). */
-  private readonly metaBackoff = new Backoff();
+  private readonly outage: MetaOutage;
   private readonly rate = new RateWindow();
   private timer: NodeJS.Timeout | undefined;
   private progressState: RebalanceProgress = {
     toVersion: 0, done: true, bytesToMove: 0, objectsToMove: 0, objectsMoved: 0, shardsMoved: 0, bytesMoved: 0, shardsRebuilt: 0, recordsDropped: 0, failed: 0, bytesPerSecond: 0,
   };
 
-  constructor(private readonly source: RebalanceSource, private readonly log: Logger, private readonly pauseMs = rebalanceObjectPauseMs) {}
+  constructor(private readonly source: RebalanceSource, private readonly log: Logger, private readonly pauseMs = rebalanceObjectPauseMs) {
+    this.outage = new MetaOutage(log, {
+      paused: 'rebalance paused: the metadata store cannot commit; retrying with backoff',
+      resumed: 'rebalance resumed: the metadata store commits again',
+    });
+  }
 
   /** Passes every rebalanceIdleIntervalMs while a transition runs, and one now. */
   start(): void {
@@ -149,7 +154,7 @@ export class Rebalancer {
 
   private async pass(): Promise<void> {
     const state = this.source.layout.snapshot();
-    if (!state.previous || this.metaBackoff.waitMs() > 0) return;
+    if (!state.previous || this.outage.waitMs() > 0) return;
     const version = state.current.version;
     if (this.source.doneVersion() >= version) {
       await this.finishWhenAllDone(state).catch((err: unknown) => this.log.warn({ err }, 'could not check whether every node finished moving data'));
@@ -182,10 +187,9 @@ export class Rebalancer {
         this.log.info({ version, ...this.progress() }, 'this node finished moving data to the new layout');
         await this.finishWhenAllDone(state);
       }
-      if (this.metaBackoff.succeed()) this.log.info('rebalance resumed: the metadata store commits again');
+      this.outage.succeeded();
     } catch (err) {
-      if (!isMetaStoreUnavailable(err)) this.log.error({ err }, 'rebalance pass failed; retrying');
-      else if (this.metaBackoff.fail().first) this.log.warn({ code: err.code }, 'rebalance paused: the metadata store cannot commit; retrying with backoff');
+      if (this.outage.failed(err) === undefined) this.log.error({ err }, 'rebalance pass failed; retrying');
     }
   }
 

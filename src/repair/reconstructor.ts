@@ -6,9 +6,8 @@
 // metadata store cannot commit (a full disk), passes pause with backoff and rebuilt shards wait
 // in memory to leave the queue, so nothing is rebuilt twice for it.
 import type { Logger } from 'pino';
-import { isMetaStoreUnavailable } from '../meta/meta-health.js';
+import { MetaOutage } from '../meta/meta-outage.js';
 import type { RepairEntry } from '../meta/types.js';
-import { Backoff } from '../util/backoff.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
 import { RateWindow } from '../util/rate-window.js';
 import { isTesseraError } from '../util/errors.js';
@@ -51,9 +50,14 @@ export class Reconstructor {
   /** Entries settled (rebuilt or dropped) whose removal from the queue failed: removed first next pass. */
   private unremoved: RepairEntry[] = [];
   /** While removals fail because the metadata store cannot commit. */
-  private readonly backoff = new Backoff();
+  private readonly outage: MetaOutage;
 
-  constructor(private readonly queue: RepairQueue, private readonly repair: RepairShard, private readonly log: Logger) {}
+  constructor(private readonly queue: RepairQueue, private readonly repair: RepairShard, private readonly log: Logger) {
+    this.outage = new MetaOutage(log, {
+      paused: 'repairs paused: the metadata store cannot commit; retrying with backoff',
+      resumed: 'repairs resumed: the metadata store commits again',
+    });
+  }
 
   /** Starts the periodic pass (every repairIdleIntervalMs) and runs one now. */
   start(): void {
@@ -89,7 +93,7 @@ export class Reconstructor {
    * keeps entries deferred at the head of the queue from starving the rest.
    */
   private async pass(): Promise<void> {
-    if (this.backoff.waitMs() > 0 || !(await this.removeSettled())) return;
+    if (this.outage.waitMs() > 0 || !(await this.removeSettled())) return;
     let entries = this.queue.listRepairs(repairBatchMax, this.cursor);
     if (entries.length === 0 && this.cursor !== undefined) entries = this.queue.listRepairs(repairBatchMax);
     this.cursor = entries.length === repairBatchMax ? entries[entries.length - 1] : undefined;
@@ -138,15 +142,13 @@ export class Reconstructor {
     try {
       await this.queue.removeRepairs(this.unremoved);
     } catch (err) {
-      if (!isMetaStoreUnavailable(err)) {
+      if (this.outage.failed(err, { settled: this.unremoved.length }) === undefined) {
         this.log.warn({ err, settled: this.unremoved.length }, 'could not remove repaired shards from the repair queue; will retry');
-      } else if (this.backoff.fail().first) {
-        this.log.warn({ code: err.code, settled: this.unremoved.length }, 'repairs paused: the metadata store cannot commit; retrying with backoff');
       }
       return false;
     }
     this.unremoved = [];
-    if (this.backoff.succeed()) this.log.info('repairs resumed: the metadata store commits again');
+    this.outage.succeeded();
     return true;
   }
 }

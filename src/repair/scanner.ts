@@ -8,8 +8,7 @@
 // page of records, so a cycle cut by a restart resumes where it stopped. A save the metadata store
 // cannot commit (a full disk) does not stop the cycle: it is logged once and the next save catches up.
 import type { Logger } from 'pino';
-import { isMetaStoreUnavailable } from '../meta/meta-health.js';
-import { Backoff } from '../util/backoff.js';
+import { MetaOutage } from '../meta/meta-outage.js';
 import type { DataOwner, ObjectRecord, ScanScope } from '../meta/types.js';
 import type { ShardCheck } from '../object/object-layer.js';
 import { scanObjectPauseMs, scanPageObjects, scanRecheckDelayMs, scanRecheckMax, scanWaitingMax } from '../util/limits.js';
@@ -84,9 +83,14 @@ export class Scanner {
   private unreachable: Array<{ record: ObjectRecord; first: ShardCheck }> = [];
   private stopped = false;
   /** While saves fail because the metadata store cannot commit (one warning per streak). */
-  private readonly saving = new Backoff();
+  private readonly saving: MetaOutage;
 
-  constructor(private readonly source: ScanSource, private readonly log: Logger, private readonly pauseMs = scanObjectPauseMs, private readonly recheckDelayMs = scanRecheckDelayMs) {}
+  constructor(private readonly source: ScanSource, private readonly log: Logger, private readonly pauseMs = scanObjectPauseMs, private readonly recheckDelayMs = scanRecheckDelayMs) {
+    this.saving = new MetaOutage(log, {
+      paused: 'scan progress not saved: the metadata store cannot commit; the scan goes on',
+      resumed: 'scan progress saved again',
+    });
+  }
 
   /**
    * Resumes a cycle a restart cut short, and schedules a full cycle every `intervalMs` (config
@@ -255,11 +259,10 @@ export class Scanner {
     try {
       await this.save();
     } catch (err) {
-      if (!isMetaStoreUnavailable(err)) throw err;
-      if (this.saving.fail().first) this.log.warn({ code: err.code }, 'scan progress not saved: the metadata store cannot commit; the scan goes on');
+      if (this.saving.failed(err) === undefined) throw err;
       return;
     }
-    if (this.saving.succeed()) this.log.info('scan progress saved again');
+    this.saving.succeeded();
   }
 
   /** Saves the schedule anchor, the running cycle's position and the waiting requests. */

@@ -6,8 +6,7 @@
 // so a cycle cut by a restart resumes where it stopped instead of starting over. A save the
 // metadata store cannot commit (a full disk) does not stop the cycle: it is logged once per streak.
 import type { Logger } from 'pino';
-import { isMetaStoreUnavailable } from '../meta/meta-health.js';
-import { Backoff } from '../util/backoff.js';
+import { MetaOutage } from '../meta/meta-outage.js';
 import type { ShardStore } from '../store/shard-store.js';
 import { scrubCheckpointShards, scrubShardPauseMs } from '../util/limits.js';
 import { CycleTimer } from './cycle-timer.js';
@@ -54,9 +53,14 @@ export class Scrubber {
   private last: ScrubCycle | undefined;
   private stopped = false;
   /** While saves fail because the metadata store cannot commit (one warning per streak). */
-  private readonly saving = new Backoff();
+  private readonly saving: MetaOutage;
 
-  constructor(private readonly source: ScrubSource, private readonly log: Logger, private readonly pauseMs = scrubShardPauseMs) {}
+  constructor(private readonly source: ScrubSource, private readonly log: Logger, private readonly pauseMs = scrubShardPauseMs) {
+    this.saving = new MetaOutage(log, {
+      paused: 'scrub progress not saved: the metadata store cannot commit; the scrub goes on',
+      resumed: 'scrub progress saved again',
+    });
+  }
 
   /**
    * Resumes a cycle a restart cut short, and runs a cycle every `intervalMs` (config
@@ -124,11 +128,10 @@ export class Scrubber {
     try {
       await this.source.saveState(state);
     } catch (err) {
-      if (!isMetaStoreUnavailable(err)) throw err;
-      if (this.saving.fail().first) this.log.warn({ code: err.code }, 'scrub progress not saved: the metadata store cannot commit; the scrub goes on');
+      if (this.saving.failed(err) === undefined) throw err;
       return;
     }
-    if (this.saving.succeed()) this.log.info('scrub progress saved again');
+    this.saving.succeeded();
   }
 
   private async cycle(): Promise<ScrubCycle> {

@@ -184,8 +184,9 @@ export function checkAnnouncedBodySize(operation: string, headers: IncomingHttpH
 }
 
 /**
- * Reads a small body (XML requests) of at most `limitBytes`, verifying its digests.
- * Throws MaxMessageLengthExceeded-like InvalidRequest past the limit, plus requestPayload's errors.
+ * Reads a small body (XML requests) of at most `limitBytes` (default xmlBodyMaxBytes), verifying its
+ * digests; returns it decoded as UTF-8. Throws MaxMessageLengthExceeded past the limit, plus
+ * requestPayload's errors.
  */
 export async function readSmallBody(ctx: RequestContext, limitBytes = xmlBodyMaxBytes): Promise<string> {
   const length = header(ctx, 'content-length');

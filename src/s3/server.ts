@@ -199,7 +199,8 @@ export class S3Gateway {
     });
     try {
       const query = new URLSearchParams(rawQuery);
-      const fromQuery = presignedQueryHeaders(parseQuery(rawQuery));
+      const params = parseQuery(rawQuery);
+      const fromQuery = presignedQueryHeaders(params);
       const routingHeaders = fromQuery.length === 0 ? req.headers : { ...Object.fromEntries(fromQuery), ...req.headers };
       target = resolveTarget(req.headers.host, rawPath, this.options.domains);
       operation = operationOf(req.method ?? 'GET', target, query, routingHeaders);
@@ -209,6 +210,7 @@ export class S3Gateway {
         (accessKeyId) => this.options.credentials.get(accessKeyId),
         Date.now(),
         { region: this.options.settings.region, ...(target.virtualHost && target.bucket ? { virtualHostBucket: target.bucket } : {}) },
+        params,
       );
       // Signed as part of the query: from here on they are the request's headers, as on S3.
       for (const [name, value] of fromQuery) {

@@ -41,6 +41,7 @@
 // | x-amz-mfa (DeleteObject, DeleteObjects)                         | harmless: MFA delete exists only on versioned buckets with MFA delete on |
 // | Expect, Date, x-amz-date, Authorization, x-amz-security-token, Host, User-Agent, Transfer-Encoding | transport and auth (server.ts, auth/) |
 import type { IncomingHttpHeaders } from 'node:http';
+import { headerString } from './auth/canonical.js';
 import { s3Error } from './errors.js';
 
 /** What the check needs of a request: its operation name (router.ts), headers and query. */
@@ -79,11 +80,6 @@ const cannedAcls = ['private', 'public-read', 'public-read-write', 'authenticate
 const ownerOnlyAcls = ['private', 'bucket-owner-full-control'];
 const objectOwnerships = ['BucketOwnerEnforced', 'BucketOwnerPreferred', 'ObjectWriter'];
 
-function value(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const raw = headers[name];
-  return Array.isArray(raw) ? raw.join(',') : raw;
-}
-
 function notImplemented(header: string, message: string): never {
   throw s3Error('NotImplemented', message, { Header: header });
 }
@@ -92,16 +88,16 @@ function checkExpectedOwner(input: HeaderCheckInput): void {
   const names = ['x-amz-expected-bucket-owner'];
   if (input.operation === 'CopyObject' || input.operation === 'UploadPartCopy') names.push('x-amz-source-expected-bucket-owner');
   for (const name of names) {
-    const expected = value(input.headers, name);
+    const expected = headerString(input.headers, name);
     if (expected !== undefined && input.bucket !== undefined && expected.trim() !== input.ownerId) throw s3Error('AccessDenied');
   }
 }
 
 function checkEncryption(headers: IncomingHttpHeaders): void {
   for (const name of sseCustomerHeaders) {
-    if (value(headers, name) !== undefined) notImplemented(name, 'Server-side encryption with customer-provided keys (SSE-C) is not implemented.');
+    if (headerString(headers, name) !== undefined) notImplemented(name, 'Server-side encryption with customer-provided keys (SSE-C) is not implemented.');
   }
-  const sse = value(headers, 'x-amz-server-side-encryption');
+  const sse = headerString(headers, 'x-amz-server-side-encryption');
   if (sse !== undefined) {
     if (!sseAlgorithms.includes(sse.trim())) {
       throw s3Error('InvalidArgument', 'The encryption method specified is not supported', { ArgumentName: 'x-amz-server-side-encryption', ArgumentValue: sse });
@@ -109,13 +105,13 @@ function checkEncryption(headers: IncomingHttpHeaders): void {
     notImplemented('x-amz-server-side-encryption', `Server-side encryption (${sse.trim()}) is not implemented.`);
   }
   for (const name of sseKmsHeaders) {
-    if (value(headers, name) !== undefined) notImplemented(name, 'Server-side encryption with AWS KMS keys is not implemented.');
+    if (headerString(headers, name) !== undefined) notImplemented(name, 'Server-side encryption with AWS KMS keys is not implemented.');
   }
 }
 
 function checkAcl(headers: IncomingHttpHeaders): void {
-  const acl = value(headers, 'x-amz-acl');
-  const grants = grantHeaders.filter((name) => value(headers, name) !== undefined);
+  const acl = headerString(headers, 'x-amz-acl');
+  const grants = grantHeaders.filter((name) => headerString(headers, name) !== undefined);
   if (acl !== undefined && grants.length > 0) throw s3Error('InvalidRequest', 'Specifying both Canned ACLs and Header Grants is not allowed');
   if (acl !== undefined && !cannedAcls.includes(acl.trim())) throw s3Error('InvalidArgument', undefined, { ArgumentName: 'x-amz-acl', ArgumentValue: acl });
   if ((acl !== undefined && !ownerOnlyAcls.includes(acl.trim())) || grants.length > 0) throw s3Error('AccessControlListNotSupported');
@@ -123,33 +119,33 @@ function checkAcl(headers: IncomingHttpHeaders): void {
 
 function checkObjectWrite(input: HeaderCheckInput): void {
   const { headers } = input;
-  if (objectLockHeaders.some((name) => value(headers, name) !== undefined)) throw s3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration');
-  const tagging = value(headers, 'x-amz-tagging');
+  if (objectLockHeaders.some((name) => headerString(headers, name) !== undefined)) throw s3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration');
+  const tagging = headerString(headers, 'x-amz-tagging');
   if (tagging !== undefined && tagging.trim() !== '') notImplemented('x-amz-tagging', 'Object tagging is not implemented.');
-  const storageClass = value(headers, 'x-amz-storage-class');
+  const storageClass = headerString(headers, 'x-amz-storage-class');
   if (storageClass !== undefined && storageClass !== 'STANDARD') {
     throw s3Error('InvalidStorageClass', undefined, { StorageClassRequested: storageClass });
   }
-  if (value(headers, 'x-amz-website-redirect-location') !== undefined) {
+  if (headerString(headers, 'x-amz-website-redirect-location') !== undefined) {
     notImplemented('x-amz-website-redirect-location', 'Website redirects are not implemented.');
   }
-  if (input.operation === 'PutObject' && value(headers, 'x-amz-write-offset-bytes') !== undefined) {
+  if (input.operation === 'PutObject' && headerString(headers, 'x-amz-write-offset-bytes') !== undefined) {
     notImplemented('x-amz-write-offset-bytes', 'Appending to an object (x-amz-write-offset-bytes) is not implemented.');
   }
-  const taggingDirective = value(headers, 'x-amz-tagging-directive');
+  const taggingDirective = headerString(headers, 'x-amz-tagging-directive');
   if (input.operation === 'CopyObject' && taggingDirective !== undefined && !['COPY', 'REPLACE'].includes(taggingDirective.trim())) {
     throw s3Error('InvalidArgument', 'Unknown tagging directive.', { ArgumentName: 'x-amz-tagging-directive', ArgumentValue: taggingDirective });
   }
 }
 
 function checkCreateBucket(headers: IncomingHttpHeaders): void {
-  const lock = value(headers, 'x-amz-bucket-object-lock-enabled');
+  const lock = headerString(headers, 'x-amz-bucket-object-lock-enabled');
   if (lock !== undefined) {
     const flag = lock.trim().toLowerCase();
     if (flag === 'true') notImplemented('x-amz-bucket-object-lock-enabled', 'Object Lock is not implemented.');
     if (flag !== 'false') throw s3Error('InvalidArgument', undefined, { ArgumentName: 'x-amz-bucket-object-lock-enabled', ArgumentValue: lock });
   }
-  const ownership = value(headers, 'x-amz-object-ownership');
+  const ownership = headerString(headers, 'x-amz-object-ownership');
   if (ownership !== undefined) {
     if (!objectOwnerships.includes(ownership)) {
       throw s3Error('InvalidArgument', `Invalid x-amz-object-ownership header: ${ownership}`, { ArgumentName: 'x-amz-object-ownership' });
@@ -162,17 +158,22 @@ function checkDelete(input: HeaderCheckInput): void {
   const { headers } = input;
   if (input.operation === 'DeleteObject') {
     for (const name of ['x-amz-if-match-last-modified-time', 'x-amz-if-match-size', 'if-match']) {
-      if (value(headers, name) !== undefined) notImplemented(name === 'if-match' ? 'If-Match' : name, 'A header you provided implies functionality that is not implemented');
+      if (headerString(headers, name) !== undefined) notImplemented(name === 'if-match' ? 'If-Match' : name, 'A header you provided implies functionality that is not implemented');
     }
   }
-  if (value(headers, 'x-amz-bypass-governance-retention') !== undefined) {
+  if (headerString(headers, 'x-amz-bypass-governance-retention') !== undefined) {
     throw s3Error('InvalidArgument', 'x-amz-bypass-governance-retention is only applicable to Object Lock enabled buckets.', { ArgumentName: 'x-amz-bypass-governance-retention' });
   }
 }
 
-function checkVersionId(query: URLSearchParams): void {
-  const versionId = query.get('versionId');
-  if (versionId !== null && versionId !== 'null') {
+/**
+ * Refuses a version id other than "null" (every bucket is unversioned; null or undefined: none
+ * given): InvalidArgument "Invalid version id specified", with ArgumentName versionId and the
+ * value, as AWS answers on an unversioned bucket. Used for ?versionId, x-amz-copy-source's
+ * ?versionId and DeleteObjects' <VersionId>.
+ */
+export function checkVersionId(versionId: string | null | undefined): void {
+  if (versionId !== null && versionId !== undefined && versionId !== 'null') {
     throw s3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: versionId });
   }
 }
@@ -191,5 +192,5 @@ export function checkRequestHeaders(input: HeaderCheckInput): void {
   if (objectWrites.includes(op)) checkObjectWrite(input);
   if (op === 'CreateBucket') checkCreateBucket(input.headers);
   if (op === 'DeleteObject' || op === 'DeleteObjects') checkDelete(input);
-  if (versionedReads.includes(op)) checkVersionId(input.query);
+  if (versionedReads.includes(op)) checkVersionId(input.query.get('versionId'));
 }

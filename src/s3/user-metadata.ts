@@ -4,6 +4,7 @@
 // are UTF-8 bytes held in a latin1 string (one char per byte), which is how Node hands header
 // bytes over and writes them back.
 import libmime from 'libmime';
+import { headerText } from './auth/canonical.js';
 
 /** Printable US-ASCII, space and tab: returned as is (AWS returns such values unencoded, '=?' included). */
 const plainValue = /^[\x20-\x7e\t]*$/;
@@ -16,22 +17,13 @@ const space = 0x20;
 /** Unicode "Other" (controls, format, surrogates, private use, unassigned) and the replacement char: AWS answers these in B (base64). */
 const needsBase64 = /[\p{C}\uFFFD]/u;
 
-/** Text of a header value's bytes: UTF-8 when they are valid UTF-8, else latin1 (one char per byte). */
-function textOfBytes(bytes: Buffer): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return bytes.toString('latin1');
-  }
-}
-
 /**
  * The value to store for one x-amz-meta-* header as received (a latin1 string of its bytes):
  * RFC 2047 encoded-words (B or Q, any charset Node or iconv-lite knows) decoded, the result as
  * UTF-8 bytes in a latin1 string. Raw non-ASCII bytes are read as UTF-8 when valid, else latin1.
  */
 export function storedMetadataValue(received: string): string {
-  let text = textOfBytes(Buffer.from(received, 'latin1'));
+  let text = headerText(received);
   if (text.includes('=?')) text = libmime.decodeWords(text);
   return Buffer.from(text, 'utf8').toString('latin1');
 }
@@ -43,7 +35,7 @@ export function storedMetadataValue(received: string): string {
  */
 export function metadataResponseValue(stored: string): string {
   if (plainValue.test(stored)) return stored;
-  const bytes = Buffer.from(textOfBytes(Buffer.from(stored, 'latin1')), 'utf8');
+  const bytes = Buffer.from(headerText(stored), 'utf8');
   if (needsBase64.test(bytes.toString('utf8'))) return `=?UTF-8?B?${bytes.toString('base64')}?=`;
   let encoded = '';
   for (const byte of bytes) {

@@ -47,7 +47,7 @@ function renderElement(name: string, value: XmlValue, out: string[]): void {
     for (const item of value) renderElement(name, item, out);
     return;
   }
-  if (!isTree(value)) {
+  if (!isXmlTree(value)) {
     out.push(`<${name}>${renderScalar(value)}</${name}>`);
     return;
   }
@@ -56,10 +56,10 @@ function renderElement(name: string, value: XmlValue, out: string[]): void {
   for (const [child, childValue] of Object.entries(value)) {
     if (childValue === undefined) continue;
     if (child.startsWith('@_')) {
-      if (isTree(childValue) || Array.isArray(childValue)) throw new TypeError(`attribute ${child} must be a scalar`);
+      if (isXmlTree(childValue) || Array.isArray(childValue)) throw new TypeError(`attribute ${child} must be a scalar`);
       attributes += ` ${child.slice(2)}="${renderScalar(childValue)}"`;
     } else if (child === '#text') {
-      if (isTree(childValue) || Array.isArray(childValue)) throw new TypeError('#text must be a scalar');
+      if (isXmlTree(childValue) || Array.isArray(childValue)) throw new TypeError('#text must be a scalar');
       content.push(renderScalar(childValue));
     } else {
       renderElement(child, childValue, content);
@@ -89,7 +89,8 @@ export function xmlPlain(root: string, body: XmlTree): string {
   return declaration + out.join('');
 }
 
-function isTree(value: XmlValue): value is XmlTree {
+/** True when `value` is an element with child elements (a tree), not text, a scalar or a list. */
+export function isXmlTree(value: XmlValue): value is XmlTree {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
@@ -176,7 +177,7 @@ export function parseXmlBody(text: string, root: string, arrays: string[]): XmlT
   // Errors the parser reports reach the handler above and leave as MalformedXML; anything else is a bug.
   parser.write(text).close();
   if (rootName !== root) throw malformed();
-  return isTree(result) ? result : {};
+  return isXmlTree(result) ? result : {};
 }
 
 /** A child element's text, or undefined. Throws MalformedXML when it has children or repeats. */
@@ -193,7 +194,7 @@ export function xmlChildren(tree: XmlTree, name: string): XmlTree[] {
   if (value === undefined) return [];
   const list = Array.isArray(value) ? value : [value];
   return list.map((v) => {
-    if (isTree(v)) return v;
+    if (isXmlTree(v)) return v;
     if (typeof v === 'string' && isXmlWhitespace(v)) return {};
     throw malformed();
   });

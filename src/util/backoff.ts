@@ -1,6 +1,6 @@
 // A background worker's pause while something it depends on keeps failing (the metadata store on
-// a full disk): the delay doubles from a floor to a ceiling, and the worker logs once when a
-// streak of failures starts and once when it ends, never once per failure.
+// a full disk, see meta/meta-outage.ts): the delay doubles from a floor to a ceiling, and fail() and
+// succeed() say when a streak of failures starts and ends, so the worker logs those, not each failure.
 import { metaBackoffMaxMs, metaBackoffMinMs } from './limits.js';
 
 /** Doubling backoff between `minMs` and `maxMs` (default metaBackoffMinMs..metaBackoffMaxMs). */
@@ -9,11 +9,6 @@ export class Backoff {
   private nextTryMs = 0;
 
   constructor(private readonly minMs = metaBackoffMinMs, private readonly maxMs = metaBackoffMaxMs) {}
-
-  /** True while failures are unanswered by a success. */
-  get failing(): boolean {
-    return this.delayMs > 0;
-  }
 
   /** Records a failure; returns the pause (ms) before the next try and whether it began a streak. */
   fail(nowMs = Date.now()): { delayMs: number; first: boolean } {

@@ -4,8 +4,8 @@
 // bucket-level requests in both addressing styles.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchUrl, python3Result } from '../helpers/clients.js';
-import { expectS3Error, objectPath, rawRequest, sendRequest, signRequest } from '../helpers/raw-request.js';
-import { startServer, type S3dServer } from '../helpers/server.js';
+import { expectS3Error, objectPath, rawRequest, sendRequest, signRequest, startServerWithBucket } from '../helpers/raw-request.js';
+import type { S3dServer } from '../helpers/server.js';
 
 const bucket = 'auth-rules';
 const secretKey = 'private/secret.txt';
@@ -32,9 +32,7 @@ describe('authentication rules', () => {
   const headStatus = async (key: string): Promise<number> => (await rawRequest(server, { method: 'HEAD', path: objectPath(bucket, key) })).status;
 
   beforeAll(async () => {
-    server = await startServer();
-    expect((await rawRequest(server, { method: 'PUT', path: `/${bucket}` })).status).toBe(200);
-    expect((await rawRequest(server, { method: 'PUT', path: objectPath(bucket, secretKey), body: secretBody })).status).toBe(200);
+    server = await startServerWithBucket(bucket, { [secretKey]: secretBody });
   });
   afterAll(async () => {
     await server?.dispose();

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { python3Result, s3Client } from '../helpers/clients.js';
-import { expectS3Error, objectPath, rawRequest } from '../helpers/raw-request.js';
+import { expectS3Error, objectPath, rawRequest, startServerWithBucket } from '../helpers/raw-request.js';
 import { makeTempDir, removeTempDir, startServer, type S3dServer } from '../helpers/server.js';
 
 const bucket = 'aws-behaviours';
@@ -18,10 +18,8 @@ describe('AWS behaviours of issue 12 item 10', () => {
   const body = Buffer.from('0123456789abcdefghij');
 
   beforeAll(async () => {
-    server = await startServer();
+    server = await startServerWithBucket(bucket, { 'twenty.bin': body });
     client = s3Client(server);
-    expect((await rawRequest(server, { method: 'PUT', path: `/${bucket}` })).status).toBe(200);
-    expect((await rawRequest(server, { method: 'PUT', path: objectPath(bucket, 'twenty.bin'), body })).status).toBe(200);
   });
   afterAll(async () => {
     client?.destroy();

@@ -2,7 +2,7 @@
 // skew, malformed XML and aws-chunked framing, path-traversal keys, oversized headers, truncated
 // bodies. Every error must be S3 error XML with a request id, and the server must keep serving.
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
@@ -10,19 +10,21 @@ import { once } from 'node:events';
 import { crc32 } from 'node:zlib';
 import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { s3Client } from '../helpers/clients.js';
-import { MiB, sha256Hex } from '../helpers/files.js';
+import { md5Base64, MiB, sha256Hex } from '../helpers/files.js';
 import {
   awsChunkedSigned,
   awsChunkedSignedLength,
   awsChunkedUnsigned,
   expectS3Error,
+  expectStillServing,
   objectPath,
   rawRequest,
   sendRequest,
   signRequest,
+  startServerWithBucket,
   tlsSocket,
 } from '../helpers/raw-request.js';
-import { repoRoot, startServer, type S3dServer } from '../helpers/server.js';
+import { repoRoot, type S3dServer } from '../helpers/server.js';
 
 const bucket = 'bad-input';
 const healthKey = 'health.txt';
@@ -34,10 +36,6 @@ function crc32Base64(data: Buffer): string {
   return raw.toString('base64');
 }
 
-function md5Base64(data: Buffer | string): string {
-  return createHash('md5').update(data).digest('base64');
-}
-
 describe('bad input', () => {
   let server: S3dServer;
   let client: S3Client;
@@ -46,21 +44,15 @@ describe('bad input', () => {
     (await rawRequest(server, { method: 'HEAD', path: objectPath(bucket, key) })).status;
 
   beforeAll(async () => {
-    server = await startServer();
+    server = await startServerWithBucket(bucket, { [healthKey]: healthBody });
     client = s3Client(server);
-    expect((await rawRequest(server, { method: 'PUT', path: `/${bucket}` })).status).toBe(200);
-    expect((await rawRequest(server, { method: 'PUT', path: objectPath(bucket, healthKey), body: healthBody })).status).toBe(200);
   });
   afterAll(async () => {
     client?.destroy();
     await server?.dispose();
   });
-  afterEach(async () => {
-    // After every case a normal request still succeeds.
-    const res = await rawRequest(server, { method: 'GET', path: objectPath(bucket, healthKey) });
-    expect(res.status, `health GET after the case: ${res.body.toString()}`).toBe(200);
-    expect(res.body.toString()).toBe(healthBody);
-  });
+  // After every case a normal request still succeeds.
+  afterEach(() => expectStillServing(server, bucket, healthKey, healthBody));
 
   describe('authentication', () => {
     it('a wrong signature (wrong secret) -> 403 SignatureDoesNotMatch, nothing stored', async () => {

@@ -4,7 +4,7 @@
 // stored), a CompleteMultipartUpload retried after it succeeded, and botocore's SigV2 bucket requests.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { python3, s3Client, serverLogTail } from '../helpers/clients.js';
+import { python3Result, s3Client, serverLogTail } from '../helpers/clients.js';
 import { startServer, type S3dServer } from '../helpers/server.js';
 
 const bucket = 'refusals-e2e';
@@ -30,14 +30,9 @@ describe('refusals, batch deletes, Complete retries and SigV2 (boto3, JS SDK)', 
   let server: S3dServer;
   let client: S3Client;
 
-  /** Runs a boto3 script (after the shared helpers) that prints one RESULT line; failures carry the script output and server log. */
+  /** Runs a boto3 script (after the shared helpers) that prints one RESULT line (python3Result). */
   async function boto3Json<T = Record<string, unknown>>(script: string, args: string[] = []): Promise<T> {
-    const result = await python3(`${pythonHelpers}\n${script}`, server, args, scriptTimeoutMs);
-    const line = result.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-    if (result.code !== 0 || line === undefined) {
-      throw new Error(`python exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}\n${serverLogTail(server)}`);
-    }
-    return JSON.parse(line.slice('RESULT '.length)) as T;
+    return await python3Result<T>(`${pythonHelpers}\n${script}`, server, args, scriptTimeoutMs);
   }
 
   beforeAll(async () => {

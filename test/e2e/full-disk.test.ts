@@ -77,6 +77,14 @@ describe.skipIf(skipReason !== undefined)('a full disk under the metadata or the
   };
   const get = (key: string): Promise<HttpResult> => answered(`GET ${key}`, rawRequest(server!, { method: 'GET', path: objectPath(bucket, key) }));
   const nextKey = (prefix: string): string => `${prefix}-${String(++counter).padStart(4, '0')}`;
+  /** PUTs new objects of `sizeBytes` (keys `prefix-N`) until one is refused, at most `tries`: that refusal, or undefined. */
+  const firstRefusal = async (prefix: string, sizeBytes: number, tries: number): Promise<HttpResult | undefined> => {
+    for (let i = 0; i < tries; i++) {
+      const res = await put(nextKey(prefix), randomBytes(sizeBytes));
+      if (res.status !== 200) return res;
+    }
+    return undefined;
+  };
 
   /** Every acknowledged object reads back exactly; every refused one is absent. */
   const expectReadsExact = async (): Promise<void> => {
@@ -119,11 +127,7 @@ describe.skipIf(skipReason !== undefined)('a full disk under the metadata or the
   it('answers writes on a full metadata disk with 507 InsufficientStorage, keeps reads exact, and recovers once space is freed', async () => {
     fillFilesystem(join(dataDir, 'filler-1'), headroomBytes);
     // PUTs of inline objects fill what is left, until the metadata commit fails.
-    let first507: HttpResult | undefined;
-    for (let i = 0; i < 200 && first507 === undefined; i++) {
-      const res = await put(nextKey('fill-inline'), randomBytes(inlineBytes));
-      if (res.status !== 200) first507 = res;
-    }
+    const first507 = await firstRefusal('fill-inline', inlineBytes, 200);
     expect(first507, 'the metadata disk never filled up').toBeDefined();
     expectS3Error(first507!, 507, 'InsufficientStorage');
     fillFilesystem(join(dataDir, 'filler-2'), 0); // whatever the failed commits left: now ENOSPC for any file
@@ -160,11 +164,7 @@ describe.skipIf(skipReason !== undefined)('a full disk under the metadata or the
 
   it('answers striped writes on a full shard drive with 503 ServiceUnavailable, keeps reads exact, and recovers once space is freed', async () => {
     fillFilesystem(join(driveDir, 'filler-1'), headroomBytes + MiB);
-    let first503: HttpResult | undefined;
-    for (let i = 0; i < 20 && first503 === undefined; i++) {
-      const res = await put(nextKey('fill-striped'), randomBytes(stripedBytes));
-      if (res.status !== 200) first503 = res;
-    }
+    const first503 = await firstRefusal('fill-striped', stripedBytes, 20);
     expect(first503, 'the drive never filled up').toBeDefined();
     expectS3Error(first503!, 503, 'ServiceUnavailable');
     fillFilesystem(join(driveDir, 'filler-2'), 0);

@@ -6,8 +6,8 @@
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestBodyStartTimeoutMs } from '../../src/util/limits.js';
-import { objectPath, rawRequest, signRequest, tlsSocket } from '../helpers/raw-request.js';
-import { startServer, type S3dServer } from '../helpers/server.js';
+import { objectPath, rawRequest, signRequest, startServerWithBucket, tlsSocket } from '../helpers/raw-request.js';
+import type { S3dServer } from '../helpers/server.js';
 
 const bucket = 'admission';
 
@@ -62,8 +62,7 @@ describe('gateway admission', () => {
   let server: S3dServer;
 
   beforeAll(async () => {
-    server = await startServer();
-    expect((await rawRequest(server, { method: 'PUT', path: `/${bucket}` })).status).toBe(200);
+    server = await startServerWithBucket(bucket);
   });
 
   afterAll(async () => {

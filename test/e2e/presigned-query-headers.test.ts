@@ -1,21 +1,17 @@
 // A SigV4 presigned URL may carry request headers in its query (the JS SDK v3's presigner hoists
 // x-amz-meta-*, x-amz-acl, x-amz-server-side-encryption, ...; AWS applies them as headers). They are
 // signed with the query, so Tessera applies them too: metadata is stored, refused features refused.
-import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchUrl } from '../helpers/clients.js';
-import { NodeSha256 } from '../helpers/node-sha256.js';
-import { expectS3Error, objectPath, rawRequest } from '../helpers/raw-request.js';
-import { region, startServer, type S3dServer } from '../helpers/server.js';
+import { sdkSigner } from '../helpers/sdk-signer.js';
+import { expectS3Error, objectPath, rawRequest, startServerWithBucket } from '../helpers/raw-request.js';
+import { region, type S3dServer } from '../helpers/server.js';
 
 const bucket = 'presigned-query';
 
 /** A presigned PUT URL made as @aws-sdk/s3-request-presigner makes it: x-amz-* headers hoisted into the query. */
 async function presignPut(server: S3dServer, key: string, headers: Record<string, string>): Promise<string> {
-  const signer = new SignatureV4({
-    service: 's3', region, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false,
-    credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
-  });
+  const signer = sdkSigner({ accessKeyId: server.accessKey, secretAccessKey: server.secretKey }, { region, applyChecksum: false });
   const path = objectPath(bucket, key);
   const signed = await signer.presign(
     { method: 'PUT', protocol: 'https:', hostname: '127.0.0.1', port: server.port, path, query: {}, headers: { host: `127.0.0.1:${server.port}`, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...headers } },
@@ -30,8 +26,7 @@ describe('headers carried in a presigned URL query', () => {
   let server: S3dServer;
 
   beforeAll(async () => {
-    server = await startServer();
-    expect((await rawRequest(server, { method: 'PUT', path: `/${bucket}` })).status).toBe(200);
+    server = await startServerWithBucket(bucket);
   });
 
   afterAll(async () => {

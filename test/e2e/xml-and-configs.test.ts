@@ -3,7 +3,7 @@
 // the JS SDK, DOCTYPE / entity / deep-nesting bodies refused, and the bucket configuration
 // sub-resources answered as AWS answers a bucket without them (with s3cmd info and ws-info).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -11,9 +11,9 @@ import {
   ListObjectVersionsCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { python3Result, run, s3Client } from '../helpers/clients.js';
-import { MiB, sha256Hex } from '../helpers/files.js';
-import { expectS3Error, objectPath, rawRequest } from '../helpers/raw-request.js';
-import { makeTempDir, startServer, type S3dServer } from '../helpers/server.js';
+import { md5Base64, MiB, sha256Hex } from '../helpers/files.js';
+import { expectS3Error, expectStillServing, objectPath, rawRequest, startServerWithBucket } from '../helpers/raw-request.js';
+import { makeTempDir, type S3dServer } from '../helpers/server.js';
 
 const bucket = 'xml-configs';
 const healthKey = 'health.txt';
@@ -32,10 +32,6 @@ function goEscape(text: string): string {
   return text.replace(/["'&<>\t\n\r]/g, (c) => table[c]!);
 }
 
-function md5Base64(body: string): string {
-  return createHash('md5').update(body).digest('base64');
-}
-
 describe('XML bodies and bucket configurations', () => {
   let server: S3dServer;
   let client: S3Client;
@@ -49,19 +45,15 @@ describe('XML bodies and bucket configurations', () => {
   const postDelete = (body: string) => rawRequest(server, { method: 'POST', path: `/${bucket}`, query: { delete: '' }, body, headers: { 'content-md5': md5Base64(body) } });
 
   beforeAll(async () => {
-    server = await startServer();
+    server = await startServerWithBucket(bucket);
     client = s3Client(server);
-    expect((await rawRequest(server, { method: 'PUT', path: `/${bucket}` })).status).toBe(200);
     await putKeys([healthKey]);
   });
   afterAll(async () => {
     client?.destroy();
     await server?.dispose();
   });
-  afterEach(async () => {
-    const res = await rawRequest(server, { method: 'GET', path: objectPath(bucket, healthKey) });
-    expect(res.status, `health GET after the case: ${res.body.toString()}`).toBe(200);
-  });
+  afterEach(() => expectStillServing(server, bucket, healthKey));
 
   describe('request bodies', () => {
     it('CompleteMultipartUpload with ETags quoted as &#34; (Go SDK, rclone) completes the upload', async () => {

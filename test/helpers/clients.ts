@@ -112,12 +112,15 @@ export async function python3(script: string, server: S3dServer, args: string[] 
   }
 }
 
-/** Runs a boto3 script that must exit 0 and print one `RESULT <json>` line; returns the parsed JSON. */
-export async function python3Result<T = Record<string, unknown>>(script: string, server: S3dServer, args: string[] = []): Promise<T> {
-  const result = await python3(script, server, args);
+/**
+ * Runs a boto3 script that must exit 0 and print one `RESULT <json>` line; returns the parsed JSON.
+ * A failure throws with the script's output and the tail of the server log.
+ */
+export async function python3Result<T = Record<string, unknown>>(script: string, server: S3dServer, args: string[] = [], timeoutMs = commandTimeoutMs): Promise<T> {
+  const result = await python3(script, server, args, timeoutMs);
   const line = result.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (result.code !== 0 || line === undefined) {
-    throw new Error(`python exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+    throw new Error(`python exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}\n${serverLogTail(server)}`);
   }
   return JSON.parse(line.slice('RESULT '.length)) as T;
 }

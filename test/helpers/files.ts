@@ -1,4 +1,4 @@
-// File helpers for e2e tests: sha256 of files and buffers, random files of a given size, tree walks.
+// File helpers for e2e tests: sha256 of files and buffers, Content-MD5 values, random files of a given size, tree walks.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
@@ -8,6 +8,11 @@ export const MiB = 1024 * 1024;
 
 export function sha256Hex(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** Base64 MD5 of `data` (strings as UTF-8): a Content-MD5 header value. */
+export function md5Base64(data: Buffer | string): string {
+  return createHash('md5').update(data).digest('base64');
 }
 
 export async function sha256File(path: string): Promise<string> {

@@ -4,10 +4,9 @@ import { createHash, createHmac } from 'node:crypto';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { expect } from 'vitest';
-import { NodeSha256 } from './node-sha256.js';
-import { region, type S3dServer } from './server.js';
+import { sdkSigner } from './sdk-signer.js';
+import { region, startServer, type S3dServer } from './server.js';
 import type { HttpResult } from './clients.js';
 
 export const emptySha256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -60,14 +59,7 @@ export async function signRequest(server: S3dServer, req: RawRequest): Promise<S
   const fullPath = `${req.path}${queryString(req.query)}`;
   if (req.auth === 'none') return { path: fullPath, headers };
   headers['x-amz-content-sha256'] = req.payloadHash ?? createHash('sha256').update(body ?? Buffer.alloc(0)).digest('hex');
-  const signer = new SignatureV4({
-    service: 's3',
-    region,
-    credentials: req.credentials ?? { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
-    sha256: NodeSha256,
-    uriEscapePath: false,
-    applyChecksum: false,
-  });
+  const signer = sdkSigner(req.credentials ?? { accessKeyId: server.accessKey, secretAccessKey: server.secretKey }, { region, applyChecksum: false });
   const signed = await signer.sign(
     { method: req.method, protocol: 'https:', hostname: '127.0.0.1', port: server.port, path: req.path, query: req.query ?? {}, headers, body },
     {
@@ -86,6 +78,31 @@ export async function rawRequest(server: S3dServer, req: RawRequest): Promise<Ht
   if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) headers['content-length'] = String(body.length);
   const signed = await signRequest(server, { ...req, headers });
   return await sendRequest(server, req.method, signed, body);
+}
+
+/**
+ * Starts s3d with its defaults and creates `bucket` (path style, signed), then PUTs `objects`
+ * (key -> body) into it, each expected to answer 200. On a failure the server is stopped again.
+ */
+export async function startServerWithBucket(bucket: string, objects: Record<string, string | Buffer> = {}): Promise<S3dServer> {
+  const server = await startServer();
+  try {
+    expect((await rawRequest(server, { method: 'PUT', path: `/${bucket}` })).status).toBe(200);
+    for (const [key, body] of Object.entries(objects)) {
+      expect((await rawRequest(server, { method: 'PUT', path: objectPath(bucket, key), body })).status).toBe(200);
+    }
+    return server;
+  } catch (err) {
+    await server.dispose();
+    throw err;
+  }
+}
+
+/** Expects a plain signed GET of bucket/key still to answer 200 (and `body`, when given): the server survived a bad case. */
+export async function expectStillServing(server: S3dServer, bucket: string, key: string, body?: string): Promise<void> {
+  const res = await rawRequest(server, { method: 'GET', path: objectPath(bucket, key) });
+  expect(res.status, `health GET after the case: ${res.body.toString()}`).toBe(200);
+  if (body !== undefined) expect(res.body.toString()).toBe(body);
 }
 
 /** node:https options for a signed request to `server` over a fresh TLS connection that trusts its CA. */

@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, statfsSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { errorCodeOf } from '../../src/util/errors.js';
 import { MiB } from './files.js';
 import { makeTempDir, removeTempDir } from './server.js';
 
@@ -50,7 +51,7 @@ export function fillFilesystem(file: string, leaveBytes: number): void {
         try {
           writeSync(fd, zeros);
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+          if (errorCodeOf(err) !== 'ENOSPC') throw err;
           break;
         }
       }

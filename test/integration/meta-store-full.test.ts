@@ -15,7 +15,7 @@ import { serveReplica } from '../../src/cluster/replica-server.js';
 import { bitrotHash, initBitrot } from '../../src/erasure/bitrot.js';
 import { openMetaStore, type LmdbMetaStore } from '../../src/meta/lmdb-meta-store.js';
 import type { ObjectRecord, RepairEntry } from '../../src/meta/types.js';
-import { ObjectLayer } from '../../src/object/object-layer.js';
+import { ObjectLayer, type PutObjectInput } from '../../src/object/object-layer.js';
 import { Reconstructor, type RepairQueue } from '../../src/repair/reconstructor.js';
 import { Scanner, type ScanState } from '../../src/repair/scanner.js';
 import { Scrubber } from '../../src/repair/scrubber.js';
@@ -24,7 +24,9 @@ import { DriveSet } from '../../src/store/drive-set.js';
 import { errorFrame, errorFromFrame } from '../../src/transport/framing.js';
 import { TesseraError } from '../../src/util/errors.js';
 import { inlineObjectMaxBytesDefault } from '../../src/util/limits.js';
+import { rejectionCodeOf } from '../helpers/error-code.js';
 import { MiB } from '../helpers/files.js';
+import { captureLog } from '../helpers/log-capture.js';
 import { makeTempDir, removeTempDir } from '../helpers/server.js';
 import { cannotMountTmpfs, fillFilesystem, mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 import { waitFor } from '../helpers/wait.js';
@@ -32,12 +34,6 @@ import { layout } from '../unit/meta/helpers.js';
 
 const KiB = 1024;
 const silent = pino({ level: 'silent' });
-
-function capture(): { log: Logger; messages: (level: number) => string[] } {
-  const lines: Array<{ level: number; msg: string }> = [];
-  const log: Logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) }) as Logger;
-  return { log, messages: (level) => lines.filter((l) => l.level === level).map((l) => l.msg) };
-}
 
 let dataIds = 0;
 /** An object record whose one part of `data` is stored inline, as the object layer stores bodies up to 128 KiB. */
@@ -47,10 +43,6 @@ function inlineRecord(bucket: string, key: string, data: Buffer): ObjectRecord {
     bucket, key, sizeBytes: data.length, etag: 'e', lastModifiedMs: Date.now(), layout, multipart: false, userMetadata: {},
     parts: [{ partNumber: 1, sizeBytes: data.length, etag: 'e', dataId, drives: [], inline: data, inlineHash: bitrotHash(data) }],
   };
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  return promise.then(() => undefined, (err: unknown) => (err as { code?: string }).code);
 }
 
 const skipReason = cannotMountTmpfs();
@@ -79,7 +71,7 @@ describe.skipIf(skipReason !== undefined)('real LMDB on a full tmpfs', () => {
   });
 
   it('refuses commits with MetadataStoreFull, keeps reads exact, and commits again once space is freed', async () => {
-    const { log, messages } = capture();
+    const { log, messages } = captureLog();
     const store = await open(join(disk, 'meta'), log);
     await store.createBucket({ name: 'b', createdMs: 1, location: '' });
     fillFilesystem(join(disk, 'filler-1'), MiB);
@@ -97,11 +89,11 @@ describe.skipIf(skipReason !== undefined)('real LMDB on a full tmpfs', () => {
     const refused: string[] = [];
     for (let i = 0; i < 5; i++) {
       refused.push(`full-${i}`);
-      expect(await codeOf(store.putObject(inlineRecord('b', `full-${i}`, randomBytes(100 * KiB))))).toBe('MetadataStoreFull');
+      expect(await rejectionCodeOf(store.putObject(inlineRecord('b', `full-${i}`, randomBytes(100 * KiB))))).toBe('MetadataStoreFull');
     }
     const together = await Promise.all(Array.from({ length: 10 }, (_, i) => {
       refused.push(`together-${i}`);
-      return codeOf(store.putObject(inlineRecord('b', `together-${i}`, randomBytes(100 * KiB))));
+      return rejectionCodeOf(store.putObject(inlineRecord('b', `together-${i}`, randomBytes(100 * KiB))));
     }));
     expect(together).toEqual(Array(10).fill('MetadataStoreFull'));
     expect(store.health()).toMatchObject({ state: 'full', freeBytes: 0 });
@@ -220,6 +212,10 @@ describe('a metadata store that cannot commit, under the object layer and the ba
   async function* body(data: Buffer): AsyncGenerator<Buffer> {
     yield data;
   }
+  /** A PUT of `sizeBytes` random bytes as bucket b's `key`. */
+  const putInput = (key: string, sizeBytes: number): PutObjectInput => ({
+    bucket: 'b', key, headers: { userMetadata: {} }, body: body(randomBytes(sizeBytes)), sizeMaxBytes: 1 << 30,
+  });
   const layer = (meta: LmdbMetaStore): ObjectLayer => new ObjectLayer({ meta, drives, blockSizeBytes: 64 * KiB, inlineObjectMaxBytes: inlineObjectMaxBytesDefault, log: silent });
 
   it('a striped PUT whose commit fails leaves no object, and gc deletes its shards once commits work again, backing off meanwhile', async () => {
@@ -227,8 +223,8 @@ describe('a metadata store that cannot commit, under the object layer and the ba
     const objects = layer(faulty.store);
     await objects.start();
     faulty.full = true;
-    const put = objects.putObject({ bucket: 'b', key: 'striped', headers: { userMetadata: {} }, body: body(randomBytes(300 * KiB)), sizeMaxBytes: 1 << 30 });
-    expect(await codeOf(put)).toBe('MetadataStoreFull');
+    const put = objects.putObject(putInput('striped', 300 * KiB));
+    expect(await rejectionCodeOf(put)).toBe('MetadataStoreFull');
     expect(await real.getObject('b', 'striped')).toBeUndefined();
     expect(real.listPending()).toHaveLength(1); // its abandon could not commit either: gc owes it
     expect(await shardFiles()).toBe(1);
@@ -248,13 +244,13 @@ describe('a metadata store that cannot commit, under the object layer and the ba
     const objects = layer(faulty.store);
     await objects.start();
     faulty.full = true;
-    const put = objects.putObject({ bucket: 'b', key: 'inline', headers: { userMetadata: {} }, body: body(randomBytes(10 * KiB)), sizeMaxBytes: 1 << 30 });
-    expect(await codeOf(put)).toBe('MetadataStoreFull');
+    const put = objects.putObject(putInput('inline', 10 * KiB));
+    expect(await rejectionCodeOf(put)).toBe('MetadataStoreFull');
     expect(await real.getObject('b', 'inline')).toBeUndefined();
     expect(real.listPending()).toEqual([]);
     expect(toS3Error(await put.catch((e: unknown) => e))).toMatchObject({ status: 507, code: 'InsufficientStorage' });
     faulty.full = false;
-    await objects.putObject({ bucket: 'b', key: 'inline', headers: { userMetadata: {} }, body: body(randomBytes(10 * KiB)), sizeMaxBytes: 1 << 30 });
+    await objects.putObject(putInput('inline', 10 * KiB));
     expect(await real.getObject('b', 'inline')).toBeDefined();
     await objects.stop();
   });
@@ -272,7 +268,7 @@ describe('a metadata store that cannot commit, under the object layer and the ba
       },
     };
     const rebuilt: string[] = [];
-    const { log, messages } = capture();
+    const { log, messages } = captureLog();
     const reconstructor = new Reconstructor(queue, async (entry) => {
       rebuilt.push(entry.dataId);
       return { rebuilt: true, bytes: 1 };
@@ -301,7 +297,7 @@ describe('a metadata store that cannot commit, under the object layer and the ba
     for (let i = 0; i < 5; i++) await real.putObject(inlineRecord('b', `k${i}`, randomBytes(10)));
     const faulty = new FaultyMeta(real, new Set(['saveWorkerState']));
     faulty.full = true;
-    const { log, messages } = capture();
+    const { log, messages } = captureLog();
     const scanner = new Scanner({
       records: (limit, after, scope) => real.scanObjects(limit, after, scope),
       responsible: () => true,

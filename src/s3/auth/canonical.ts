@@ -109,17 +109,23 @@ function trimAll(value: string): string {
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * A header value as its client signed it. Node hands header bytes over as latin1 (one char per
- * byte), but clients sign text and send non-ASCII text as its UTF-8 bytes (botocore, curl, Go):
- * bytes that are valid UTF-8 are read as UTF-8, so the canonical request hashes the bytes sent.
+ * The text of a header value as Node hands it over: latin1, one char per byte. Clients send
+ * non-ASCII text as its UTF-8 bytes (botocore, curl, Go), so bytes that are valid UTF-8 are read as
+ * UTF-8; other bytes stay one char each (latin1). SigV4 signs this text (the canonical request then
+ * hashes the bytes sent), and x-amz-meta-* values are stored as it (s3/user-metadata.ts).
  */
-function signedText(value: string): string {
+export function headerText(value: string): string {
   if (!/[^\x00-\x7f]/.test(value)) return value;
+  const bytes = Buffer.from(value, 'latin1');
   try {
-    return utf8Decoder.decode(Buffer.from(value, 'latin1'));
+    return utf8Decoder.decode(bytes);
   } catch {
-    return value;
+    return bytes.toString('latin1');
   }
+}
+
+function canonicalValue(value: string): string {
+  return trimAll(headerText(value));
 }
 
 /** Canonical header block: `name:value\n` per signed header, values trimmed and spaces collapsed. */
@@ -128,8 +134,7 @@ export function canonicalHeaders(headers: HeaderBag, signedHeaders: readonly str
   for (const name of signedHeaders) {
     let value = headers[name];
     if (value === undefined && name === 'host') value = headers[':authority'];
-    const canonical = (text: string): string => trimAll(signedText(text));
-    const text = value === undefined ? '' : typeof value === 'string' ? canonical(value) : value.map(canonical).join(',');
+    const text = value === undefined ? '' : typeof value === 'string' ? canonicalValue(value) : value.map(canonicalValue).join(',');
     out += `${name}:${text}\n`;
   }
   return out;

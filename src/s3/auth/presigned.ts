@@ -160,6 +160,8 @@ const authParamNames: ReadonlySet<string> = new Set([
  * query when presigning, and S3 applies them as if sent as headers). Lower-case names; empty for
  * any request that is not SigV4 query-authenticated, whose query parameters are never headers.
  * The caller applies them only after the signature (which covers the whole query) verified.
+ * Source: Amazon S3 API reference, sigv4-query-string-auth; @aws-sdk/s3-request-presigner, which
+ * hoists every x-amz-* header it signs into the query unless told otherwise (unhoistableHeaders).
  */
 export function presignedQueryHeaders(params: readonly QueryParam[]): Array<[name: string, value: string]> {
   if (!params.some((p) => p.name === 'X-Amz-Algorithm' && p.value === SIGV4_ALGORITHM)) return [];

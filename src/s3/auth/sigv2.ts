@@ -7,7 +7,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { s3Error } from '../errors.js';
 import { clockSkewMaxMs, presignExpiresMaxSeconds } from '../../util/limits.js';
-import { UNSIGNED_PAYLOAD, headerString, type AuthContext, type HeaderBag, type QueryParam, type SigV4Request } from './canonical.js';
+import { UNSIGNED_PAYLOAD, headerString, secretFor, type AuthContext, type HeaderBag, type QueryParam, type SigV4Request } from './canonical.js';
 
 /**
  * Query parameters that are part of the SigV2 canonical resource: the developer guide's list
@@ -80,12 +80,6 @@ function context(accessKeyId: string, signature: string, presigned: boolean): Au
   };
 }
 
-function lookup(accessKeyId: string, lookupSecret: (id: string) => string | undefined): string {
-  const secret = lookupSecret(accessKeyId);
-  if (secret === undefined) throw s3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKeyId });
-  return secret;
-}
-
 /**
  * Presigned SigV2 URL: AWSAccessKeyId, Signature (base64 HMAC-SHA1), Expires (epoch seconds).
  * Expires may lie at most limits.presignExpiresMaxSeconds (7 days) after `nowMs`, plus
@@ -109,7 +103,7 @@ export function authenticateV2Query(
       { Expires: expires, ServerTime: new Date(nowMs).toISOString() },
     );
   }
-  const secret = lookup(accessKeyId, lookupSecret);
+  const secret = secretFor(accessKeyId, lookupSecret);
   verify(secret, req, expires, canonicalResources(req, params, virtualHostBucket), signature);
   if (nowMs > Number(expires) * 1000) throw s3Error('AccessDenied', 'Request has expired', { Expires: new Date(Number(expires) * 1000).toISOString() });
   return context(accessKeyId, signature, true);
@@ -135,7 +129,7 @@ export function authenticateV2Header(
   const date = amzDate ?? headerString(req.headers, 'date');
   const ms = date === undefined ? NaN : Date.parse(date);
   if (!Number.isFinite(ms)) throw s3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
-  const secret = lookup(accessKeyId, lookupSecret);
+  const secret = secretFor(accessKeyId, lookupSecret);
   const resources = canonicalResources(req, params, virtualHostBucket);
   const plainDate = headerString(req.headers, 'date');
   try {

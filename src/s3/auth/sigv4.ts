@@ -8,6 +8,7 @@ import {
   type AuthContext,
   type AuthOptions,
   type HeaderBag,
+  type QueryParam,
   type SigV4Request,
   SIGV4_ALGORITHM,
   STREAMING_SIGNED_PAYLOAD,
@@ -44,8 +45,9 @@ const PAYLOAD_HASH_VALUES: ReadonlySet<string> = new Set([
 /**
  * Authenticates an S3 request signed with SigV4, by Authorization header or by presigned query
  * (Amazon S3 API reference: sig-v4-header-based-auth, sigv4-query-string-auth, sigv4-streaming).
- * `nowMs` is the server clock in epoch milliseconds. The canonical URI is tried normalised
- * (decoded, then UriEncoded once) and as sent.
+ * `nowMs` is the server clock in epoch milliseconds. `params` is parseQuery(req.rawQuery), passed
+ * by a caller that has already parsed it. The canonical URI is tried normalised (decoded, then
+ * UriEncoded once) and as sent.
  *
  * An Authorization header with an empty value counts as absent (S3 answers such a request as
  * anonymous). `options.region`, when set, is the only region a credential scope may name.
@@ -71,10 +73,10 @@ export function authenticate(
   lookupSecret: (accessKeyId: string) => string | undefined,
   nowMs: number,
   options: AuthOptions = {},
+  params: readonly QueryParam[] = parseQuery(req.rawQuery),
 ): AuthContext {
   // An empty Authorization value is no credential at all: S3 treats the request as anonymous.
   const authorization = headerString(req.headers, 'authorization')?.trim() || undefined;
-  const params = parseQuery(req.rawQuery);
   const hasQueryAuth = params.some((p) => p.name === 'X-Amz-Algorithm');
   if (authorization !== undefined && hasQueryAuth) {
     throw s3Error(
@@ -176,7 +178,7 @@ function headerPayloadHash(headers: HeaderBag, options: AuthOptions): string {
 function authenticateHeader(
   req: SigV4Request,
   authorization: string,
-  params: ReturnType<typeof parseQuery>,
+  params: readonly QueryParam[],
   lookupSecret: (accessKeyId: string) => string | undefined,
   nowMs: number,
   options: AuthOptions,

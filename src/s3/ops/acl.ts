@@ -7,16 +7,12 @@
 import type { Handler, RequestContext } from '../context.js';
 import { s3Error } from '../errors.js';
 import { readSmallBody } from '../payload.js';
-import { parseXmlBody, xmlChildren, xmlDocument, xmlText, type XmlTree } from '../xml.js';
+import { isXmlTree, parseXmlBody, xmlChildren, xmlDocument, xmlText, type XmlTree } from '../xml.js';
 
 const permissions = ['FULL_CONTROL', 'WRITE', 'WRITE_ACP', 'READ', 'READ_ACP'];
 
 function malformed(): never {
   throw s3Error('MalformedACLError');
-}
-
-function isTree(value: unknown): value is XmlTree {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
@@ -32,13 +28,13 @@ export function checkOwnerOnlyPolicy(body: string, ownerId: string): void {
     malformed();
   }
   const list = policy.AccessControlList;
-  if (!isTree(list) && list !== '') malformed();
-  const grants = isTree(list) ? xmlChildren(list, 'Grant') : [];
+  if (!isXmlTree(list) && list !== '') malformed();
+  const grants = isXmlTree(list) ? xmlChildren(list, 'Grant') : [];
   let ownerOnly = grants.length > 0;
   for (const grant of grants) {
     const grantee = grant.Grantee;
     const permission = xmlText(grant, 'Permission')?.trim();
-    if (!isTree(grantee) || permission === undefined || !permissions.includes(permission)) malformed();
+    if (!isXmlTree(grantee) || permission === undefined || !permissions.includes(permission)) malformed();
     const id = xmlText(grantee, 'ID')?.trim();
     const other = grantee.URI !== undefined || grantee.EmailAddress !== undefined;
     if (other || id !== ownerId || permission !== 'FULL_CONTROL') ownerOnly = false;

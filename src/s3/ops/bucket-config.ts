@@ -4,7 +4,8 @@
 // AWS does for a bucket without one; every Put* is NotImplemented until the feature exists.
 import { s3Error, type S3ErrorCode } from '../errors.js';
 import { xmlDocument, type XmlTree } from '../xml.js';
-import type { Handler, RequestContext } from '../context.js';
+import type { Handler } from '../context.js';
+import { bucketOf } from './bucket.js';
 
 /** What a read of an absent configuration answers: an S3 error code, or a document (root + body). */
 type AbsentAnswer = { error: S3ErrorCode } | { document: string; body?: XmlTree };
@@ -83,11 +84,6 @@ export function bucketConfigOperation(method: string, query: URLSearchParams): s
   }
   if (notImplementedSubresources.some((name) => query.has(name))) return notImplementedOperation;
   return undefined;
-}
-
-function bucketOf(ctx: RequestContext): string {
-  if (!ctx.bucket) throw s3Error('InvalidRequest', 'A bucket is required');
-  return ctx.bucket;
 }
 
 function notImplemented(operation: string): Handler {

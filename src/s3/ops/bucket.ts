@@ -8,7 +8,8 @@ import type { Handler, RequestContext } from '../context.js';
 import { s3Error } from '../errors.js';
 import { isTesseraError } from '../../util/errors.js';
 
-function bucketOf(ctx: RequestContext): string {
+/** The bucket the request addresses; InvalidRequest for a service-level request. */
+export function bucketOf(ctx: RequestContext): string {
   if (!ctx.bucket) throw s3Error('InvalidRequest', 'A bucket is required');
   return ctx.bucket;
 }

@@ -10,6 +10,7 @@ import { checkCopySourceConditions, writeConditionsFrom } from '../conditions.js
 import type { Handler, RequestContext } from '../context.js';
 import { s3Error } from '../errors.js';
 import { checkObjectKey } from '../names.js';
+import { checkVersionId } from '../unsupported-headers.js';
 import { isoDate, objectHeadersFrom } from '../object-headers.js';
 import { xmlDocument } from '../xml.js';
 import { checksumResponseHeaders } from './put-object.js';
@@ -19,8 +20,7 @@ export function parseCopySource(value: string): { bucket: string; key: string } 
   let text = value.trim();
   const question = text.indexOf('?');
   if (question >= 0) {
-    const versionId = new URLSearchParams(text.slice(question + 1)).get('versionId');
-    if (versionId !== null && versionId !== 'null') throw s3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: versionId });
+    checkVersionId(new URLSearchParams(text.slice(question + 1)).get('versionId'));
     text = text.slice(0, question);
   }
   let decoded: string;

@@ -4,6 +4,7 @@ import { deleteObjectsKeysMax } from '../../util/limits.js';
 import type { Handler } from '../context.js';
 import { s3Error, toS3Error } from '../errors.js';
 import { readSmallBody } from '../payload.js';
+import { checkVersionId } from '../unsupported-headers.js';
 import { parseXmlBody, xmlChildren, xmlDocument, xmlText, type XmlTree } from '../xml.js';
 
 export const deleteObject: Handler = async (ctx) => {
@@ -20,7 +21,7 @@ const conditionElements = ['ETag', 'LastModifiedTime', 'Size'];
  * InvalidArgument, as DeleteObject answers) or a conditional delete (NotImplemented).
  */
 function refuseUnsupportedEntry(object: XmlTree, versionId: string | undefined): void {
-  if (versionId !== undefined && versionId !== 'null') throw s3Error('InvalidArgument', 'Invalid version id specified');
+  checkVersionId(versionId);
   const condition = conditionElements.find((name) => object[name] !== undefined);
   if (condition !== undefined) throw s3Error('NotImplemented', `Conditional deletes (${condition}) are not implemented.`);
 }

@@ -2,12 +2,12 @@
 // partNumber (a single PUT is one part), checksums with x-amz-checksum-mode: ENABLED.
 import type { ObjectRecord } from '../../meta/types.js';
 import type { OpenedObject } from '../../object/object-layer.js';
-import { partNumberMax } from '../../util/limits.js';
 import { checkReadConditions } from '../conditions.js';
 import type { Handler, RequestContext, S3Response } from '../context.js';
 import { s3Error } from '../errors.js';
 import { objectResponseHeaders } from '../object-headers.js';
 import { parseRange, type ByteRange } from '../range.js';
+import { parsePartNumber } from './multipart.js';
 
 /** Response header overrides allowed on GET (GetObject "response-*" query parameters). */
 const responseOverrides: Record<string, string> = {
@@ -38,11 +38,7 @@ function partNumberParam(ctx: RequestContext): number | undefined {
   const text = ctx.query.get('partNumber');
   if (text === null) return undefined;
   if (ctx.req.headers.range !== undefined) throw s3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
-  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!(value >= 1 && value <= partNumberMax)) {
-    throw s3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: text });
-  }
-  return value;
+  return parsePartNumber(text);
 }
 
 /** partNumberParam with AWS's order of refusals: a missing bucket (NoSuchBucket) is named first. */

@@ -36,13 +36,21 @@ function checksumTypeOf(ctx: RequestContext, algorithm: UploadRecord['checksumAl
   return text;
 }
 
-function partNumberOf(ctx: RequestContext): number {
-  const text = ctx.query.get('partNumber') ?? '';
+/**
+ * A partNumber query value as AWS reads it (UploadPart, GetObject, HeadObject "partNumber"): digits
+ * only, leading zeros allowed ("02" is part 2), 1..partNumberMax. Throws InvalidArgument
+ * (ArgumentName partNumber, ArgumentValue as sent) for anything else: "", "0", "10001", "-1", "1.0", " 1".
+ */
+export function parsePartNumber(text: string): number {
   const value = Number(text);
   if (!/^\d+$/.test(text) || value < 1 || value > partNumberMax) {
     throw s3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: text });
   }
   return value;
+}
+
+function partNumberOf(ctx: RequestContext): number {
+  return parsePartNumber(ctx.query.get('partNumber') ?? '');
 }
 
 /**

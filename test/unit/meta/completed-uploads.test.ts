@@ -5,9 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openMetaStore, type LmdbMetaStore } from '../../../src/meta/lmdb-meta-store.js';
 import type { ObjectRecord } from '../../../src/meta/types.js';
 import { completePartsDigest } from '../../../src/object/multipart-rules.js';
-import { objectRecord, partRecord, tempStore, uploadRecord } from './helpers.js';
+import { objectRecord, partRecord, tempStore, uploadRecord, withCode } from './helpers.js';
 
-const withCode = (code: string) => expect.objectContaining({ name: 'TesseraError', code });
 const t0 = 1_700_000_000_000;
 
 let store: LmdbMetaStore;

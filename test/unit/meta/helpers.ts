@@ -2,8 +2,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { openMetaStore, type LmdbMetaStore } from '../../../src/meta/lmdb-meta-store.js';
 import type { DataLayout, ObjectRecord, PartRecord, UploadRecord } from '../../../src/meta/types.js';
+
+/** Matches a TesseraError with `code` (for expect(...).rejects.toEqual / toThrow). */
+export const withCode = (code: string) => expect.objectContaining({ name: 'TesseraError', code });
 
 export const layout: DataLayout = { blockSizeBytes: 1 << 20, dataShards: 1, parityShards: 0, bitrot: 'xxh3-64' };
 

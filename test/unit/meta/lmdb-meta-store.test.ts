@@ -3,9 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openMetaStore, type LmdbMetaStore } from '../../../src/meta/lmdb-meta-store.js';
 import type { MetaStore } from '../../../src/meta/meta-store.js';
 import type { ObjectRecord } from '../../../src/meta/types.js';
-import { newDataId, objectRecord, partRecord, tempStore, uploadRecord } from './helpers.js';
+import { newDataId, objectRecord, partRecord, tempStore, uploadRecord, withCode } from './helpers.js';
 
-const withCode = (code: string) => expect.objectContaining({ name: 'TesseraError', code });
 const bucket = (name: string) => ({ name, createdMs: 1_700_000_000_000, location: '' });
 const gcIds = (store: MetaStore) => store.listGc(1000).map((ref) => ref.dataId).sort();
 const pendingIds = (store: MetaStore) => store.listPending().map((ref) => ref.dataId).sort();

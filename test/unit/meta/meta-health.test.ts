@@ -2,29 +2,12 @@
 // a `commitError` promise, an Error with a numeric errno `code`) or never settle: the typed error,
 // the health it reports, one warning when a failure streak starts and one when it clears, the
 // probe that clears it without client writes, and the bound on a stalled commit.
-import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isMetaStoreUnavailable, MetaWriteGuard } from '../../../src/meta/meta-health.js';
 import { TesseraError } from '../../../src/util/errors.js';
 import { metaStoreLowFreeBytes, metaStoreProbeIntervalMs, metaStoreRecoveryQuietMs } from '../../../src/util/limits.js';
-
-/** The `code` of the error `fn` rejects with, or undefined when it resolves. */
-async function codeOf(fn: () => Promise<unknown>): Promise<string | undefined> {
-  return fn().then(() => undefined, (err: unknown) => (err as { code?: string }).code);
-}
-
-interface LogLine {
-  level: number;
-  msg: string;
-  state?: string;
-  error?: string;
-}
-
-function capture(): { log: Logger; lines: LogLine[]; warnings: () => string[] } {
-  const lines: LogLine[] = [];
-  const log: Logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) }) as Logger;
-  return { log, lines, warnings: () => lines.filter((l) => l.level === 40).map((l) => l.msg) };
-}
+import { rejectionCodeOf } from '../../helpers/error-code.js';
+import { captureLog } from '../../helpers/log-capture.js';
 
 /** What lmdb-js rejects a queued transaction with when its commit fails with errno `code`. */
 function commitFailure(code: number): Error {
@@ -39,7 +22,7 @@ function writeFailure(code: number): Error {
 }
 
 function guard(options: { freeBytes?: number; stallMs?: number; probe?: () => Promise<void> } = {}) {
-  const { log, lines, warnings } = capture();
+  const { log, messages } = captureLog();
   let probes = 0;
   const holder: { guard?: MetaWriteGuard } = {};
   const g = new MetaWriteGuard({
@@ -52,7 +35,7 @@ function guard(options: { freeBytes?: number; stallMs?: number; probe?: () => Pr
     ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}),
   });
   holder.guard = g;
-  return { g, lines, warnings, probes: () => probes };
+  return { g, warnings: () => messages(40), probes: () => probes };
 }
 
 afterEach(() => {
@@ -73,12 +56,12 @@ describe('MetaWriteGuard', () => {
 
   it('reads EIO (LMDB short write) as full only while the filesystem is low on space, else as failing', async () => {
     const low = guard({ freeBytes: metaStoreLowFreeBytes - 1 });
-    expect(await codeOf(() => low.g.run(() => Promise.reject(writeFailure(5))))).toBe('MetadataStoreFull');
+    expect(await rejectionCodeOf(low.g.run(() => Promise.reject(writeFailure(5))))).toBe('MetadataStoreFull');
     expect(low.g.health()).toMatchObject({ state: 'full', error: 'EIO' });
     const roomy = guard({ freeBytes: 100 * metaStoreLowFreeBytes });
-    expect(await codeOf(() => roomy.g.run(() => Promise.reject(commitFailure(5))))).toBe('MetadataStoreFailed');
+    expect(await rejectionCodeOf(roomy.g.run(() => Promise.reject(commitFailure(5))))).toBe('MetadataStoreFailed');
     expect(roomy.g.health()).toMatchObject({ state: 'failing', error: 'EIO' });
-    expect(await codeOf(() => roomy.g.run(() => Promise.reject(writeFailure(-30792))))).toBe('MetadataStoreFull'); // MDB_MAP_FULL
+    expect(await rejectionCodeOf(roomy.g.run(() => Promise.reject(writeFailure(-30792))))).toBe('MetadataStoreFull'); // MDB_MAP_FULL
     expect(roomy.warnings()).toHaveLength(2); // failing, then full: one line per change of state
     low.g.close();
     roomy.g.close();
@@ -99,7 +82,7 @@ describe('MetaWriteGuard', () => {
   it('warns once per episode, and clears after a quiet period through its probe, with no client write', async () => {
     vi.useFakeTimers({ toFake: ['Date', 'setInterval', 'clearInterval'] });
     const { g, warnings, probes } = guard({ freeBytes: 0 });
-    for (let i = 0; i < 20; i++) expect(await codeOf(() => g.run(() => Promise.reject(commitFailure(28))))).toBe('MetadataStoreFull');
+    for (let i = 0; i < 20; i++) expect(await rejectionCodeOf(g.run(() => Promise.reject(commitFailure(28))))).toBe('MetadataStoreFull');
     expect(g.health()).toMatchObject({ state: 'full', failedWrites: 20 });
     // A small write that fits right after a failure does not end the episode yet (no flapping).
     expect(await g.run(async () => 'fits')).toBe('fits');
@@ -131,7 +114,7 @@ describe('MetaWriteGuard', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(g.health()).toMatchObject({ state: 'failing', error: 'commit stalled for 50 ms' });
     let called = false;
-    expect(await codeOf(() => g.run(async () => {
+    expect(await rejectionCodeOf(g.run(async () => {
       called = true;
     }))).toBe('MetadataStoreFailed');
     expect(called).toBe(false); // refused without queueing behind the stalled commit

@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import type { ObjectRecord } from '../../../src/meta/types.js';
 import { checkCopySourceConditions, checkReadConditions } from '../../../src/s3/conditions.js';
 import { parseHttpDate } from '../../../src/s3/http-date.js';
-import { parseRange } from '../../../src/s3/range.js';
 import { codeOf } from '../../helpers/error-code.js';
 
 const rfcExampleMs = Date.UTC(1994, 10, 6, 8, 49, 37);
@@ -74,16 +73,5 @@ describe('conditions with dates that are not HTTP-dates', () => {
       expect(codeOf(() => checkCopySourceConditions({ 'x-amz-copy-source-if-modified-since': value }, record)), value).toBeUndefined();
     }
     expect(codeOf(() => checkReadConditions({ 'if-modified-since': 'Wed, 01 Jan 3000 00:00:00 GMT' }, record))).toBe('NotModified');
-  });
-});
-
-describe('ranges covering the whole object', () => {
-  it('are ranges (answered 206), not absent', () => {
-    expect(parseRange('bytes=0-', 100)).toEqual({ first: 0, last: 99 });
-    expect(parseRange('bytes=0-99', 100)).toEqual({ first: 0, last: 99 });
-    expect(parseRange('bytes=0-1000', 100)).toEqual({ first: 0, last: 99 });
-    expect(parseRange('bytes=-100', 100)).toEqual({ first: 0, last: 99 });
-    expect(parseRange('bytes=-101', 100)).toEqual({ first: 0, last: 99 });
-    expect(parseRange('bytes=0-0', 1)).toEqual({ first: 0, last: 0 });
   });
 });

@@ -9,15 +9,8 @@ import { checkBucketName } from '../../../src/s3/names.js';
 import { parseRange } from '../../../src/s3/range.js';
 import { operationOf, resolveTarget } from '../../../src/s3/router.js';
 import { parseXmlBody, xmlChildren, xmlDocument, xmlText } from '../../../src/s3/xml.js';
+import { s3CodeOf } from '../../helpers/error-code.js';
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return toS3Error(err).code;
-  }
-}
 
 describe('parseRange', () => {
   it('reads the three single-range forms, clamped to the object', () => {
@@ -36,6 +29,14 @@ describe('parseRange', () => {
     expect(parseRange('bytes=0-1,5-6', 100)).toBeUndefined();
     expect(parseRange(undefined, 100)).toBeUndefined();
   });
+  it('reads ranges covering the whole object as ranges (answered 206), not as absent', () => {
+    expect(parseRange('bytes=0-', 100)).toEqual({ first: 0, last: 99 });
+    expect(parseRange('bytes=0-99', 100)).toEqual({ first: 0, last: 99 });
+    expect(parseRange('bytes=0-1000', 100)).toEqual({ first: 0, last: 99 });
+    expect(parseRange('bytes=-100', 100)).toEqual({ first: 0, last: 99 });
+    expect(parseRange('bytes=-101', 100)).toEqual({ first: 0, last: 99 });
+    expect(parseRange('bytes=0-0', 1)).toEqual({ first: 0, last: 0 });
+  });
 });
 
 describe('conditional requests', () => {
@@ -46,33 +47,33 @@ describe('conditional requests', () => {
   const after = new Date(modified + 60_000).toUTCString();
 
   it('If-Match / If-Unmodified-Since fail with 412; If-None-Match / If-Modified-Since with 304', () => {
-    expect(codeOf(() => checkReadConditions({ 'if-match': '"abc"' }, record))).toBeUndefined();
-    expect(codeOf(() => checkReadConditions({ 'if-match': '"nope", "abc"' }, record))).toBeUndefined();
-    expect(codeOf(() => checkReadConditions({ 'if-match': '"nope"' }, record))).toBe('PreconditionFailed');
-    expect(codeOf(() => checkReadConditions({ 'if-unmodified-since': before }, record))).toBe('PreconditionFailed');
-    expect(codeOf(() => checkReadConditions({ 'if-unmodified-since': same }, record))).toBeUndefined();
-    expect(codeOf(() => checkReadConditions({ 'if-none-match': '"abc"' }, record))).toBe('NotModified');
-    expect(codeOf(() => checkReadConditions({ 'if-none-match': '*' }, record))).toBe('NotModified');
-    expect(codeOf(() => checkReadConditions({ 'if-modified-since': same }, record))).toBe('NotModified');
-    expect(codeOf(() => checkReadConditions({ 'if-modified-since': before }, record))).toBeUndefined();
+    expect(s3CodeOf(() => checkReadConditions({ 'if-match': '"abc"' }, record))).toBeUndefined();
+    expect(s3CodeOf(() => checkReadConditions({ 'if-match': '"nope", "abc"' }, record))).toBeUndefined();
+    expect(s3CodeOf(() => checkReadConditions({ 'if-match': '"nope"' }, record))).toBe('PreconditionFailed');
+    expect(s3CodeOf(() => checkReadConditions({ 'if-unmodified-since': before }, record))).toBe('PreconditionFailed');
+    expect(s3CodeOf(() => checkReadConditions({ 'if-unmodified-since': same }, record))).toBeUndefined();
+    expect(s3CodeOf(() => checkReadConditions({ 'if-none-match': '"abc"' }, record))).toBe('NotModified');
+    expect(s3CodeOf(() => checkReadConditions({ 'if-none-match': '*' }, record))).toBe('NotModified');
+    expect(s3CodeOf(() => checkReadConditions({ 'if-modified-since': same }, record))).toBe('NotModified');
+    expect(s3CodeOf(() => checkReadConditions({ 'if-modified-since': before }, record))).toBeUndefined();
   });
 
   it('follows the documented precedence between the pairs', () => {
     // If-Match true wins over If-Unmodified-Since false (GetObject API reference).
-    expect(codeOf(() => checkReadConditions({ 'if-match': 'abc', 'if-unmodified-since': before }, record))).toBeUndefined();
+    expect(s3CodeOf(() => checkReadConditions({ 'if-match': 'abc', 'if-unmodified-since': before }, record))).toBeUndefined();
     // If-None-Match false (matches) with If-Modified-Since true: 304.
-    expect(codeOf(() => checkReadConditions({ 'if-none-match': 'abc', 'if-modified-since': before }, record))).toBe('NotModified');
+    expect(s3CodeOf(() => checkReadConditions({ 'if-none-match': 'abc', 'if-modified-since': before }, record))).toBe('NotModified');
     // If-None-Match not matching wins over If-Modified-Since false.
-    expect(codeOf(() => checkReadConditions({ 'if-none-match': 'zzz', 'if-modified-since': after }, record))).toBeUndefined();
+    expect(s3CodeOf(() => checkReadConditions({ 'if-none-match': 'zzz', 'if-modified-since': after }, record))).toBeUndefined();
   });
 
   it('copy-source conditions fail with 412 only; write conditions accept only If-None-Match: *', () => {
-    expect(codeOf(() => checkCopySourceConditions({ 'x-amz-copy-source-if-none-match': 'abc' }, record))).toBe('PreconditionFailed');
-    expect(codeOf(() => checkCopySourceConditions({ 'x-amz-copy-source-if-match': 'abc' }, record))).toBeUndefined();
+    expect(s3CodeOf(() => checkCopySourceConditions({ 'x-amz-copy-source-if-none-match': 'abc' }, record))).toBe('PreconditionFailed');
+    expect(s3CodeOf(() => checkCopySourceConditions({ 'x-amz-copy-source-if-match': 'abc' }, record))).toBeUndefined();
     expect(writeConditionsFrom({ 'if-none-match': '*' })).toEqual({ ifNoneMatch: '*' });
     expect(writeConditionsFrom({ 'if-match': '"abc"' })).toEqual({ ifMatch: 'abc' });
     expect(writeConditionsFrom({})).toBeUndefined();
-    expect(codeOf(() => writeConditionsFrom({ 'if-none-match': '"abc"' }))).toBe('NotImplemented');
+    expect(s3CodeOf(() => writeConditionsFrom({ 'if-none-match': '"abc"' }))).toBe('NotImplemented');
   });
 });
 
@@ -83,7 +84,7 @@ describe('routing', () => {
     expect(resolveTarget('localhost', '/b/a%20b/..%2Fc', ['localhost'])).toMatchObject({ bucket: 'b', key: 'a b/../c' });
     expect(resolveTarget('photos.s3.example.com:443', '/x/y.jpg', ['s3.example.com'])).toMatchObject({ bucket: 'photos', key: 'x/y.jpg', virtualHost: true });
     expect(resolveTarget('photos.localhost', '/', ['localhost'])).toMatchObject({ bucket: 'photos', key: undefined, virtualHost: true });
-    expect(codeOf(() => resolveTarget('localhost', '/b/%E0%A4%A', ['localhost']))).toBe('InvalidURI');
+    expect(s3CodeOf(() => resolveTarget('localhost', '/b/%E0%A4%A', ['localhost']))).toBe('InvalidURI');
   });
 
   it('names operations from method, sub-resources and headers', () => {
@@ -99,7 +100,7 @@ describe('routing', () => {
     expect(operationOf('POST', t('b', 'k'), q('uploadId=u'), {})).toBe('CompleteMultipartUpload');
     expect(operationOf('DELETE', t('b', 'k'), q('uploadId=u'), {})).toBe('AbortMultipartUpload');
     expect(operationOf('GET', t('b', 'k'), q('tagging'), {})).toBe('UnsupportedObjectResource');
-    expect(codeOf(() => operationOf('PATCH', t('b', 'k'), q(''), {}))).toBe('MethodNotAllowed');
+    expect(s3CodeOf(() => operationOf('PATCH', t('b', 'k'), q(''), {}))).toBe('MethodNotAllowed');
   });
 
   it('names bucket configuration actions; none falls through to ListObjects, CreateBucket or DeleteBucket', () => {
@@ -122,9 +123,9 @@ describe('routing', () => {
 
 describe('bucket names', () => {
   it('follows the general purpose naming rules', () => {
-    for (const good of ['abc', 'my-bucket.2026', 'a'.repeat(63)]) expect(codeOf(() => checkBucketName(good))).toBeUndefined();
+    for (const good of ['abc', 'my-bucket.2026', 'a'.repeat(63)]) expect(s3CodeOf(() => checkBucketName(good))).toBeUndefined();
     for (const bad of ['ab', 'a'.repeat(64), 'Upper', 'a..b', '-ab', 'ab-', '192.168.5.4', 'xn--ab', 'ab-s3alias', 'a_b']) {
-      expect(codeOf(() => checkBucketName(bad))).toBe('InvalidBucketName');
+      expect(s3CodeOf(() => checkBucketName(bad))).toBe('InvalidBucketName');
     }
   });
 });
@@ -160,7 +161,7 @@ describe('XML shapes', () => {
 
   it('rejects malformed XML and the wrong root with MalformedXML', () => {
     for (const text of ['', '<Delete><Object>', 'not xml', '<Other/>', '<Delete><Key>a</Delete>']) {
-      expect(codeOf(() => parseXmlBody(text, 'Delete', ['Object']))).toBe('MalformedXML');
+      expect(s3CodeOf(() => parseXmlBody(text, 'Delete', ['Object']))).toBe('MalformedXML');
     }
   });
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { toS3Error } from '../../../src/s3/errors.js';
 import { checkOwnerOnlyPolicy } from '../../../src/s3/ops/acl.js';
 import { checkRequestHeaders } from '../../../src/s3/unsupported-headers.js';
+import { s3CodeOf } from '../../helpers/error-code.js';
 
 const ownerId = 'a'.repeat(64);
 
@@ -153,14 +154,7 @@ describe('checkOwnerOnlyPolicy (PUT ?acl bodies)', () => {
     `<AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>${ownerId}</ID></Owner><AccessControlList>${grants.join('')}</AccessControlList></AccessControlPolicy>`;
   const owner = `xsi:type="CanonicalUser"><ID>${ownerId}</ID><DisplayName>tessera</DisplayName>`;
 
-  function policyCode(body: string): string | undefined {
-    try {
-      checkOwnerOnlyPolicy(body, ownerId);
-      return undefined;
-    } catch (err) {
-      return toS3Error(err).code;
-    }
-  }
+  const policyCode = (body: string): string | undefined => s3CodeOf(() => checkOwnerOnlyPolicy(body, ownerId));
 
   it("accepts the owner's own FULL_CONTROL grant (what GetBucketAcl answers)", () => {
     expect(policyCode(policy(grant(owner)))).toBeUndefined();

@@ -2,18 +2,9 @@
 // references, CDATA, line-end and whitespace rules, DOCTYPE refusal (internal, external and parameter
 // entities, billion laughs), bounded nesting, and escaping that round-trips through the reader.
 import { describe, expect, it } from 'vitest';
-import { toS3Error } from '../../../src/s3/errors.js';
 import { escapeXmlText, parseXmlBody, xmlChildren, xmlDocument, xmlText } from '../../../src/s3/xml.js';
 import { xmlNestingDepthMax } from '../../../src/util/limits.js';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return toS3Error(err).code;
-  }
-}
+import { s3CodeOf } from '../../helpers/error-code.js';
 
 /** The keys of a DeleteObjects body. */
 function deleteKeys(body: string): Array<string | undefined> {
@@ -32,15 +23,15 @@ describe('XML reader: references', () => {
   it('decodes the five predefined entities, and no others', () => {
     expect(deleteKeys(deleteOf('&amp;&lt;&gt;&apos;&quot;', 'a&amp;amp;b'))).toEqual(['&<>\'"', 'a&amp;b']);
     for (const bad of ['&nbsp;', '&copy;', '&foo;', 'a & b', '&#;', '&#xZZ;', '&#X22;', '&amp']) {
-      expect(codeOf(() => deleteKeys(deleteOf(bad))), bad).toBe('MalformedXML');
+      expect(s3CodeOf(() => deleteKeys(deleteOf(bad))), bad).toBe('MalformedXML');
     }
   });
 
   it('refuses references to characters XML 1.0 does not allow (as AWS does for DeleteObjects)', () => {
     for (const bad of ['&#0;', '&#1;', '&#x1;', '&#x1F;', '&#xFFFE;', '&#xD800;', '&#x110000;']) {
-      expect(codeOf(() => deleteKeys(deleteOf(bad))), bad).toBe('MalformedXML');
+      expect(s3CodeOf(() => deleteKeys(deleteOf(bad))), bad).toBe('MalformedXML');
     }
-    expect(codeOf(() => deleteKeys(deleteOf('a\u0001b')))).toBe('MalformedXML');
+    expect(s3CodeOf(() => deleteKeys(deleteOf('a\u0001b')))).toBe('MalformedXML');
   });
 });
 
@@ -55,7 +46,7 @@ describe('XML reader: text, CDATA and whitespace', () => {
 
   it('reads CDATA sections as literal text, joined with the text around them', () => {
     expect(deleteKeys(deleteOf('<![CDATA[<&>]]>', 'x<![CDATA[&amp;]]>y&amp;', '<![CDATA[]]>', '<![CDATA[a\r\nb]]>'))).toEqual(['<&>', 'x&amp;y&', '', 'a\nb']);
-    expect(codeOf(() => deleteKeys(deleteOf('a]]>b')))).toBe('MalformedXML');
+    expect(s3CodeOf(() => deleteKeys(deleteOf('a]]>b')))).toBe('MalformedXML');
   });
 
   it('ignores whitespace between elements, comments, processing instructions, attributes and prefixes', () => {
@@ -69,10 +60,10 @@ describe('XML reader: text, CDATA and whitespace', () => {
   });
 
   it('refuses mixed content, repeated single elements, and a wrong root', () => {
-    expect(codeOf(() => parseXmlBody('<Delete>x<Object><Key>a</Key></Object></Delete>', 'Delete', ['Object']))).toBe('MalformedXML');
-    expect(codeOf(() => deleteKeys('<Delete><Object><Key>a</Key><Key>b</Key></Object></Delete>'))).toBe('MalformedXML');
-    expect(codeOf(() => xmlText(parseXmlBody('<Delete><Object><Key>a</Key></Object></Delete>', 'Delete', []), 'Object'))).toBe('MalformedXML');
-    expect(codeOf(() => parseXmlBody('<Other/>', 'Delete', []))).toBe('MalformedXML');
+    expect(s3CodeOf(() => parseXmlBody('<Delete>x<Object><Key>a</Key></Object></Delete>', 'Delete', ['Object']))).toBe('MalformedXML');
+    expect(s3CodeOf(() => deleteKeys('<Delete><Object><Key>a</Key><Key>b</Key></Object></Delete>'))).toBe('MalformedXML');
+    expect(s3CodeOf(() => xmlText(parseXmlBody('<Delete><Object><Key>a</Key></Object></Delete>', 'Delete', []), 'Object'))).toBe('MalformedXML');
+    expect(s3CodeOf(() => parseXmlBody('<Other/>', 'Delete', []))).toBe('MalformedXML');
   });
 
   it('treats element names like __proto__ as plain names', () => {
@@ -87,13 +78,13 @@ describe('XML reader: text, CDATA and whitespace', () => {
       '', '   ', 'not xml', '<Delete>', '<Delete></Other>', '<Delete><Object></Delete>', '<Delete/><Delete/>', '<Delete/>junk',
       '<Delete a="1" a="2"/>', '<Delete a=1/>', '<p:Delete/>', '<Delete><Key>a<b</Key></Delete>', '<?xml version="2.0"?><Delete/>',
     ];
-    for (const text of bad) expect(codeOf(() => parseXmlBody(text, 'Delete', ['Object'])), JSON.stringify(text)).toBe('MalformedXML');
+    for (const text of bad) expect(s3CodeOf(() => parseXmlBody(text, 'Delete', ['Object'])), JSON.stringify(text)).toBe('MalformedXML');
   });
 });
 
 describe('XML reader: DOCTYPE, entities and nesting are refused', () => {
   const refused = (text: string): void => {
-    expect(codeOf(() => parseXmlBody(text, 'Delete', ['Object'])), text.slice(0, 80)).toBe('MalformedXML');
+    expect(s3CodeOf(() => parseXmlBody(text, 'Delete', ['Object'])), text.slice(0, 80)).toBe('MalformedXML');
   };
 
   it('refuses any DOCTYPE, with or without entities', () => {
@@ -117,7 +108,7 @@ describe('XML reader: DOCTYPE, entities and nesting are refused', () => {
 
   it(`accepts nesting up to xmlNestingDepthMax (${xmlNestingDepthMax}) and refuses deeper, even 290,000 levels`, () => {
     const nested = (depth: number): string => `<Delete>${'<a>'.repeat(depth - 1)}${'</a>'.repeat(depth - 1)}</Delete>`;
-    expect(codeOf(() => parseXmlBody(nested(xmlNestingDepthMax), 'Delete', []))).toBeUndefined();
+    expect(s3CodeOf(() => parseXmlBody(nested(xmlNestingDepthMax), 'Delete', []))).toBeUndefined();
     refused(nested(xmlNestingDepthMax + 1));
     refused(nested(290_000));
     refused(`<Delete>${'<a>'.repeat(290_000)}`);

@@ -1,8 +1,8 @@
 // Credential scope region, presigned X-Amz-Expires edge cases and empty Authorization values,
 // each answered as S3 answers it (codes, messages and the Region detail SDKs read to retry).
-import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
-import { NodeSha256 } from '../../../helpers/node-sha256.js';
+import { errorOf as refusal } from '../../../helpers/error-code.js';
+import { sdkSigner, toSigV4Request } from '../../../helpers/sdk-signer.js';
 import { type SigV4Request, authenticate } from '../../../../src/s3/auth/sigv4.js';
 import { presignExpiresMaxSeconds } from '../../../../src/util/limits.js';
 
@@ -12,54 +12,24 @@ const NOW = Date.UTC(2026, 2, 1, 12, 0, 0);
 const HOST = '127.0.0.1:9000';
 const SERVER = { region: 'us-east-1' };
 const secrets = (id: string): string | undefined => (id === ACCESS_KEY ? SECRET : undefined);
-
-function signer(region: string): SignatureV4 {
-  return new SignatureV4({
-    service: 's3', region, credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET }, sha256: NodeSha256, uriEscapePath: false, applyChecksum: true,
-  });
-}
-
-interface PlainRequest {
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  headers: Record<string, string>;
-}
-
-function toRequest(r: PlainRequest): SigV4Request {
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(r.headers)) headers[k.toLowerCase()] = v;
-  const rawQuery = Object.entries(r.query).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
-  return { method: r.method, rawPath: r.path, rawQuery, headers };
-}
+const signer = (region: string) => sdkSigner({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET }, { region });
 
 const getRequest = { method: 'GET', protocol: 'http:', hostname: '127.0.0.1', port: 9000, path: '/bucket/key', query: {} };
 
 async function signedGet(region = 'us-east-1'): Promise<SigV4Request> {
-  const signed = await signer(region).sign({ ...getRequest, headers: { host: HOST } }, { signingDate: new Date(NOW) });
-  return toRequest(signed as unknown as PlainRequest);
+  return toSigV4Request(await signer(region).sign({ ...getRequest, headers: { host: HOST } }, { signingDate: new Date(NOW) }));
 }
 
 /** A presigned GET (the SDK refuses odd X-Amz-Expires values: withExpires() rewrites them after signing). */
 async function presignedGet(opts: { region?: string; expiresIn?: number } = {}): Promise<SigV4Request> {
-  const presigned = await signer(opts.region ?? 'us-east-1').presign(
+  return toSigV4Request(await signer(opts.region ?? 'us-east-1').presign(
     { ...getRequest, headers: { host: HOST, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } },
     { signingDate: new Date(NOW), expiresIn: opts.expiresIn ?? 3600 },
-  );
-  return toRequest(presigned as unknown as PlainRequest);
+  ));
 }
 
 function withExpires(req: SigV4Request, value: string): SigV4Request {
   return { ...req, rawQuery: req.rawQuery.replace(/X-Amz-Expires=[^&]*/, `X-Amz-Expires=${value}`) };
-}
-
-function refusal(fn: () => unknown): { code?: string; message?: string; details?: Record<string, unknown> } | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err as { code?: string; message?: string; details?: Record<string, unknown> };
-  }
 }
 
 describe('credential scope region', () => {

@@ -1,9 +1,9 @@
 // SignedHeaders must cover `host` and every x-amz-* header the request carries, for header auth and
 // presigned URLs alike: otherwise an added x-amz-copy-source turns a signed PUT into a copy, and
 // added x-amz-meta-* are stored. S3 answers 403 AccessDenied with HeadersNotSigned listing them.
-import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
-import { NodeSha256 } from '../../../helpers/node-sha256.js';
+import { errorOf as refusal } from '../../../helpers/error-code.js';
+import { sdkSigner, toSigV4Request } from '../../../helpers/sdk-signer.js';
 import { type SigV4Request, authenticate } from '../../../../src/s3/auth/sigv4.js';
 
 const ACCESS_KEY = 'TESSERAKEY1';
@@ -11,65 +11,32 @@ const SECRET = 'coverage-secret';
 const NOW = Date.UTC(2026, 2, 1, 12, 0, 0);
 const HOST = '127.0.0.1:9000';
 const secrets = (id: string): string | undefined => (id === ACCESS_KEY ? SECRET : undefined);
-
-const signer = new SignatureV4({
-  service: 's3',
-  region: 'us-east-1',
-  credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET },
-  sha256: NodeSha256,
-  uriEscapePath: false,
-  applyChecksum: true,
-});
-
-interface PlainRequest {
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  headers: Record<string, string>;
-}
-
-function toRequest(r: PlainRequest): SigV4Request {
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(r.headers)) headers[k.toLowerCase()] = v;
-  const rawQuery = Object.entries(r.query).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
-  return { method: r.method, rawPath: r.path, rawQuery, headers };
-}
+const signer = sdkSigner({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET });
 
 /** A PutObject for uploads/x signed by the SDK signer; `unsignable` names headers it leaves out. */
 async function signedPut(unsignable: string[] = []): Promise<SigV4Request> {
-  const signed = await signer.sign(
+  return toSigV4Request(await signer.sign(
     {
       method: 'PUT', protocol: 'http:', hostname: '127.0.0.1', port: 9000, path: '/bucket/uploads/x', query: {},
       headers: { host: HOST, 'content-type': 'text/plain', 'x-amz-meta-owner': 'alice' }, body: 'hello',
     },
     { signingDate: new Date(NOW), unsignableHeaders: new Set(unsignable) },
-  );
-  return toRequest(signed as unknown as PlainRequest);
+  ));
 }
 
 /** A presigned PUT URL for uploads/x (as @aws-sdk/s3-request-presigner makes it), sent with `headers` only. */
 async function presignedPut(opts: { headers?: Record<string, string>; unsignable?: string[]; unhoistable?: string[] } = {}): Promise<SigV4Request> {
-  const presigned = await signer.presign(
+  return toSigV4Request(await signer.presign(
     {
       method: 'PUT', protocol: 'http:', hostname: '127.0.0.1', port: 9000, path: '/bucket/uploads/x', query: {},
       // As the S3 presigner: the payload is UNSIGNED-PAYLOAD, hoisted into the query with the other x-amz-* headers.
       headers: { host: HOST, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...opts.headers },
     },
     { signingDate: new Date(NOW), expiresIn: 3600, unsignableHeaders: new Set(opts.unsignable), unhoistableHeaders: new Set(opts.unhoistable) },
-  );
-  return toRequest(presigned as unknown as PlainRequest);
+  ));
 }
 
 const withHeaders = (req: SigV4Request, extra: Record<string, string>): SigV4Request => ({ ...req, headers: { ...req.headers, ...extra } });
-
-function refusal(fn: () => unknown): { code?: string; message?: string; details?: Record<string, unknown> } | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err as { code?: string; message?: string; details?: Record<string, unknown> };
-  }
-}
 
 describe('header auth: unsigned headers', () => {
   it('the SDK-signed PUT verifies as sent (baseline)', async () => {

@@ -1,8 +1,7 @@
 // Round trips against the real AWS SDK signer (@smithy/signature-v4, which @aws-sdk/client-s3 and
 // @aws-sdk/s3-request-presigner use) configured as the S3 client configures it.
-import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
-import { NodeSha256 } from '../../../helpers/node-sha256.js';
+import { encodeKey, sdkSigner, toSigV4Request } from '../../../helpers/sdk-signer.js';
 import { type SigV4Request, authenticate } from '../../../../src/s3/auth/sigv4.js';
 
 const ACCESS_KEY = 'TESSERAKEY1';
@@ -11,45 +10,13 @@ const NOW = Date.UTC(2026, 0, 15, 10, 30, 0);
 const secrets = (id: string): string | undefined => (id === ACCESS_KEY ? SECRET : undefined);
 const HOST = '127.0.0.1:9000';
 
-const signer = new SignatureV4({
-  service: 's3',
-  region: 'us-east-1',
-  credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET },
-  sha256: NodeSha256,
-  uriEscapePath: false, // as @aws-sdk/client-s3: the path is already encoded once
-  applyChecksum: true,
-});
-
-/** The SDK's extended encoding of a key: encodeURIComponent plus !'()*, '/' kept. */
-const encodeKey = (key: string): string =>
-  key
-    .split('/')
-    .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
-    .join('/');
-const encodeQuery = (query: Record<string, string | string[] | null>): string =>
-  Object.entries(query)
-    .flatMap(([k, v]) => (v === null ? [encodeKey(k)] : (Array.isArray(v) ? v : [v]).map((x) => `${encodeKey(k)}=${encodeKey(x).replaceAll('/', '%2F')}`)))
-    .join('&');
-
-interface PlainRequest {
-  method: string;
-  path: string;
-  query: Record<string, string | string[] | null>;
-  headers: Record<string, string>;
-}
-
-function toSigV4Request(r: PlainRequest): SigV4Request {
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(r.headers)) headers[k.toLowerCase()] = v;
-  return { method: r.method, rawPath: r.path, rawQuery: encodeQuery(r.query), headers };
-}
+const signer = sdkSigner({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET });
 
 async function sdkSign(method: string, key: string, query: Record<string, string> = {}, body = ''): Promise<SigV4Request> {
-  const signed = (await signer.sign(
+  return toSigV4Request(await signer.sign(
     { method, protocol: 'http:', hostname: '127.0.0.1', port: 9000, path: `/bucket/${encodeKey(key)}`, query, headers: { host: HOST, 'content-type': 'text/plain', 'x-amz-meta-note': '  spaced   value ' }, body },
     { signingDate: new Date(NOW) },
-  )) as unknown as PlainRequest;
-  return toSigV4Request(signed);
+  ));
 }
 
 const ODD_KEYS = [
@@ -97,7 +64,7 @@ describe('header-signed requests from the SDK signer', () => {
 
 describe('presigned URLs from the SDK signer (as @aws-sdk/s3-request-presigner does)', () => {
   async function presign(key: string, query: Record<string, string>, expiresIn: number): Promise<SigV4Request> {
-    const signed = (await signer.presign(
+    const signed = await signer.presign(
       {
         method: 'GET',
         protocol: 'http:',
@@ -108,7 +75,7 @@ describe('presigned URLs from the SDK signer (as @aws-sdk/s3-request-presigner d
         headers: { host: HOST, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
       },
       { expiresIn, signingDate: new Date(NOW) },
-    )) as unknown as PlainRequest;
+    );
     const req = toSigV4Request(signed);
     const headers: Record<string, string | string[] | undefined> = { ...req.headers };
     delete headers['x-amz-content-sha256']; // a browser sends only the URL
