@@ -119,11 +119,14 @@ export function signedRequestOptions(server: S3dServer, method: string, signed: 
   };
 }
 
-/** Sends an already signed request (see signRequest) with `body`. */
-export async function sendRequest(server: S3dServer, method: string, signed: SignedRequest, body?: Buffer): Promise<HttpResult> {
+/** Sends an already signed request (see signRequest) with `body`; `headerLines` go out as several lines each. */
+export async function sendRequest(
+  server: S3dServer, method: string, signed: SignedRequest, body?: Buffer, headerLines: Record<string, string[]> = {},
+): Promise<HttpResult> {
   return await new Promise<HttpResult>((resolveRequest, reject) => {
+    const options = signedRequestOptions(server, method, signed);
     const r = httpsRequest(
-      signedRequestOptions(server, method, signed),
+      { ...options, headers: { ...options.headers, ...headerLines } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
