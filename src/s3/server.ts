@@ -238,8 +238,9 @@ export class S3Gateway {
     } catch (err) {
       // An error answer holds no slot while it waits for the rest of a body.
       releaseSlot?.();
-      const unread = !expectsContinue || body.continueSent ? 'drain' : 'unsent';
-      await this.sendError(req, res, err, rawPath, id, ctx === undefined ? 'unauthenticated' : unread);
+      // Without 100 Continue the client holds its body back: nothing to wait for, whoever it is.
+      const unread = expectsContinue && !body.continueSent ? 'unsent' : ctx === undefined ? 'unauthenticated' : 'drain';
+      await this.sendError(req, res, err, rawPath, id, unread);
     }
   }
 
