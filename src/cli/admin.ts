@@ -4,7 +4,7 @@
 // accept admin calls only from holders of a listed key. The node side is src/cluster/admin-server.ts.
 import { loadConfig, type Config } from '../config/config.js';
 import { makeTransport } from '../cluster/cluster-runtime.js';
-import type { HealRequest, NodeStatus } from '../cluster/admin-server.js';
+import type { HealPriority, HealRequest, NodeStatus } from '../cluster/admin-server.js';
 import { allMembers, applyStaged, describeChanges, peerOfMember, stageAddNode, stageRemoveNode, stageRevert, stageSetWeight, type LayoutMember, type LayoutState } from '../cluster/layout-state.js';
 import { loadNodeIdentity } from '../transport/identity.js';
 import type { Transport } from '../transport/transport.js';
@@ -180,7 +180,7 @@ export function formatReport(report: ClusterReport): string {
     const metaState = (s.metaStore as NodeStatus['metaStore'] | undefined)?.state ?? 'ok';
     return [
       s.nodeId, metaState === 'ok' ? 'up' : `up, meta ${metaState}`, `${s.drives.filter((d) => d.online).length}/${s.drives.length}`, String(s.shards), String(s.repairQueue),
-      `${s.repair.rebuilt} (${size(s.repair.rebuiltBytes)})`, `${size(s.repair.bytesPerSecond)}/s`, eta, rebalanceText(s), scanText(s), scrubText(s),
+      `${s.repair.rebuilt} (${size(s.repair.rebuiltBytes)})`, `${size(s.repair.bytesPerSecond)}/s${s.repair.pace !== undefined && s.repair.pace !== 'full' ? ` (${s.repair.pace})` : ''}`, eta, rebalanceText(s), scanText(s), scrubText(s),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -217,9 +217,9 @@ export function healTarget(target: string | undefined): HealRequest {
  * polls until every node finished a scan started after the request and its repair queue is
  * empty, printing progress; returns 0 then, 1 when a node is down or `timeoutSeconds` passed.
  */
-export async function adminHeal(configFile: string, target: string | undefined, options: { wait: boolean; timeoutSeconds: number }): Promise<number> {
+export async function adminHeal(configFile: string, target: string | undefined, options: { wait: boolean; timeoutSeconds: number; priority?: HealPriority }): Promise<number> {
   const cluster = clusterConfigOf(configFile);
-  const request = healTarget(target);
+  const request: HealRequest = { ...healTarget(target), ...(options.priority === 'high' ? { priority: 'high' } : {}) };
   const what = request.bucket === undefined ? 'every bucket' : request.prefix ? `s3://${request.bucket}/${request.prefix}*` : `s3://${request.bucket}`;
   return withTransport(cluster, async (transport) => {
     const requestedMs = new Map<string, number>();

@@ -252,8 +252,9 @@ speaks to every node as that node, with its key file, over the cluster's QUIC or
     .requiredOption('--config <file>', "a node's config file")
     .option('--wait', 'wait until every node finished the scan and its repair queue is empty')
     .option('--timeout <seconds>', 'with --wait: give up after this many seconds (exit 1)', wholeNumber('--timeout'), 3600)
-    .action(async (target: string | undefined, flags: { config: string; wait?: boolean; timeout: number }) => {
-      process.exitCode = await adminHeal(flags.config, target, { wait: flags.wait === true, timeoutSeconds: flags.timeout });
+    .addOption(new Option('--priority <level>', 'normal: repair yields to client requests (one rebuild at a time while they run); high: rebuild at full speed until the repair queues are empty').choices(['normal', 'high']).default('normal'))
+    .action(async (target: string | undefined, flags: { config: string; wait?: boolean; timeout: number; priority: 'normal' | 'high' }) => {
+      process.exitCode = await adminHeal(flags.config, target, { wait: flags.wait === true, timeoutSeconds: flags.timeout, priority: flags.priority });
     });
 
   const layout = admin.command('layout').description('show and change which nodes hold data: stage changes, then apply them as the next layout version')

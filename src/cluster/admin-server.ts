@@ -39,8 +39,12 @@ export interface NodeStatus {
   repairQueue: number;
   /** Whether the node's metadata store commits ('ok'), or is full or failing (writes refused). */
   metaStore: MetaStoreHealth;
-  /** What the node's reconstructor did since it started, and its rates over the last minute. */
-  repair: ReconstructorStats & { bytesPerSecond: number; shardsPerSecond: number };
+  /**
+   * What the node's reconstructor did since it started, its rates over the last minute, and its
+   * pace now: 'full' (no client served here), 'yielding' (clients served: one rebuild at a time,
+   * with rests), 'high' (`heal --priority high`).
+   */
+  repair: ReconstructorStats & { bytesPerSecond: number; shardsPerSecond: number; pace?: 'full' | 'yielding' | 'high' };
   /** The scan in progress (counts so far) and the last finished one. */
   scan: { running?: ScanCycle; last?: ScanCycle };
   /** The move of data to the current layout version (this node's share). */
@@ -72,14 +76,21 @@ export interface AdminSource {
   peers(): NodeStatus['peers'];
   /** Throws NoSuchBucket when `bucket` does not exist. */
   requireBucket(bucket: string): Promise<void>;
-  /** Asks the scanner for a cycle over `scope` (absent: everything); resolves once the request is durable. */
-  heal(scope: ScanScope | undefined): Promise<void>;
+  /**
+   * Asks the scanner for a cycle over `scope` (absent: everything); resolves once the request is
+   * durable. Priority 'high' lifts the repair throttle until the queue is empty and no scan runs.
+   */
+  heal(scope: ScanScope | undefined, priority: HealPriority): Promise<void>;
 }
 
-/** admin.heal's request header: nothing (every bucket), a bucket, or a bucket and key prefix. */
+/** How repair paces itself after a heal: 'normal' yields to clients, 'high' does not. */
+export type HealPriority = 'normal' | 'high';
+
+/** admin.heal's request header: nothing (every bucket), a bucket, or a bucket and key prefix; and a priority (default normal). */
 export interface HealRequest {
   bucket?: string;
   prefix?: string;
+  priority?: HealPriority;
 }
 
 /**
@@ -105,10 +116,16 @@ export async function serveAdmin(source: AdminSource, call: InboundCall): Promis
     const scope = healScope(call.header);
     if (scope !== undefined) await source.requireBucket(scope.bucket);
     const requestedMs = Date.now(); // before the scan starts: a cycle with startedMs >= this one covers the request
-    await source.heal(scope);
+    await source.heal(scope, healPriority(call.header));
     return { header: { requestedMs } };
   }
   return { header: await nodeStatus(source) };
+}
+
+function healPriority(header: unknown): HealPriority {
+  const priority = (header as HealRequest | null)?.priority ?? 'normal';
+  if (priority !== 'normal' && priority !== 'high') throw new TesseraError('InvalidArgument', `admin.heal: priority must be normal or high, got ${String(priority)}`);
+  return priority;
 }
 
 function healScope(header: unknown): ScanScope | undefined {

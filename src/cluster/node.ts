@@ -10,13 +10,15 @@ import { initBitrot } from '../erasure/bitrot.js';
 import { openMetaStore } from '../meta/lmdb-meta-store.js';
 import { ObjectLayer } from '../object/object-layer.js';
 import { Reconstructor } from '../repair/reconstructor.js';
+import { RepairThrottle } from '../repair/repair-throttle.js';
 import { Rebalancer, type MoveIntent } from '../repair/rebalancer.js';
 import { Scanner, type ScanState } from '../repair/scanner.js';
 import { Scrubber, type ScrubState } from '../repair/scrubber.js';
 import { S3Gateway } from '../s3/server.js';
 import { DriveSet } from '../store/drive-set.js';
 import { errorCodeOf, TesseraError } from '../util/errors.js';
-import { metaCallTimeoutMs } from '../util/limits.js';
+import { metaCallTimeoutMs, repairPriorityHighMaxMs } from '../util/limits.js';
+import { RequestActivity } from '../util/request-activity.js';
 import { serveAdmin, type AdminSource } from './admin-server.js';
 import type { ClusterMetaStore } from './cluster-meta-store.js';
 import { finishTransition } from './layout-state.js';
@@ -108,7 +110,10 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     onRepairQueued: () => reconstructor?.kick(),
   });
   await objects.start();
-  reconstructor = new Reconstructor(cluster?.meta ?? meta, (entry) => objects.repairShard(entry), log.child({ component: 'repair' }));
+  const activity = new RequestActivity();
+  const repairThrottle = new RepairThrottle((quietMs) => activity.busy(quietMs));
+  let scanBusy = (): boolean => false; // the scanner starts after the reconstructor
+  reconstructor = new Reconstructor(cluster?.meta ?? meta, (entry) => objects.repairShard(entry), log.child({ component: 'repair' }), repairThrottle, () => scanBusy());
   reconstructor.start();
   const scrubber = new Scrubber({
     stores: () => drives.drives().flatMap((d) => (d.store ? [{ driveId: d.driveId, store: d.store }] : [])),
@@ -125,6 +130,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     loadState: () => meta.workerState<ScanState>('scan'),
     saveState: (state) => meta.saveWorkerState('scan', state),
   }, log.child({ component: 'scan' }));
+  scanBusy = () => scanner.busy();
   await scanner.start(config.scanIntervalHours * 3_600_000);
   let rebalancer: Rebalancer | undefined;
   if (cluster && config.cluster) {
@@ -169,7 +175,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
       drives: () => drives.drives().map((d) => ({ driveId: d.driveId, path: d.path, store: d.store })),
       repairCount: () => meta.repairCount(),
       metaStore: () => meta.health(),
-      repair: () => ({ ...repairer.counters(), ...repairer.rates() }),
+      repair: () => ({ ...repairer.counters(), ...repairer.rates(), pace: repairThrottle.prioritized() ? 'high' : repairThrottle.concurrency() > 1 ? 'full' : 'yielding' }),
       rebalance: () => mover.progress(),
       scan: () => {
         const running = scanner.progress();
@@ -185,7 +191,10 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
       requireBucket: async (bucket) => {
         await objects.getBucket(bucket);
       },
-      heal: (scope) => scanner.heal(scope),
+      heal: async (scope, priority) => {
+        await scanner.heal(scope);
+        if (priority === 'high') repairer.prioritize(repairPriorityHighMaxMs);
+      },
     };
     cluster.serveAdmin((call) => serveAdmin(admin, call));
   }
@@ -197,6 +206,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     domains: config.domains,
     credentials: new Map([[credentials.accessKey, credentials.secretKey]]),
     log: log.child({ component: 's3' }),
+    activity,
   });
   const endpoints: string[] = [];
   const host = endpointHost(config.address);

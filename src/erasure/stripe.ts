@@ -49,3 +49,10 @@ export function shardFileBytes(layout: DataLayout, partBytes: number): number {
   const last = stripeAt(layout, partBytes, count - 1);
   return last.fileOffset + bitrotHashBytes + last.shardBytes;
 }
+
+/** The block geometry of every shard file of a part of `partBytes` bytes (store/shard-store.ts ShardBlocks). */
+export function shardBlocksOf(layout: DataLayout, partBytes: number): { count: number; blockBytes: number; lastBlockBytes: number } {
+  const count = stripeCount(layout, partBytes);
+  const blockBytes = fullShardBytes(layout);
+  return { count, blockBytes, lastBlockBytes: count === 0 ? 0 : stripeAt(layout, partBytes, count - 1).shardBytes };
+}

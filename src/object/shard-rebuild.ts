@@ -5,7 +5,8 @@
 // and is read back and verified block by block before the rebuild counts as done.
 import type { DataLayout, DataPart } from '../meta/types.js';
 import { bitrotHash, bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
-import { stripeAt, stripeCount } from '../erasure/stripe.js';
+import { shardBlocksOf, stripeAt, stripeCount } from '../erasure/stripe.js';
+import { repairStripesAheadMax } from '../util/limits.js';
 import type { ShardStore } from '../store/shard-store.js';
 import { isTesseraError, TesseraError } from '../util/errors.js';
 import { shardIdOf } from './layout.js';
@@ -30,10 +31,21 @@ export async function rebuildShard(source: StripeSource, part: DataPart, layout:
   const stripes = stripeCount(layout, part.sizeBytes);
   const reported = new Set<number>();
   const writer = await store.createWriter(shardId);
+  // Up to repairStripesAheadMax stripes are read while earlier ones are encoded and written.
+  const reads: Promise<Uint8Array[]>[] = [];
+  const readAhead = (index: number): void => {
+    if (index >= stripes) return;
+    const read = readStripe(source, part, layout, stripeAt(layout, part.sizeBytes, index), reported, shardIndex);
+    read.catch(() => undefined); // awaited in order below
+    reads[index] = read;
+  };
   try {
+    for (let index = 0; index < Math.min(repairStripesAheadMax, stripes); index++) readAhead(index);
     for (let index = 0; index < stripes; index++) {
       const stripe = stripeAt(layout, part.sizeBytes, index);
-      const data = await readStripe(source, part, layout, stripe, reported, shardIndex);
+      const data = await reads[index]!;
+      delete reads[index];
+      readAhead(index + repairStripesAheadMax);
       let block: Uint8Array;
       if (shardIndex < k) {
         block = data[shardIndex]!;
@@ -42,12 +54,12 @@ export async function rebuildShard(source: StripeSource, part: DataPart, layout:
         codec.encode(shards);
         block = shards[shardIndex]!;
       }
-      await writer.write(bitrotHash(block));
-      await writer.write(block);
+      await writer.write(Buffer.concat([bitrotHash(block), block]));
     }
     await writer.commit();
   } catch (err) {
     await writer.abort();
+    await Promise.allSettled(reads);
     throw err;
   }
   await verifyShard(store, part, layout, shardIndex);
@@ -55,15 +67,11 @@ export async function rebuildShard(source: StripeSource, part: DataPart, layout:
 }
 
 /**
- * Reads shard `shardIndex` of `part` from `store` block by block and checks every block's bitrot
- * hash (rebuild's read-back, scrub). Throws BitrotDetected, ShardTruncated, ShardNotFound, StorageIOError.
+ * Checks every block of shard `shardIndex` of `part` against its bitrot hash where `store` keeps
+ * it (rebuild's read-back, scrub). Throws BitrotDetected, ShardTruncated, ShardNotFound, StorageIOError.
  */
 export async function verifyShard(store: ShardStore, part: DataPart, layout: DataLayout, shardIndex: number): Promise<void> {
-  const shardId = shardIdOf(part.dataId, shardIndex);
-  for (let index = 0; index < stripeCount(layout, part.sizeBytes); index++) {
-    const stripe = stripeAt(layout, part.sizeBytes, index);
-    verifyFramedBlock(await store.readRange(shardId, stripe.fileOffset, bitrotHashBytes + stripe.shardBytes), shardId, index);
-  }
+  await store.verifyBlocks(shardIdOf(part.dataId, shardIndex), shardBlocksOf(layout, part.sizeBytes));
 }
 
 /**

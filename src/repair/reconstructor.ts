@@ -1,6 +1,6 @@
 // The reconstructor: drains this node's durable repair queue (shards that reads found missing or
-// corrupt, and that writes missed), one shard at a time at its own pace, so repairs never compete
-// with client requests for more than one stripe read at once. An entry leaves the queue only when
+// corrupt, and that writes missed), up to repairConcurrencyMax shards at once while no client is
+// served here, one at a time with rests while clients are (RepairThrottle). An entry leaves the queue only when
 // its shard was rebuilt and verified, or its data is gone (overwritten or deleted); a failed
 // repair stays queued and is retried after repairRetryDelayMs, across restarts too. While the
 // metadata store cannot commit (a full disk), passes pause with backoff and rebuilt shards wait
@@ -11,7 +11,8 @@ import type { RepairEntry } from '../meta/types.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
 import { RateWindow } from '../util/rate-window.js';
 import { isTesseraError } from '../util/errors.js';
-import { repairBatchMax, repairIdleIntervalMs, repairRetryDelayMs } from '../util/limits.js';
+import { repairBatchMax, repairConcurrencyMax, repairIdleIntervalMs, repairRetryDelayMs } from '../util/limits.js';
+import { RepairThrottle } from './repair-throttle.js';
 
 /** The repair queue as the reconstructor uses it (MetaStore's repair methods). */
 export interface RepairQueue {
@@ -52,7 +53,17 @@ export class Reconstructor {
   /** While removals fail because the metadata store cannot commit. */
   private readonly outage: MetaOutage;
 
-  constructor(private readonly queue: RepairQueue, private readonly repair: RepairShard, private readonly log: Logger) {
+  /**
+   * `throttle` sets the pace (default: never busy, full speed); `scanning()` says whether a scan
+   * may still queue entries, so a high priority lasts until the queue is empty and no scan runs.
+   */
+  constructor(
+    private readonly queue: RepairQueue,
+    private readonly repair: RepairShard,
+    private readonly log: Logger,
+    private readonly throttle = new RepairThrottle(),
+    private readonly scanning: () => boolean = () => false,
+  ) {
     this.outage = new MetaOutage(log, {
       paused: 'repairs paused: the metadata store cannot commit; retrying with backoff',
       resumed: 'repairs resumed: the metadata store commits again',
@@ -81,56 +92,78 @@ export class Reconstructor {
     return { bytesPerSecond: this.rebuiltBytesRate.perSecond(), shardsPerSecond: this.rebuiltShardsRate.perSecond() };
   }
 
-  /** Stops the timer and waits for the shard being repaired (a repair is never cut in half). */
+  /** Lifts the throttle until the queue is empty with no scan running, for repairPriorityHighMaxMs at most. */
+  prioritize(durationMs: number): void {
+    this.throttle.prioritize(durationMs);
+    this.kick();
+  }
+
+  /** Stops the timer and waits for the shards being repaired (a repair is never cut in half). */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.throttle.stop();
     await this.runner.stop();
   }
 
   /**
    * One pass: up to repairBatchMax entries from where the last pass stopped (wrapping to the
-   * start), one at a time; entries waiting for a retry are skipped without any I/O. The cursor
-   * keeps entries deferred at the head of the queue from starving the rest.
+   * start), rebuilt by up to repairConcurrencyMax slots as the throttle admits; entries waiting for
+   * a retry are skipped without any I/O. The cursor keeps entries deferred at the head of the
+   * queue from starving the rest.
    */
   private async pass(): Promise<void> {
     if (this.outage.waitMs() > 0 || !(await this.removeSettled())) return;
     let entries = this.queue.listRepairs(repairBatchMax, this.cursor);
     if (entries.length === 0 && this.cursor !== undefined) entries = this.queue.listRepairs(repairBatchMax);
     this.cursor = entries.length === repairBatchMax ? entries[entries.length - 1] : undefined;
-    let settled = 0;
-    let waiting = 0;
-    for (const entry of entries) {
-      if (this.runner.isStopped) return;
-      const id = `${entry.dataId}/${entry.shardIndex}`;
-      if ((this.retryAt.get(id) ?? 0) > Date.now()) continue;
-      try {
-        const outcome = await this.repair(entry);
-        this.retryAt.delete(id);
-        settled++;
-        this.unremoved.push(entry);
-        if (outcome.rebuilt) {
-          this.stats.rebuilt++;
-          this.stats.rebuiltBytes += outcome.bytes;
-          this.rebuiltBytesRate.add(outcome.bytes);
-          this.rebuiltShardsRate.add(1);
-          this.log.info({ dataId: entry.dataId, shardIndex: entry.shardIndex, driveId: entry.driveId, reason: entry.reason, bytes: outcome.bytes }, 'shard rebuilt');
-        } else {
-          this.stats.dropped++;
-          this.log.debug({ dataId: entry.dataId, shardIndex: entry.shardIndex }, 'repair dropped: data no longer referenced');
-        }
-        if (!(await this.removeSettled())) return;
-      } catch (err) {
-        this.retryAt.set(id, Date.now() + repairRetryDelayMs);
-        if (isTesseraError(err, 'RepairDeferred')) continue; // e.g. a part of a multipart upload not completed yet
-        this.stats.failed++;
-        if (isTesseraError(err, 'StorageIOError')) waiting++; // its drive or node is down: expected, summarised below
-        else this.log.warn({ err, dataId: entry.dataId, shardIndex: entry.shardIndex, driveId: entry.driveId }, 'shard repair failed; will retry');
+    if (entries.length === 0 && !this.scanning()) this.throttle.prioritize(0);
+    const tally = { settled: 0, waiting: 0, removalFailed: false };
+    let next = 0;
+    const slot = async (index: number): Promise<void> => {
+      for (;;) {
+        await this.throttle.admit(index);
+        if (this.runner.isStopped || tally.removalFailed || next >= entries.length) return;
+        const entry = entries[next++]!;
+        if ((this.retryAt.get(idOf(entry)) ?? 0) > Date.now()) continue;
+        const startedMs = Date.now();
+        await this.repairOne(entry, tally);
+        await this.throttle.rest(Date.now() - startedMs);
       }
-    }
-    if (this.cursor !== undefined && settled > 0) this.runner.kick(); // more queued behind this batch: one more pass after this
-    if (waiting > 0) this.log.info({ waiting }, 'shard repairs wait for drives or nodes that are down; retrying');
+    };
+    await Promise.all(Array.from({ length: repairConcurrencyMax }, (_, index) => slot(index)));
+    if (this.runner.isStopped || tally.removalFailed) return;
+    if (this.cursor !== undefined && tally.settled > 0) this.runner.kick(); // more queued behind this batch: one more pass after this
+    if (tally.waiting > 0) this.log.info({ waiting: tally.waiting }, 'shard repairs wait for drives or nodes that are down; retrying');
     const now = Date.now();
     for (const [id, at] of this.retryAt) if (at <= now) this.retryAt.delete(id); // due again: the queue still holds them
+  }
+
+  /** Rebuilds one entry and removes it from the queue once settled; failures wait repairRetryDelayMs. */
+  private async repairOne(entry: RepairEntry, tally: { settled: number; waiting: number; removalFailed: boolean }): Promise<void> {
+    const id = idOf(entry);
+    try {
+      const outcome = await this.repair(entry);
+      this.retryAt.delete(id);
+      tally.settled++;
+      this.unremoved.push(entry);
+      if (outcome.rebuilt) {
+        this.stats.rebuilt++;
+        this.stats.rebuiltBytes += outcome.bytes;
+        this.rebuiltBytesRate.add(outcome.bytes);
+        this.rebuiltShardsRate.add(1);
+        this.log.info({ dataId: entry.dataId, shardIndex: entry.shardIndex, driveId: entry.driveId, reason: entry.reason, bytes: outcome.bytes }, 'shard rebuilt');
+      } else {
+        this.stats.dropped++;
+        this.log.debug({ dataId: entry.dataId, shardIndex: entry.shardIndex }, 'repair dropped: data no longer referenced');
+      }
+      if (!(await this.removeSettled())) tally.removalFailed = true;
+    } catch (err) {
+      this.retryAt.set(id, Date.now() + repairRetryDelayMs);
+      if (isTesseraError(err, 'RepairDeferred')) return; // e.g. a part of a multipart upload not completed yet
+      this.stats.failed++;
+      if (isTesseraError(err, 'StorageIOError')) tally.waiting++; // its drive or node is down: expected, summarised after the pass
+      else this.log.warn({ err, dataId: entry.dataId, shardIndex: entry.shardIndex, driveId: entry.driveId }, 'shard repair failed; will retry');
+    }
   }
 
   /**
@@ -139,16 +172,23 @@ export class Reconstructor {
    */
   private async removeSettled(): Promise<boolean> {
     if (this.unremoved.length === 0) return true;
+    // Slots settle entries while a removal runs: each removal takes what is there when it starts.
+    const batch = this.unremoved;
+    this.unremoved = [];
     try {
-      await this.queue.removeRepairs(this.unremoved);
+      await this.queue.removeRepairs(batch);
     } catch (err) {
+      this.unremoved = [...batch, ...this.unremoved];
       if (this.outage.failed(err, { settled: this.unremoved.length }) === undefined) {
         this.log.warn({ err, settled: this.unremoved.length }, 'could not remove repaired shards from the repair queue; will retry');
       }
       return false;
     }
-    this.unremoved = [];
     this.outage.succeeded();
     return true;
   }
+}
+
+function idOf(entry: Pick<RepairEntry, 'dataId' | 'shardIndex'>): string {
+  return `${entry.dataId}/${entry.shardIndex}`;
 }

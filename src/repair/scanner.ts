@@ -131,6 +131,11 @@ export class Scanner {
     return saved;
   }
 
+  /** True while a cycle runs or a requested one waits. */
+  busy(): boolean {
+    return this.running !== undefined || this.waiting.length > 0;
+  }
+
   /** The cycle in progress (counts so far), if any. */
   progress(): ScanCycle | undefined {
     return this.current === undefined ? undefined : { ...this.current };

@@ -1,6 +1,7 @@
 // The S3 gateway: HTTP(S) listeners, per-request pipeline (route -> authenticate -> handler ->
 // response), S3 error XML, one access log line per request, bounded concurrency and graceful
 // shutdown. Only this file and ops/ speak HTTP; everything below is the object layer.
+import type { RequestActivity } from '../util/request-activity.js';
 import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -30,6 +31,8 @@ export interface GatewayOptions {
   /** accessKeyId -> secretAccessKey. */
   credentials: ReadonlyMap<string, string>;
   log: Logger;
+  /** Counts admitted requests for background work that yields to clients (repair). */
+  activity?: RequestActivity;
 }
 
 export interface Listener {
@@ -156,10 +159,12 @@ export class S3Gateway {
   private acquireSlot(): (() => void) | undefined {
     if (this.inFlight >= concurrentRequestsMax) return undefined;
     this.inFlight++;
+    const ended = this.options.activity?.begin();
     let held = true;
     return () => {
       if (!held) return;
       held = false;
+      ended?.();
       this.inFlight--;
       if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     };

@@ -5,7 +5,9 @@ import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorCodeOf, TesseraError } from '../util/errors.js';
-import type { ShardStore, ShardWriter } from './shard-store.js';
+import { bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
+import { shardVerifyReadMaxBytes } from '../util/limits.js';
+import type { ShardBlocks, ShardStore, ShardWriter } from './shard-store.js';
 
 const shardIdPattern = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 const shardIdLengthMax = 200;
@@ -150,31 +152,48 @@ export class LocalShardStore implements ShardStore {
     }
   }
 
-  async readRange(shardId: string, offsetBytes: number, lengthBytes: number): Promise<Buffer> {
+  /** Opens a committed shard for reading. Throws ShardNotFound, StorageIOError. */
+  private async openShard(shardId: string): Promise<FileHandle> {
     const { path } = this.pathOf(shardId);
-    let handle: FileHandle;
     try {
-      handle = await open(path, 'r');
+      return await open(path, 'r');
     } catch (err) {
       if (errorCodeOf(err) === 'ENOENT') {
         throw new TesseraError('ShardNotFound', `shard ${shardId} not found`, { shardId });
       }
       throw ioError(err, `open shard ${shardId}`);
     }
+  }
+
+  async readRange(shardId: string, offsetBytes: number, lengthBytes: number): Promise<Buffer> {
+    const handle = await this.openShard(shardId);
     try {
       const buffer = Buffer.allocUnsafe(lengthBytes);
-      let filled = 0;
-      while (filled < lengthBytes) {
-        const { bytesRead } = await handle.read(buffer, filled, lengthBytes - filled, offsetBytes + filled);
-        if (bytesRead === 0) {
-          throw new TesseraError('ShardTruncated', `shard ${shardId} ends before byte ${offsetBytes + lengthBytes}`, { shardId });
-        }
-        filled += bytesRead;
-      }
+      await readFully(handle, buffer, lengthBytes, offsetBytes, shardId);
       return buffer;
-    } catch (err) {
-      if (err instanceof TesseraError) throw err;
-      throw ioError(err, `read shard ${shardId}`);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Reads the file front to back, whole blocks at a time (up to shardVerifyReadMaxBytes). */
+  async verifyBlocks(shardId: string, blocks: ShardBlocks): Promise<void> {
+    if (blocks.count === 0) return;
+    const framedBytes = bitrotHashBytes + blocks.blockBytes;
+    const perRead = Math.max(1, Math.floor(shardVerifyReadMaxBytes / framedBytes));
+    const handle = await this.openShard(shardId);
+    try {
+      const buffer = Buffer.allocUnsafe(Math.min(perRead, blocks.count) * framedBytes);
+      for (let first = 0; first < blocks.count; first += perRead) {
+        const last = Math.min(first + perRead, blocks.count) - 1;
+        const lengthBytes = (last - first) * framedBytes + bitrotHashBytes + (last === blocks.count - 1 ? blocks.lastBlockBytes : blocks.blockBytes);
+        await readFully(handle, buffer, lengthBytes, first * framedBytes, shardId);
+        for (let index = first; index <= last; index++) {
+          const at = (index - first) * framedBytes;
+          const length = bitrotHashBytes + (index === blocks.count - 1 ? blocks.lastBlockBytes : blocks.blockBytes);
+          verifyFramedBlock(buffer.subarray(at, at + length), shardId, index);
+        }
+      }
     } finally {
       await handle.close();
     }
@@ -217,6 +236,23 @@ export class LocalShardStore implements ShardStore {
 
   async close(): Promise<void> {
     // Nothing held open between calls.
+  }
+}
+
+/** Fills buffer[0, lengthBytes) from `offsetBytes` of the file. Throws ShardTruncated, StorageIOError. */
+async function readFully(handle: FileHandle, buffer: Buffer, lengthBytes: number, offsetBytes: number, shardId: string): Promise<void> {
+  let filled = 0;
+  while (filled < lengthBytes) {
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await handle.read(buffer, filled, lengthBytes - filled, offsetBytes + filled));
+    } catch (err) {
+      throw ioError(err, `read shard ${shardId}`);
+    }
+    if (bytesRead === 0) {
+      throw new TesseraError('ShardTruncated', `shard ${shardId} ends before byte ${offsetBytes + lengthBytes}`, { shardId });
+    }
+    filled += bytesRead;
   }
 }
 

@@ -2,12 +2,13 @@
 // layer writes and reads it exactly like a local drive. A peer that is down or slow shows up as
 // StorageIOError, which readers treat as a missing shard and writers as a missed one.
 import { TesseraError, isTesseraError } from '../util/errors.js';
-import { peerProbeIntervalMs, shardReadTimeoutMs, shardStreamQueueMaxBytes, shardWriteTimeoutMs, metaCallTimeoutMs } from '../util/limits.js';
+import { bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
+import { peerProbeIntervalMs, shardReadTimeoutMs, shardStreamQueueMaxBytes, shardVerifyTimeoutMs, shardWriteTimeoutMs, metaCallTimeoutMs } from '../util/limits.js';
 import type { Transport } from '../transport/transport.js';
-import type { ShardStore, ShardWriter } from './shard-store.js';
+import type { ShardBlocks, ShardStore, ShardWriter } from './shard-store.js';
 
 /** Codes a peer's shard server sends that keep their meaning here. */
-const storeCodes = ['ShardNotFound', 'ShardTruncated', 'StorageIOError', 'InvalidShardId'] as const;
+const storeCodes = ['ShardNotFound', 'ShardTruncated', 'StorageIOError', 'InvalidShardId', 'BitrotDetected'] as const;
 
 /** Transport and peer failures become StorageIOError; the shard store's own codes pass through. */
 function storeError(err: unknown, nodeId: string, what: string): TesseraError {
@@ -175,6 +176,26 @@ export class RemoteShardStore implements ShardStore {
       return data;
     } catch (err) {
       throw storeError(err, this.nodeId, `reading ${shardId}`);
+    }
+  }
+
+  /**
+   * shard.verify: the peer reads and checks its own file. A peer without the method (an older
+   * build) answers UnknownMethod; its blocks are then read here one by one and checked.
+   */
+  async verifyBlocks(shardId: string, blocks: ShardBlocks): Promise<void> {
+    this.checkUp();
+    try {
+      const reply = await this.transport.call(this.nodeId, { method: 'shard.verify', header: { shardId, blocks } }, { timeoutMs: shardVerifyTimeoutMs });
+      await collect(reply.body, 0);
+      return;
+    } catch (err) {
+      if (!isTesseraError(err, 'UnknownMethod')) throw storeError(err, this.nodeId, `verifying ${shardId}`);
+    }
+    for (let index = 0; index < blocks.count; index++) {
+      const dataBytes = index === blocks.count - 1 ? blocks.lastBlockBytes : blocks.blockBytes;
+      const framed = await this.readRange(shardId, index * (bitrotHashBytes + blocks.blockBytes), bitrotHashBytes + dataBytes);
+      verifyFramedBlock(framed, shardId, index);
     }
   }
 

@@ -3,7 +3,7 @@
 // commits it (fsync, rename, directory fsync) when the body ends; the reply means durable.
 import { TesseraError } from '../util/errors.js';
 import type { HandlerReply, InboundCall } from '../transport/transport.js';
-import type { ShardStore } from './shard-store.js';
+import type { ShardBlocks, ShardStore } from './shard-store.js';
 
 const shardIdPattern = /^[A-Za-z0-9._-]{1,200}$/;
 
@@ -18,6 +18,15 @@ function wholeNumber(value: unknown, field: string): number {
   return value;
 }
 
+function shardBlocksOf(value: unknown): ShardBlocks {
+  const blocks = (value ?? {}) as { count?: unknown; blockBytes?: unknown; lastBlockBytes?: unknown };
+  const count = wholeNumber(blocks.count, 'blocks.count');
+  const blockBytes = wholeNumber(blocks.blockBytes, 'blocks.blockBytes');
+  const lastBlockBytes = wholeNumber(blocks.lastBlockBytes, 'blocks.lastBlockBytes');
+  if (count > 0 && (blockBytes === 0 || lastBlockBytes === 0 || lastBlockBytes > blockBytes)) throw new TesseraError('BadRequest', 'blocks.lastBlockBytes must be in 1..blocks.blockBytes');
+  return { count, blockBytes, lastBlockBytes };
+}
+
 /** True for the methods serveShard answers. */
 export function isShardMethod(method: string): boolean {
   return method.startsWith('shard.');
@@ -26,7 +35,8 @@ export function isShardMethod(method: string): boolean {
 /**
  * Serves one shard.* call: shard.put (body = shard bytes; reply { sizeBytes }), shard.read
  * ({ shardId, offsetBytes, lengthBytes } -> body), shard.stat (-> { sizeBytes } or null),
- * shard.delete, shard.ping (no header; answers null: the node is up). Throws the store's codes (ShardNotFound, ShardTruncated, StorageIOError),
+ * shard.verify ({ shardId, blocks: ShardBlocks } -> null once every block passed its bitrot check),
+ * shard.delete, shard.ping (no header; answers null: the node is up). BitrotDetected from shard.verify. Throws the store's codes (ShardNotFound, ShardTruncated, StorageIOError),
  * InvalidShardId, BadRequest, UnknownMethod.
  */
 export async function serveShard(store: ShardStore, call: InboundCall): Promise<HandlerReply> {
@@ -50,6 +60,9 @@ export async function serveShard(store: ShardStore, call: InboundCall): Promise<
       const data = await store.readRange(shardId, wholeNumber(offsetBytes, 'offsetBytes'), wholeNumber(lengthBytes, 'lengthBytes'));
       return { header: null, body: [data][Symbol.iterator]() as unknown as AsyncIterable<Uint8Array> };
     }
+    case 'shard.verify':
+      await store.verifyBlocks(shardId, shardBlocksOf((call.header as { blocks?: unknown }).blocks));
+      return { header: null };
     case 'shard.stat':
       return { header: (await store.stat(shardId)) ?? null };
     case 'shard.delete':

@@ -18,6 +18,17 @@ export interface ShardWriter {
 }
 
 /**
+ * The block geometry of a shard file (erasure/stripe.ts): `count` blocks, each stored as
+ * [8-byte bitrot hash][data]; every block holds `blockBytes` data bytes but the last, which holds
+ * `lastBlockBytes` (1..blockBytes). A shard of an empty part has count 0.
+ */
+export interface ShardBlocks {
+  count: number;
+  blockBytes: number;
+  lastBlockBytes: number;
+}
+
+/**
  * Shard ids are `[A-Za-z0-9._-]+` (no path separators). Errors (TesseraError codes):
  * ShardNotFound (no such shard), ShardTruncated (a read past its end), StorageIOError.
  */
@@ -26,6 +37,12 @@ export interface ShardStore {
   createWriter(shardId: string): Promise<ShardWriter>;
   /** Reads exactly `lengthBytes` from `offsetBytes`; throws ShardNotFound or ShardTruncated. */
   readRange(shardId: string, offsetBytes: number, lengthBytes: number): Promise<Buffer>;
+  /**
+   * Reads every block of a committed shard where it is stored and checks its bitrot hash (a
+   * rebuild's read-back, scrub): no shard bytes cross the network. Throws BitrotDetected (a block
+   * fails its hash), ShardTruncated (the file ends early), ShardNotFound, StorageIOError.
+   */
+  verifyBlocks(shardId: string, blocks: ShardBlocks): Promise<void>;
   /** Size of a committed shard, or undefined when absent. */
   stat(shardId: string): Promise<{ sizeBytes: number } | undefined>;
   /** Deletes a shard; no error when it is absent. */

@@ -205,6 +205,10 @@ export const shardReadHedgeMs = 250;
 export const shardReadTimeoutMs = 2_000;
 /** Deadline of streaming one shard file to a peer, in ms (a stopped peer is found sooner by the connection's idle timeout). */
 export const shardWriteTimeoutMs = 15 * 60_000;
+/** Deadline of verifying one whole shard file where it is stored (shard.verify), in ms. */
+export const shardVerifyTimeoutMs = 15 * 60_000;
+/** Bytes read at once while verifying a shard file's blocks (whole blocks; at least one block). */
+export const shardVerifyReadMaxBytes = 4 * MiB;
 /** Bytes queued for one outbound shard stream before its writer waits (back-pressure). */
 export const shardStreamQueueMaxBytes = 4 * MiB;
 /** First read size on a QUIC stream, bytes; it doubles up to quicReadChunkBytes while reads come back full. */
@@ -214,6 +218,18 @@ export const quicReadChunkMinBytes = 64 * KiB;
 
 /** Repair queue entries the reconstructor takes per pass. */
 export const repairBatchMax = 64;
+/** Shards one node rebuilds at once when no client is being served (or at high priority). */
+export const repairConcurrencyMax = 4;
+/** Repair counts clients as gone once no request has run for this many ms. */
+export const repairQuietMs = 1_000;
+/** While clients are served, repair rests this many times as long as each rebuild took. */
+export const repairTranquility = 2;
+/** How often a waiting rebuild slot looks again whether it may start, in ms. */
+export const repairThrottlePollMs = 100;
+/** How long `s3d admin heal --priority high` lifts the repair throttle at most, in ms. */
+export const repairPriorityHighMaxMs = 6 * 3_600_000;
+/** Stripes one shard rebuild reads ahead of the one it writes (each holds k blocks in memory). */
+export const repairStripesAheadMax = 4;
 /** Pause between reconstructor passes when nothing kicks it, in ms. */
 export const repairIdleIntervalMs = 5_000;
 /** A repair that failed (drive offline, too few shards) is tried again after this long, in ms. */

@@ -1,0 +1,65 @@
+// How hard repair may run at each moment (Garage's tranquilizer, made adaptive): with no client
+// request on this node for repairQuietMs, or while an operator asked for high priority, up to
+// repairConcurrencyMax shards are rebuilt at once with no pause; while clients are served, one at
+// a time, and after each rebuild repair rests repairTranquility times as long as it took, so it
+// takes at most 1 / (1 + repairTranquility) of one rebuild slot.
+import { repairConcurrencyMax, repairQuietMs, repairTranquility, repairThrottlePollMs } from '../util/limits.js';
+
+/** The repair pace: admit() before a rebuild, rest() after it. */
+export class RepairThrottle {
+  private highUntilMs = 0;
+  private stopped = false;
+  private readonly wakers = new Set<() => void>();
+
+  /** `busy(quietMs)`: clients served now or within the last quietMs (RequestActivity.busy). */
+  constructor(private readonly busy: (quietMs: number) => boolean = () => false) {}
+
+  /** Rebuilds that may run at once now: repairConcurrencyMax when idle or prioritized, else 1. */
+  concurrency(nowMs = Date.now()): number {
+    return this.prioritized(nowMs) || !this.busy(repairQuietMs) ? repairConcurrencyMax : 1;
+  }
+
+  /** True while an operator's high priority holds (`s3d admin heal --priority high`). */
+  prioritized(nowMs = Date.now()): boolean {
+    return nowMs < this.highUntilMs;
+  }
+
+  /** Lifts the throttle for `durationMs` from now (0 ends it). */
+  prioritize(durationMs: number): void {
+    this.highUntilMs = durationMs > 0 ? Date.now() + durationMs : 0;
+    this.wakeAll();
+  }
+
+  /** Resolves when rebuild slot `slot` (0-based) may start: at once when slot < concurrency(). */
+  async admit(slot: number): Promise<void> {
+    while (!this.stopped && slot >= this.concurrency()) await this.sleep(repairThrottlePollMs);
+  }
+
+  /** After a rebuild that took `tookMs`: rests tookMs x repairTranquility while clients are served. */
+  async rest(tookMs: number): Promise<void> {
+    if (this.stopped || this.concurrency() === repairConcurrencyMax) return;
+    await this.sleep(tookMs * repairTranquility);
+  }
+
+  /** Ends every wait now and for good (the worker is stopping). */
+  stop(): void {
+    this.stopped = true;
+    this.wakeAll();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.wakers.add(wake);
+    });
+  }
+
+  private wakeAll(): void {
+    for (const wake of [...this.wakers]) wake();
+  }
+}
