@@ -1,16 +1,17 @@
-// Rebuilds one shard file of a data part from k healthy shards, stripe by stripe: each stripe's
-// k data blocks are read (decoded from parity when needed, never from the shard being rebuilt),
-// the lost block is taken or re-encoded, and written bitrot-framed to a new shard file on the
-// drive the part names. The file replaces the old one only at commit (temp file, fsync, rename),
-// and is read back and verified block by block before the rebuild counts as done.
+// Rebuilds one shard file of a data part from k healthy shards, a window of stripes at a time (one
+// read per source shard each, the next window read while this one is written): each stripe's k
+// data blocks are read (decoded from parity when needed, never from the shard being rebuilt), the
+// lost block is taken or re-encoded, and written bitrot-framed to a new shard file on the drive the
+// part names. The file replaces the old one only at commit (temp file, fsync, rename), and every
+// block is verified where it was written (ShardStore.verifyBlocks) before the rebuild counts as done.
 import type { DataLayout, DataPart } from '../meta/types.js';
 import { bitrotHash, bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
 import { shardBlocksOf, stripeAt, stripeCount } from '../erasure/stripe.js';
-import { repairStripesAheadMax } from '../util/limits.js';
+import { repairWindowsAheadMax } from '../util/limits.js';
 import type { ShardStore } from '../store/shard-store.js';
 import { isTesseraError, TesseraError } from '../util/errors.js';
 import { shardIdOf } from './layout.js';
-import { readStripe, type StripeSource } from './stripe-reader.js';
+import { readStripes, stripesOf, windowStripes, type StripeSource } from './stripe-reader.js';
 
 /**
  * Rebuilds shard `shardIndex` (0 <= shardIndex < k + m) of `part` on the drive part.drives[shardIndex],
@@ -31,35 +32,40 @@ export async function rebuildShard(source: StripeSource, part: DataPart, layout:
   const stripes = stripeCount(layout, part.sizeBytes);
   const reported = new Set<number>();
   const writer = await store.createWriter(shardId);
-  // Up to repairStripesAheadMax stripes are read while earlier ones are encoded and written.
-  const reads: Promise<Uint8Array[]>[] = [];
-  const readAhead = (index: number): void => {
-    if (index >= stripes) return;
-    const read = readStripe(source, part, layout, stripeAt(layout, part.sizeBytes, index), reported, shardIndex);
+  // Windows of stripes (one read per shard each) are read repairWindowsAheadMax ahead of the one
+  // being encoded and written.
+  const perWindow = windowStripes(layout);
+  const windows: Promise<Uint8Array[][]>[] = [];
+  const readAhead = (window: number): void => {
+    const first = window * perWindow;
+    if (first >= stripes) return;
+    const read = readStripes(source, part, layout, stripesOf(layout, part, first, Math.min(first + perWindow, stripes) - 1), reported, shardIndex);
     read.catch(() => undefined); // awaited in order below
-    reads[index] = read;
+    windows[window] = read;
   };
   try {
-    for (let index = 0; index < Math.min(repairStripesAheadMax, stripes); index++) readAhead(index);
-    for (let index = 0; index < stripes; index++) {
-      const stripe = stripeAt(layout, part.sizeBytes, index);
-      const data = await reads[index]!;
-      delete reads[index];
-      readAhead(index + repairStripesAheadMax);
-      let block: Uint8Array;
-      if (shardIndex < k) {
-        block = data[shardIndex]!;
-      } else {
-        const shards = [...data, ...Array.from({ length: layout.parityShards }, () => new Uint8Array(stripe.shardBytes))];
-        codec.encode(shards);
-        block = shards[shardIndex]!;
+    for (let window = 0; window <= repairWindowsAheadMax; window++) readAhead(window);
+    for (let window = 0; window * perWindow < stripes; window++) {
+      const blocksOfWindow = await windows[window]!;
+      delete windows[window];
+      readAhead(window + repairWindowsAheadMax + 1);
+      for (const [j, data] of blocksOfWindow.entries()) {
+        const stripe = stripeAt(layout, part.sizeBytes, window * perWindow + j);
+        let block: Uint8Array;
+        if (shardIndex < k) {
+          block = data[shardIndex]!;
+        } else {
+          const shards = [...data, ...Array.from({ length: layout.parityShards }, () => new Uint8Array(stripe.shardBytes))];
+          codec.encode(shards);
+          block = shards[shardIndex]!;
+        }
+        await writer.write(Buffer.concat([bitrotHash(block), block]));
       }
-      await writer.write(Buffer.concat([bitrotHash(block), block]));
     }
     await writer.commit();
   } catch (err) {
     await writer.abort();
-    await Promise.allSettled(reads);
+    await Promise.allSettled(windows);
     throw err;
   }
   await verifyShard(store, part, layout, shardIndex);
@@ -76,7 +82,7 @@ export async function verifyShard(store: ShardStore, part: DataPart, layout: Dat
 
 /**
  * Copies shard `shardIndex` of `part` from the drive or node part.drives[shardIndex] names to
- * `target`, block by block, verifying every block's bitrot hash on the way and the written file
+ * `target`, a read window at a time, verifying every block's bitrot hash on the way and the written file
  * after. When the source cannot give a good block (absent, corrupt, its node down), the shard is
  * rebuilt on `target` from k other shards instead. Returns the bytes written and how.
  * Throws what rebuildShard throws.
@@ -87,10 +93,14 @@ export async function copyShard(source: StripeSource, part: DataPart, layout: Da
   if (from) {
     const writer = await target.createWriter(shardId);
     try {
-      for (let index = 0; index < stripeCount(layout, part.sizeBytes); index++) {
-        const stripe = stripeAt(layout, part.sizeBytes, index);
-        const framed = await from.readRange(shardId, stripe.fileOffset, bitrotHashBytes + stripe.shardBytes);
-        verifyFramedBlock(framed, shardId, index);
+      const stripes = stripeCount(layout, part.sizeBytes);
+      const perWindow = windowStripes(layout);
+      for (let first = 0; first < stripes; first += perWindow) {
+        const window = stripesOf(layout, part, first, Math.min(first + perWindow, stripes) - 1);
+        const start = window[0]!.fileOffset;
+        const end = window[window.length - 1]!.fileOffset + bitrotHashBytes + window[window.length - 1]!.shardBytes;
+        const framed = await from.readRange(shardId, start, end - start);
+        for (const stripe of window) verifyFramedBlock(framed.subarray(stripe.fileOffset - start, stripe.fileOffset - start + bitrotHashBytes + stripe.shardBytes), shardId, stripe.index);
         await writer.write(framed);
       }
       await writer.commit();

@@ -1,7 +1,10 @@
-// Reads a byte range of one data part stripe by stripe: fetches the k data shard blocks first,
-// verifies each block's bitrot hash, and fetches parity blocks and decodes only when one is
-// missing, corrupt or slower than shardReadHedgeMs. Every bad shard is reported once (for the
-// repair queue) and tried last in the stripes after. One stripe is fetched ahead of the one being sent. Inline parts are verified against their stored hash.
+// Reads a byte range of one data part a window of stripes at a time: one read per shard covers
+// every stripe of the window (up to readWindowBytesMax of data), the k data shards first; each
+// block's bitrot hash is verified, and parity shards are fetched and decoded only when a data
+// shard is missing, corrupt or slower than shardReadHedgeMs. Every bad shard is reported once (for
+// the repair queue) and tried last in the windows after. One window is fetched ahead of the one
+// being sent; the first window is a single stripe, so the first byte leaves early. Inline parts
+// are verified against their stored hash.
 import type { DataLayout, DataPart, RepairReason } from '../meta/types.js';
 import type { ErasureCodec } from '../erasure/erasure-codec.js';
 import type { ShardStore } from '../store/shard-store.js';
@@ -9,7 +12,7 @@ import { TesseraError, isTesseraError } from '../util/errors.js';
 import { bitrotHash, bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
 import { stripeAt, type Stripe } from '../erasure/stripe.js';
 import { shardIdOf } from './layout.js';
-import { shardReadHedgeMs } from '../util/limits.js';
+import { readWindowBytesMax, shardReadHedgeMs } from '../util/limits.js';
 
 /** What the reader needs from its surroundings. */
 export interface StripeSource {
@@ -20,15 +23,33 @@ export interface StripeSource {
   onBadShard(part: DataPart, shardIndex: number, reason: RepairReason): void;
 }
 
-type ShardRead = { data: Buffer } | { reason: RepairReason };
+type ShardRead = { blocks: Buffer[] } | { reason: RepairReason };
 
-async function readShard(source: StripeSource, part: DataPart, shardIndex: number, stripe: Stripe): Promise<ShardRead> {
+/** Stripes per full read window of `layout`: readWindowBytesMax of data, at least one stripe. */
+export function windowStripes(layout: DataLayout): number {
+  return Math.max(1, Math.floor(readWindowBytesMax / layout.blockSizeBytes));
+}
+
+/** The consecutive stripes first..last of `part` (inclusive). */
+export function stripesOf(layout: DataLayout, part: DataPart, first: number, last: number): Stripe[] {
+  return Array.from({ length: last - first + 1 }, (_, i) => stripeAt(layout, part.sizeBytes, first + i));
+}
+
+/** One shard's blocks of `stripes` (consecutive, so contiguous in the file) in one read, each verified. */
+async function readShard(source: StripeSource, part: DataPart, shardIndex: number, stripes: Stripe[]): Promise<ShardRead> {
   const store = source.store(part.drives[shardIndex] ?? '');
   if (!store) return { reason: 'missing' };
   const shardId = shardIdOf(part.dataId, shardIndex);
+  const first = stripes[0]!;
+  const last = stripes[stripes.length - 1]!;
   try {
-    const framed = await store.readRange(shardId, stripe.fileOffset, bitrotHashBytes + stripe.shardBytes);
-    return { data: verifyFramedBlock(framed, shardId, stripe.index) };
+    const framed = await store.readRange(shardId, first.fileOffset, last.fileOffset + bitrotHashBytes + last.shardBytes - first.fileOffset);
+    return {
+      blocks: stripes.map((stripe) => {
+        const at = stripe.fileOffset - first.fileOffset;
+        return verifyFramedBlock(framed.subarray(at, at + bitrotHashBytes + stripe.shardBytes), shardId, stripe.index);
+      }),
+    };
   } catch (err) {
     if (isTesseraError(err, 'BitrotDetected', 'ShardTruncated')) return { reason: 'corrupt' };
     if (isTesseraError(err, 'ShardNotFound', 'StorageIOError')) return { reason: 'missing' };
@@ -37,18 +58,18 @@ async function readShard(source: StripeSource, part: DataPart, shardIndex: numbe
 }
 
 /**
- * The k data blocks of a stripe (decoded when needed). Throws InsufficientShards.
+ * The k data blocks of each of `stripes` (consecutive; decoded when needed). Throws InsufficientShards.
  *
- * Reads k shards, data shards first and shards already found bad in this read last. A failed
- * read is replaced by the next shard at once; and while the stripe is incomplete, one more
- * shard read starts every shardReadHedgeMs, so a node that is gone or stalled (whose read only
- * fails at its deadline) costs the stripe that delay, not the deadline. Reads still running when
- * k blocks are in finish in the background; a late failure is still reported. `exclude` (the
- * shard being rebuilt) is never read. Returns k views of shardBytes each.
+ * Reads k shards, data shards first and shards already found bad in this read last, each over the
+ * whole window. A failed read is replaced by the next shard at once; and while the window is
+ * incomplete, one more shard read starts every shardReadHedgeMs, so a node that is gone or stalled
+ * (whose read only fails at its deadline) costs the window that delay, not the deadline. Reads
+ * still running when k shards are in finish in the background; a late failure is still reported.
+ * `exclude` (the shard being rebuilt) is never read. Returns, per stripe, k views of its shardBytes.
  */
-export async function readStripe(source: StripeSource, part: DataPart, layout: DataLayout, stripe: Stripe, reported: Set<number>, exclude?: number): Promise<Uint8Array[]> {
+export async function readStripes(source: StripeSource, part: DataPart, layout: DataLayout, stripes: Stripe[], reported: Set<number>, exclude?: number): Promise<Uint8Array[][]> {
   const k = layout.dataShards;
-  const shards: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(k + layout.parityShards).fill(undefined);
+  const shards: (Buffer[] | undefined)[] = new Array<Buffer[] | undefined>(k + layout.parityShards).fill(undefined);
   const order = [...shards.keys()].filter((i) => i !== exclude).sort((a, b) => Number(reported.has(a)) - Number(reported.has(b)));
   const total = order.length;
   const noteBad = (index: number, reason: RepairReason): void => {
@@ -72,12 +93,12 @@ export async function readStripe(source: StripeSource, part: DataPart, layout: D
     const launch = (): void => {
       const index = order[next++]!;
       running++;
-      readShard(source, part, index, stripe).then(
+      readShard(source, part, index, stripes).then(
         (result) => {
           running--;
-          if (!('data' in result)) noteBad(index, result.reason);
+          if (!('blocks' in result)) noteBad(index, result.reason);
           else if (!done) {
-            shards[index] = result.data;
+            shards[index] = result.blocks;
             good++;
           }
           if (done) return;
@@ -97,15 +118,22 @@ export async function readStripe(source: StripeSource, part: DataPart, layout: D
     hedgeTimer = setTimeout(hedge, shardReadHedgeMs);
   });
   if (good < k) {
-    throw new TesseraError('InsufficientShards', `only ${good} of ${shards.length} shards of stripe ${stripe.index} are readable, ${k} needed`, { dataId: part.dataId, stripe: stripe.index });
+    const first = stripes[0]!.index;
+    throw new TesseraError('InsufficientShards', `only ${good} of ${shards.length} shards of stripes ${first}..${first + stripes.length - 1} are readable, ${k} needed`, { dataId: part.dataId, stripe: first });
   }
-  const missingData = [];
+  const missingData: number[] = [];
   for (let i = 0; i < k; i++) if (!shards[i]) missingData.push(i);
-  if (missingData.length > 0) {
-    const codec = await source.codec(layout);
-    codec.reconstruct(shards, { wanted: missingData });
-  }
-  return shards.slice(0, k) as Uint8Array[];
+  const codec = missingData.length > 0 ? await source.codec(layout) : undefined;
+  return stripes.map((_, j) => {
+    const blocks: (Uint8Array | undefined)[] = shards.map((blocksOfShard) => blocksOfShard?.[j]);
+    codec?.reconstruct(blocks, { wanted: missingData });
+    return blocks.slice(0, k) as Uint8Array[];
+  });
+}
+
+/** The k data blocks of one stripe: readStripes over a window of one. Throws InsufficientShards. */
+export async function readStripe(source: StripeSource, part: DataPart, layout: DataLayout, stripe: Stripe, reported: Set<number>, exclude?: number): Promise<Uint8Array[]> {
+  return (await readStripes(source, part, layout, [stripe], reported, exclude))[0]!;
 }
 
 /**
@@ -131,26 +159,35 @@ export async function* readPart(
   const reported = new Set<number>();
   const firstStripe = Math.floor(firstByte / layout.blockSizeBytes);
   const lastStripe = Math.floor(lastByte / layout.blockSizeBytes);
-  const fetch = (index: number): Promise<Uint8Array[]> => {
-    const promise = readStripe(source, part, layout, stripeAt(layout, part.sizeBytes, index), reported);
-    promise.catch(() => undefined); // awaited in order below
-    return promise;
+  const perWindow = windowStripes(layout);
+  const fetch = (first: number, count: number): { first: number; last: number; blocks: Promise<Uint8Array[][]> } => {
+    const last = Math.min(first + count - 1, lastStripe);
+    const blocks = readStripes(source, part, layout, stripesOf(layout, part, first, last), reported);
+    blocks.catch(() => undefined); // awaited in order below
+    return { first, last, blocks };
   };
-  let pending = fetch(firstStripe);
-  for (let index = firstStripe; index <= lastStripe; index++) {
-    const blocks = await pending;
-    if (index < lastStripe) pending = fetch(index + 1);
-    const stripe = stripeAt(layout, part.sizeBytes, index);
-    const from = Math.max(firstByte - stripe.partOffset, 0);
-    const to = Math.min(lastByte - stripe.partOffset, stripe.dataBytes - 1);
-    for (let i = 0; i < blocks.length; i++) {
-      const segStart = i * stripe.shardBytes;
-      const segEnd = Math.min(segStart + stripe.shardBytes, stripe.dataBytes) - 1;
-      const start = Math.max(from, segStart);
-      const end = Math.min(to, segEnd);
-      if (start > end) continue;
-      const block = blocks[i]!;
-      yield Buffer.from(block.buffer, block.byteOffset + (start - segStart), end - start + 1);
-    }
+  let pending = fetch(firstStripe, 1);
+  for (;;) {
+    const window = pending;
+    const blocksOfWindow = await window.blocks;
+    if (window.last < lastStripe) pending = fetch(window.last + 1, perWindow);
+    for (let index = window.first; index <= window.last; index++) yield* stripeBytes(layout, part, index, blocksOfWindow[index - window.first]!, firstByte, lastByte);
+    if (window.last >= lastStripe) return;
+  }
+}
+
+/** The bytes of stripe `index` within [firstByte, lastByte] (part-relative), as views of its blocks. */
+function* stripeBytes(layout: DataLayout, part: DataPart, index: number, blocks: Uint8Array[], firstByte: number, lastByte: number): Generator<Buffer> {
+  const stripe = stripeAt(layout, part.sizeBytes, index);
+  const from = Math.max(firstByte - stripe.partOffset, 0);
+  const to = Math.min(lastByte - stripe.partOffset, stripe.dataBytes - 1);
+  for (let i = 0; i < blocks.length; i++) {
+    const segStart = i * stripe.shardBytes;
+    const segEnd = Math.min(segStart + stripe.shardBytes, stripe.dataBytes) - 1;
+    const start = Math.max(from, segStart);
+    const end = Math.min(to, segEnd);
+    if (start > end) continue;
+    const block = blocks[i]!;
+    yield Buffer.from(block.buffer, block.byteOffset + (start - segStart), end - start + 1);
   }
 }

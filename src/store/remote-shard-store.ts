@@ -3,7 +3,7 @@
 // StorageIOError, which readers treat as a missing shard and writers as a missed one.
 import { TesseraError, isTesseraError } from '../util/errors.js';
 import { bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
-import { peerProbeIntervalMs, shardReadTimeoutMs, shardStreamQueueMaxBytes, shardVerifyTimeoutMs, shardWriteTimeoutMs, metaCallTimeoutMs } from '../util/limits.js';
+import { peerProbeIntervalMs, shardReadTimeoutMs, shardReadTimeoutPerMiBMs, shardStreamQueueMaxBytes, shardVerifyTimeoutMs, shardWriteTimeoutMs, metaCallTimeoutMs } from '../util/limits.js';
 import type { Transport } from '../transport/transport.js';
 import type { ShardBlocks, ShardStore, ShardWriter } from './shard-store.js';
 
@@ -170,7 +170,7 @@ export class RemoteShardStore implements ShardStore {
   async readRange(shardId: string, offsetBytes: number, lengthBytes: number): Promise<Buffer> {
     this.checkUp();
     try {
-      const reply = await this.transport.call(this.nodeId, { method: 'shard.read', header: { shardId, offsetBytes, lengthBytes } }, { timeoutMs: shardReadTimeoutMs });
+      const reply = await this.transport.call(this.nodeId, { method: 'shard.read', header: { shardId, offsetBytes, lengthBytes } }, { timeoutMs: shardReadTimeoutMs + Math.ceil((lengthBytes / (1024 * 1024)) * shardReadTimeoutPerMiBMs) });
       const data = await collect(reply.body, lengthBytes);
       if (data.length !== lengthBytes) throw new TesseraError('ShardTruncated', `${shardId} on node ${this.nodeId}: got ${data.length} of ${lengthBytes} bytes`);
       return data;

@@ -201,8 +201,11 @@ export const peerProbeIntervalMs = 1_000;
  *  (parity, then decode), and again each such interval: a gone or stalled node costs a stripe this
  *  long instead of shardReadTimeoutMs. A healthy block read takes a few ms here. */
 export const shardReadHedgeMs = 250;
-/** Deadline of one shard block read from a peer, in ms (then the read decodes from parity). */
+/** Deadline of one shard read from a peer, in ms, plus shardReadTimeoutPerMiBMs per MiB it asks for (then the read decodes from parity). */
 export const shardReadTimeoutMs = 2_000;
+export const shardReadTimeoutPerMiBMs = 1_000;
+/** Data bytes of the stripes one part read fetches with one read per shard (whole stripes, at least one). */
+export const readWindowBytesMax = 4 * MiB;
 /** Deadline of streaming one shard file to a peer, in ms (a stopped peer is found sooner by the connection's idle timeout). */
 export const shardWriteTimeoutMs = 15 * 60_000;
 /** Deadline of verifying one whole shard file where it is stored (shard.verify), in ms. */
@@ -228,8 +231,8 @@ export const repairTranquility = 2;
 export const repairThrottlePollMs = 100;
 /** How long `s3d admin heal --priority high` lifts the repair throttle at most, in ms. */
 export const repairPriorityHighMaxMs = 6 * 3_600_000;
-/** Stripes one shard rebuild reads ahead of the one it writes (each holds k blocks in memory). */
-export const repairStripesAheadMax = 4;
+/** Read windows (readWindowBytesMax of data each) one shard rebuild reads ahead of the one it writes. */
+export const repairWindowsAheadMax = 1;
 /** Pause between reconstructor passes when nothing kicks it, in ms. */
 export const repairIdleIntervalMs = 5_000;
 /** A repair that failed (drive offline, too few shards) is tried again after this long, in ms. */
