@@ -5,12 +5,13 @@
 // part names. The file replaces the old one only at commit (temp file, fsync, rename), and every
 // block is verified where it was written (ShardStore.verifyBlocks) before the rebuild counts as done.
 import type { DataLayout, DataPart } from '../meta/types.js';
-import { bitrotHash, bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
+import { bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
 import { shardBlocksOf, stripeAt, stripeCount } from '../erasure/stripe.js';
 import { repairWindowsAheadMax } from '../util/limits.js';
 import type { ShardStore } from '../store/shard-store.js';
 import { isTesseraError, TesseraError } from '../util/errors.js';
 import { shardIdOf } from './layout.js';
+import { writeFramed } from './stripe-writer.js';
 import { readStripes, stripesOf, windowStripes, type StripeSource } from './stripe-reader.js';
 
 /**
@@ -59,7 +60,7 @@ export async function rebuildShard(source: StripeSource, part: DataPart, layout:
           codec.encode(shards);
           block = shards[shardIndex]!;
         }
-        await writer.write(Buffer.concat([bitrotHash(block), block]));
+        await writeFramed(writer, block);
       }
     }
     await writer.commit();

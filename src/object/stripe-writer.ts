@@ -31,7 +31,8 @@ interface VectorWriter extends ShardWriter {
   writev?(chunks: Uint8Array[]): Promise<void>;
 }
 
-function writeFramed(writer: VectorWriter, block: Uint8Array): Promise<void> {
+/** Appends [XXH3 of block][block] to `writer`, in one vectored write when the writer has one. */
+export function writeFramed(writer: VectorWriter, block: Uint8Array): Promise<void> {
   const hash = bitrotHash(block);
   return writer.writev ? writer.writev([hash, block]) : writer.write(hash).then(() => writer.write(block));
 }

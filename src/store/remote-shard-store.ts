@@ -118,6 +118,13 @@ class RemoteShardWriter implements ShardWriter {
     this.sizeBytes += chunk.length;
   }
 
+  /** Copies `chunks` into one buffer (bitrot hash + block): one copy and one stream write per block. */
+  async writev(chunks: Uint8Array[]): Promise<void> {
+    const joined = Buffer.concat(chunks);
+    await this.pipe.push(joined);
+    this.sizeBytes += joined.length;
+  }
+
   /** Waits for `beforeRename`, then ends the body: the peer fsyncs, renames and answers. */
   async commit(beforeRename?: Promise<unknown>): Promise<void> {
     try {
