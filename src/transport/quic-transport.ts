@@ -37,6 +37,7 @@ export interface QuicTransportLimits {
   quicReadChunkBytes: number;
   quicStreamsPerConnectionMax: number;
   quicSilentConnectionMs: number;
+  quicPeerProbeTimeoutMs: number;
 }
 
 export interface QuicTransportOptions {
@@ -70,7 +71,15 @@ interface OutboundLink {
   retryTimer?: NodeJS.Timeout;
   /** Once connected, the link is kept up in the background (reconnect with backoff). */
   everConnected: boolean;
+  /** Datagrams received on `connection` when last sampled, and since when that count stands (ms). */
+  heard?: { connection: NativeConnection; datagrams: number; sinceMs: number };
 }
+
+/**
+ * The transport's own liveness probe: answered by serve() before any handler (a peer of an older
+ * build answers it with an UnknownMethod error, which proves it alive just as well).
+ */
+const probeMethod = 'transport.probe';
 
 /** What a call saw of its connection when it started: datagrams received so far, and when. */
 interface SilenceProbe {
@@ -86,6 +95,9 @@ export class QuicTransport implements Transport {
   private readonly nodeIdByPeerId = new Map<string, string>();
   private readonly scopes = new Set<CallScope>();
   private readonly inboundConnections = new Map<NativeConnection, Set<CallScope>>();
+  /** Inbound connections accepted per node id since listen(). */
+  private readonly inboundNodes = new Map<string, number>();
+  private heardTimer: NodeJS.Timeout | undefined;
   private readonly inboundSlots: CallSlots;
   private readonly clients = new Map<SocketFamily, NativeClient>();
   private started: Promise<{ engine: QuinnEngine; config: NativeConfig }> | undefined;
@@ -123,6 +135,13 @@ export class QuicTransport implements Transport {
     const ip = await resolveAddress(this.options.listen.host);
     this.server = engine.createServer(config, ip.address, this.options.listen.port);
     void this.acceptConnections(this.server, handler);
+    // A restarted node tells its peers at once: each sees a new inbound connection and checks that
+    // its own link back is not a dead connection to this node's previous process.
+    for (const link of this.links.values()) if (link.state.peer.nodeId !== this.options.nodeId) this.probe(link);
+    this.heardTimer = setInterval(() => {
+      for (const link of this.links.values()) this.sampleHeard(link);
+    }, Math.max(1, Math.floor(this.limits.keepAliveIntervalMs / 4)));
+    this.heardTimer.unref();
     return this.server.port();
   }
 
@@ -169,6 +188,43 @@ export class QuicTransport implements Transport {
     }
   }
 
+  /**
+   * After a peer connected to us anew: a link that heard nothing for 1.5 keep-alive intervals (a
+   * live peer ACKs our keep-alive and sends its own) is a dead connection to the peer's previous
+   * process and is re-made now; any other gets a probe.
+   */
+  private recheckLink(link: OutboundLink): void {
+    const connection = link.connection;
+    if (connection === undefined) return;
+    this.sampleHeard(link);
+    if (link.heard !== undefined && Date.now() - link.heard.sinceMs > 1.5 * this.limits.keepAliveIntervalMs) {
+      connection.abort();
+      this.onOutboundClosed(link, connection);
+      return;
+    }
+    this.probe(link);
+  }
+
+  /** Updates link.heard from the connection's datagram counter (sampled every keep-alive interval / 4 and on demand). */
+  private sampleHeard(link: OutboundLink): void {
+    const connection = link.connection;
+    if (connection === undefined) return;
+    const datagrams = connection.stats().udpRxDatagrams;
+    if (link.heard?.connection !== connection || link.heard.datagrams !== datagrams) link.heard = { connection, datagrams, sinceMs: Date.now() };
+  }
+
+  /**
+   * Sends one probe call over the link; a timeout on a silent connection drops it (dropIfSilent),
+   * so the next call connects afresh. Never throws: the outcome lands in the peer's health.
+   */
+  private probe(link: OutboundLink): void {
+    this.call(link.state.peer.nodeId, { method: probeMethod, header: null }, { timeoutMs: this.limits.quicPeerProbeTimeoutMs })
+      .then(async (reply) => {
+        for await (const _ of reply.body) { /* empty */ }
+      })
+      .catch(ignore);
+  }
+
   health(nodeId: string): PeerHealth {
     const link = this.links.get(nodeId);
     if (link === undefined) throw new TesseraError('PeerUnknown', `node ${nodeId} is not in the peer list`);
@@ -187,6 +243,7 @@ export class QuicTransport implements Transport {
 
   private async shutDown(): Promise<void> {
     const closed = new TesseraError('TransportClosed', 'transport is closed');
+    clearInterval(this.heardTimer);
     for (const scope of [...this.scopes]) scope.abort(closed);
     for (const link of this.links.values()) {
       clearTimeout(link.retryTimer);
@@ -342,6 +399,11 @@ export class QuicTransport implements Transport {
         continue;
       }
       this.acceptedConnections++;
+      // A second connection from a node: it restarted (or reconnected); our link to it may be a dead one.
+      const seen = this.inboundNodes.get(nodeId) ?? 0;
+      this.inboundNodes.set(nodeId, seen + 1);
+      const link = this.links.get(nodeId);
+      if (seen > 0 && link !== undefined) this.recheckLink(link);
       const calls = new Set<CallScope>();
       this.inboundConnections.set(connection, calls);
       void connection.closed().then(() => {
@@ -390,7 +452,7 @@ export class QuicTransport implements Transport {
       let frame: ReplyFrame;
       let body: AsyncIterable<Uint8Array> | undefined;
       try {
-        const reply = await raceAbort(handler({ from, method, header, body: request.body, signal: scope.signal }), scope.signal);
+        const reply = method === probeMethod ? { header: null } : await raceAbort(handler({ from, method, header, body: request.body, signal: scope.signal }), scope.signal);
         frame = { h: reply.header };
         body = reply.body;
       } catch (err) {
@@ -412,9 +474,9 @@ export class QuicTransport implements Transport {
 
 function defaultLimits(): QuicTransportLimits {
   const { handshakeTimeoutMs, connectionIdleTimeoutMs, keepAliveIntervalMs, callsPerPeerMax, callQueuePerPeerMax, inboundCallsMax, callFrameTimeoutMs, callTimeoutMaxMs, transportCloseGraceMs,
-    quicStreamWindowBytes, quicConnectionWindowBytes, quicSocketBufferBytes, quicReadChunkBytes, quicStreamsPerConnectionMax, quicSilentConnectionMs } = limits;
+    quicStreamWindowBytes, quicConnectionWindowBytes, quicSocketBufferBytes, quicReadChunkBytes, quicStreamsPerConnectionMax, quicSilentConnectionMs, quicPeerProbeTimeoutMs } = limits;
   return { handshakeTimeoutMs, connectionIdleTimeoutMs, keepAliveIntervalMs, callsPerPeerMax, callQueuePerPeerMax, inboundCallsMax, callFrameTimeoutMs, callTimeoutMaxMs, transportCloseGraceMs,
-    quicStreamWindowBytes, quicConnectionWindowBytes, quicSocketBufferBytes, quicReadChunkBytes, quicStreamsPerConnectionMax, quicSilentConnectionMs };
+    quicStreamWindowBytes, quicConnectionWindowBytes, quicSocketBufferBytes, quicReadChunkBytes, quicStreamsPerConnectionMax, quicSilentConnectionMs, quicPeerProbeTimeoutMs };
 }
 
 /** Relations between the limits; throws InvalidConfig when one does not hold. */

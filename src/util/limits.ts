@@ -171,6 +171,9 @@ export const quicReadChunkBytes = 256 * KiB;
  *  (a live peer ACKs within a round trip) is closed and re-made, in ms: a peer that restarted
  *  never answers its old connection. */
 export const quicSilentConnectionMs = 300;
+/** Deadline of the liveness probe sent over the link to a peer that just connected to this node
+ *  anew (it may have restarted, leaving our old connection to it dead), in ms. */
+export const quicPeerProbeTimeoutMs = 1_000;
 /** Streams a peer may have open at once on one QUIC connection (MAX_STREAMS); >= callsPerPeerMax. */
 export const quicStreamsPerConnectionMax = 256;
 /** HTTP/2 (TLS transport) receive window of one stream, bytes: what one call may have in flight and unread. */
