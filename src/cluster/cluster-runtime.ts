@@ -5,19 +5,19 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { LmdbMetaStore } from '../meta/lmdb-meta-store.js';
 import type { MetaStore } from '../meta/meta-store.js';
+import { ClusterMetaStore, type ReplicaMethod } from '../replication/cluster-meta-store.js';
+import { metaWriteQuorum } from '../replication/quorum.js';
+import { invokeLocal, isReplicaMethod, serveReplica } from '../replication/replica-server.js';
 import { isShardMethod, serveShard } from '../store/shard-server.js';
 import type { ShardStore, ShardStoreSet } from '../store/shard-store.js';
 import { loadNodeIdentity } from '../transport/identity.js';
 import type { CallHandler, PeerAddress, Transport } from '../transport/transport.js';
 import { TesseraError } from '../util/errors.js';
 import { layoutSyncIntervalMs, metaCallTimeoutMs } from '../util/limits.js';
-import { ClusterMetaStore, type ReplicaMethod } from './cluster-meta-store.js';
 import { ClusterShardStores } from './cluster-stores.js';
 import { isAdminMethod } from './admin-server.js';
 import { layoutFromConfig, peerOfMember, startingLayout, type LayoutState } from './layout-state.js';
 import { LayoutSync, LiveLayout } from './live-layout.js';
-import { metaWriteQuorum } from './quorum.js';
-import { invokeLocal, isReplicaMethod, serveReplica } from './replica-server.js';
 
 type ClusterConfig = NonNullable<Config['cluster']>;
 
