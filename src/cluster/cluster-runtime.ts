@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { LmdbMetaStore } from '../meta/lmdb-meta-store.js';
 import type { MetaStore } from '../meta/meta-store.js';
+import { startingLayout, type LayoutState } from '../placement/layout-state.js';
+import { LiveLayout } from '../placement/live-layout.js';
 import { ClusterMetaStore, type ReplicaMethod } from '../replication/cluster-meta-store.js';
 import { metaWriteQuorum } from '../replication/quorum.js';
 import { invokeLocal, isReplicaMethod, serveReplica } from '../replication/replica-server.js';
@@ -16,8 +18,8 @@ import { TesseraError } from '../util/errors.js';
 import { layoutSyncIntervalMs, metaCallTimeoutMs } from '../util/limits.js';
 import { ClusterShardStores } from './cluster-stores.js';
 import { isAdminMethod } from './admin-server.js';
-import { layoutFromConfig, peerOfMember, startingLayout, type LayoutState } from './layout-state.js';
-import { LayoutSync, LiveLayout } from './live-layout.js';
+import { layoutFromConfig, peerOfMember } from './layout-config.js';
+import { LayoutSync } from './layout-sync.js';
 
 type ClusterConfig = NonNullable<Config['cluster']>;
 

@@ -12,8 +12,8 @@ export const erasureErrorCodes = [
   'SingularDecodeMatrix',
 ] as const;
 
-/** placement/: the ring and layout versions. */
-export const placementErrorCodes = ['InsufficientNodes', 'InvalidLayout'] as const;
+/** placement/: the ring and layout versions (staging, applying and adopting a change). */
+export const placementErrorCodes = ['InsufficientNodes', 'InvalidArgument', 'InvalidLayout', 'LayoutNotApplied', 'LayoutTransitionInProgress'] as const;
 
 /** transport/: calls between nodes. */
 export const transportErrorCodes = [
@@ -46,11 +46,8 @@ export const replicationErrorCodes = [
   'BadRequest', 'BucketAlreadyOwnedByYou', 'BucketNotEmpty', 'NoSuchBucket', 'ReadQuorumNotMet', 'UnknownMethod', 'WriteQuorumNotMet',
 ] as const;
 
-/** cluster/: layout changes, the node's start-up. */
-export const clusterErrorCodes = [
-  'DataDirLocked', 'InvalidArgument', 'InvalidConfig', 'InvalidLayout', 'LayoutNotApplied', 'LayoutTransitionInProgress',
-  'ListenFailed', 'Unavailable', 'UnknownMethod',
-] as const;
+/** cluster/: the node's start-up, its admin calls and its call routing. */
+export const clusterErrorCodes = ['DataDirLocked', 'InvalidArgument', 'InvalidConfig', 'ListenFailed', 'StorageIOError', 'Unavailable', 'UnknownMethod'] as const;
 
 /** cli/: the `s3d` commands. */
 export const cliErrorCodes = ['InvalidArgument', 'InvalidConfig', 'NodeStartFailed'] as const;
