@@ -4,6 +4,7 @@
 import { TesseraError, isTesseraError } from '../util/errors.js';
 import { peerProbeIntervalMs, shardReadTimeoutMs, shardStreamQueueMaxBytes, shardWriteTimeoutMs, metaCallTimeoutMs } from '../util/limits.js';
 import type { Transport } from '../transport/transport.js';
+import { shardCall, type ShardHeaders, type ShardMethod } from './shard-methods.js';
 import type { ShardStore, ShardWriter } from './shard-store.js';
 
 /** Codes a peer's shard server sends that keep their meaning here. */
@@ -96,7 +97,7 @@ class RemoteShardWriter implements ShardWriter {
 
   constructor(transport: Transport, private readonly nodeId: string, shardId: string) {
     this.reply = transport
-      .call(nodeId, { method: 'shard.put', header: { shardId }, body: this.pipe.body() }, { timeoutMs: shardWriteTimeoutMs })
+      .call(nodeId, shardCall('shard.put', { shardId }, this.pipe.body()), { timeoutMs: shardWriteTimeoutMs })
       .then(async (reply) => {
         await collect(reply.body, 0);
         return reply.header;
@@ -169,7 +170,7 @@ export class RemoteShardStore implements ShardStore {
   async readRange(shardId: string, offsetBytes: number, lengthBytes: number): Promise<Buffer> {
     this.checkUp();
     try {
-      const reply = await this.transport.call(this.nodeId, { method: 'shard.read', header: { shardId, offsetBytes, lengthBytes } }, { timeoutMs: shardReadTimeoutMs });
+      const reply = await this.transport.call(this.nodeId, shardCall('shard.read', { shardId, offsetBytes, lengthBytes }), { timeoutMs: shardReadTimeoutMs });
       const data = await collect(reply.body, lengthBytes);
       if (data.length !== lengthBytes) throw new TesseraError('ShardTruncated', `${shardId} on node ${this.nodeId}: got ${data.length} of ${lengthBytes} bytes`);
       return data;
@@ -201,9 +202,9 @@ export class RemoteShardStore implements ShardStore {
     // The transport is closed by the node.
   }
 
-  private async small(method: string, header: unknown): Promise<unknown> {
+  private async small<M extends ShardMethod>(method: M, header: ShardHeaders[M]): Promise<unknown> {
     try {
-      const reply = await this.transport.call(this.nodeId, { method, header }, { timeoutMs: metaCallTimeoutMs });
+      const reply = await this.transport.call(this.nodeId, shardCall(method, header), { timeoutMs: metaCallTimeoutMs });
       await collect(reply.body, 0);
       return reply.header;
     } catch (err) {
