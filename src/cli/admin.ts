@@ -5,7 +5,8 @@
 import { loadConfig, type Config } from '../config/config.js';
 import { makeTransport } from '../cluster/cluster-runtime.js';
 import type { HealPriority, HealRequest, NodeStatus } from '../cluster/admin-server.js';
-import { allMembers, applyStaged, describeChanges, peerOfMember, stageAddNode, stageRemoveNode, stageRevert, stageSetWeight, type LayoutMember, type LayoutState } from '../cluster/layout-state.js';
+import { peerOfMember } from '../cluster/layout-config.js';
+import { allMembers, applyStaged, describeChanges, stageAddNode, stageRemoveNode, stageRevert, stageSetWeight, type LayoutMember, type LayoutState } from '../placement/layout-state.js';
 import { loadNodeIdentity } from '../transport/identity.js';
 import type { Transport } from '../transport/transport.js';
 import { TesseraError } from '../util/errors.js';

@@ -3,7 +3,7 @@
 // start a scan now. The client side is src/cli/admin.ts.
 import type { MetaStoreHealth } from '../meta/meta-health.js';
 import type { ScanScope } from '../meta/types.js';
-import type { LayoutMember, LayoutState } from './layout-state.js';
+import type { LayoutMember, LayoutState } from '../placement/layout-state.js';
 import type { RebalanceProgress } from '../repair/rebalancer.js';
 import type { ReconstructorStats } from '../repair/reconstructor.js';
 import type { ScanCycle } from '../repair/scanner.js';

@@ -5,19 +5,22 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { LmdbMetaStore } from '../meta/lmdb-meta-store.js';
 import type { MetaStore } from '../meta/meta-store.js';
+import { startingLayout, type LayoutState } from '../placement/layout-state.js';
+import { LiveLayout } from '../placement/live-layout.js';
+import { ClusterMetaStore } from '../replication/cluster-meta-store.js';
+import { metaWriteQuorum } from '../replication/quorum.js';
+import { replicaInvoker } from '../replication/replica-methods.js';
+import { isReplicaMethod, serveReplica } from '../replication/replica-server.js';
+import { ClusterShardStores } from '../store/cluster-stores.js';
 import { isShardMethod, serveShard } from '../store/shard-server.js';
 import type { ShardStore, ShardStoreSet } from '../store/shard-store.js';
 import { loadNodeIdentity } from '../transport/identity.js';
 import type { CallHandler, PeerAddress, Transport } from '../transport/transport.js';
 import { TesseraError } from '../util/errors.js';
 import { layoutSyncIntervalMs, metaCallTimeoutMs } from '../util/limits.js';
-import { ClusterMetaStore, type ReplicaMethod } from './cluster-meta-store.js';
-import { ClusterShardStores } from './cluster-stores.js';
 import { isAdminMethod } from './admin-server.js';
-import { layoutFromConfig, peerOfMember, startingLayout, type LayoutState } from './layout-state.js';
-import { LayoutSync, LiveLayout } from './live-layout.js';
-import { metaWriteQuorum } from './quorum.js';
-import { invokeLocal, isReplicaMethod, serveReplica } from './replica-server.js';
+import { layoutFromConfig, peerOfMember } from './layout-config.js';
+import { LayoutSync } from './layout-sync.js';
 
 type ClusterConfig = NonNullable<Config['cluster']>;
 
@@ -71,12 +74,7 @@ export async function startClusterRuntime(cluster: ClusterConfig, local: LmdbMet
 
   const { dataShards, parityShards } = layoutState.current;
   const stores = new ClusterShardStores({ dataShards, parityShards }, (key) => layout.place(key), cluster.nodeId, localStore, transport);
-  const invoke = async (nodeId: string, method: ReplicaMethod, args: unknown[]): Promise<unknown> => {
-    if (nodeId === cluster.nodeId) return invokeLocal(local, method, args);
-    const reply = await transport.call(nodeId, { method: `meta.${method}`, header: args }, { timeoutMs: metaCallTimeoutMs });
-    for await (const _ of reply.body) { /* no reply body for meta calls */ }
-    return reply.header ?? undefined;
-  };
+  const invoke = replicaInvoker({ selfId: cluster.nodeId, local, transport, timeoutMs: metaCallTimeoutMs });
   const meta = new ClusterMetaStore({
     local, selfId: cluster.nodeId, nodeIds: () => layout.memberIds(), layoutVersion: () => layout.current.version,
     homeSets: (key) => layout.homeSets(key),

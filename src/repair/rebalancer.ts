@@ -12,11 +12,11 @@
 // node's metadata store cannot commit (a full disk), passes stop at the first such failure and
 // pause with backoff.
 import type { Logger } from 'pino';
-import type { LayoutState } from '../cluster/layout-state.js';
 import { isMetaStoreUnavailable } from '../meta/meta-health.js';
 import { MetaOutage } from '../meta/meta-outage.js';
 import { compareVersions, type VersionStamp } from '../meta/meta-store.js';
 import type { DataLayout, DataOwner, DataPart, DataRef, ObjectRecord, ObjectVersion } from '../meta/types.js';
+import type { LayoutState } from '../placement/layout-state.js';
 import { shardFileBytes } from '../erasure/stripe.js';
 import { shardIdOf } from '../object/layout.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';

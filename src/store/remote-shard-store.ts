@@ -5,6 +5,7 @@ import { TesseraError, isTesseraError } from '../util/errors.js';
 import { bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
 import { peerProbeIntervalMs, shardReadTimeoutMs, shardReadTimeoutPerMiBMs, shardStreamQueueMaxBytes, shardVerifyTimeoutMs, shardWriteTimeoutMs, metaCallTimeoutMs } from '../util/limits.js';
 import type { Transport } from '../transport/transport.js';
+import { shardCall, type ShardHeaders, type ShardMethod } from './shard-methods.js';
 import type { ShardBlocks, ShardStore, ShardWriter } from './shard-store.js';
 
 /** Codes a peer's shard server sends that keep their meaning here. */
@@ -97,7 +98,7 @@ class RemoteShardWriter implements ShardWriter {
 
   constructor(transport: Transport, private readonly nodeId: string, shardId: string) {
     this.reply = transport
-      .call(nodeId, { method: 'shard.put', header: { shardId }, body: this.pipe.body() }, { timeoutMs: shardWriteTimeoutMs })
+      .call(nodeId, shardCall('shard.put', { shardId }, this.pipe.body()), { timeoutMs: shardWriteTimeoutMs })
       .then(async (reply) => {
         await collect(reply.body, 0);
         return reply.header;
@@ -177,7 +178,7 @@ export class RemoteShardStore implements ShardStore {
   async readRange(shardId: string, offsetBytes: number, lengthBytes: number): Promise<Buffer> {
     this.checkUp();
     try {
-      const reply = await this.transport.call(this.nodeId, { method: 'shard.read', header: { shardId, offsetBytes, lengthBytes } }, { timeoutMs: shardReadTimeoutMs + Math.ceil((lengthBytes / (1024 * 1024)) * shardReadTimeoutPerMiBMs) });
+      const reply = await this.transport.call(this.nodeId, shardCall('shard.read', { shardId, offsetBytes, lengthBytes }), { timeoutMs: shardReadTimeoutMs + Math.ceil((lengthBytes / (1024 * 1024)) * shardReadTimeoutPerMiBMs) });
       const data = await collect(reply.body, lengthBytes);
       if (data.length !== lengthBytes) throw new TesseraError('ShardTruncated', `${shardId} on node ${this.nodeId}: got ${data.length} of ${lengthBytes} bytes`);
       return data;
@@ -193,7 +194,7 @@ export class RemoteShardStore implements ShardStore {
   async verifyBlocks(shardId: string, blocks: ShardBlocks): Promise<void> {
     this.checkUp();
     try {
-      const reply = await this.transport.call(this.nodeId, { method: 'shard.verify', header: { shardId, blocks } }, { timeoutMs: shardVerifyTimeoutMs });
+      const reply = await this.transport.call(this.nodeId, shardCall('shard.verify', { shardId, blocks }), { timeoutMs: shardVerifyTimeoutMs });
       await collect(reply.body, 0);
       return;
     } catch (err) {
@@ -229,9 +230,9 @@ export class RemoteShardStore implements ShardStore {
     // The transport is closed by the node.
   }
 
-  private async small(method: string, header: unknown): Promise<unknown> {
+  private async small<M extends ShardMethod>(method: M, header: ShardHeaders[M]): Promise<unknown> {
     try {
-      const reply = await this.transport.call(this.nodeId, { method, header }, { timeoutMs: metaCallTimeoutMs });
+      const reply = await this.transport.call(this.nodeId, shardCall(method, header), { timeoutMs: metaCallTimeoutMs });
       await collect(reply.body, 0);
       return reply.header;
     } catch (err) {

@@ -12,8 +12,8 @@ export const erasureErrorCodes = [
   'SingularDecodeMatrix',
 ] as const;
 
-/** placement/: the ring and layout versions. */
-export const placementErrorCodes = ['InsufficientNodes', 'InvalidLayout'] as const;
+/** placement/: the ring and layout versions (staging, applying and adopting a change). */
+export const placementErrorCodes = ['InsufficientNodes', 'InvalidArgument', 'InvalidLayout', 'LayoutNotApplied', 'LayoutTransitionInProgress'] as const;
 
 /** transport/: calls between nodes. */
 export const transportErrorCodes = [
@@ -41,11 +41,13 @@ export const objectErrorCodes = [
   'WriteQuorumNotMet',
 ] as const;
 
-/** cluster/: replicated metadata, layout changes, the node's start-up. */
-export const clusterErrorCodes = [
-  'BadRequest', 'DataDirLocked', 'InvalidArgument', 'InvalidConfig', 'InvalidLayout', 'LayoutNotApplied', 'LayoutTransitionInProgress',
-  'ListenFailed', 'ReadQuorumNotMet', 'Unavailable', 'UnknownMethod', 'WriteQuorumNotMet',
+/** replication/: metadata over the cluster's replicas (quorum reads and writes, the replica server). */
+export const replicationErrorCodes = [
+  'BadRequest', 'BucketAlreadyOwnedByYou', 'BucketNotEmpty', 'NoSuchBucket', 'ReadQuorumNotMet', 'UnknownMethod', 'WriteQuorumNotMet',
 ] as const;
+
+/** cluster/: the node's start-up, its admin calls and its call routing. */
+export const clusterErrorCodes = ['DataDirLocked', 'InvalidArgument', 'InvalidConfig', 'ListenFailed', 'StorageIOError', 'Unavailable', 'UnknownMethod'] as const;
 
 /** cli/: the `s3d` commands. */
 export const cliErrorCodes = ['InvalidArgument', 'InvalidConfig', 'NodeStartFailed'] as const;
@@ -57,17 +59,18 @@ export type TransportErrorCode = (typeof transportErrorCodes)[number];
 export type StoreErrorCode = (typeof storeErrorCodes)[number];
 export type MetaErrorCode = (typeof metaErrorCodes)[number];
 export type ObjectErrorCode = (typeof objectErrorCodes)[number];
+export type ReplicationErrorCode = (typeof replicationErrorCodes)[number];
 export type ClusterErrorCode = (typeof clusterErrorCodes)[number];
 export type CliErrorCode = (typeof cliErrorCodes)[number];
 
 /** Any code of the layers below the S3 gateway. */
 export type LayerErrorCode =
   | ConfigErrorCode | ErasureErrorCode | PlacementErrorCode | TransportErrorCode | StoreErrorCode | MetaErrorCode | ObjectErrorCode
-  | ClusterErrorCode | CliErrorCode;
+  | ReplicationErrorCode | ClusterErrorCode | CliErrorCode;
 
 const layerErrorCodes: ReadonlySet<string> = new Set<string>([
   ...configErrorCodes, ...erasureErrorCodes, ...placementErrorCodes, ...transportErrorCodes, ...storeErrorCodes, ...metaErrorCodes,
-  ...objectErrorCodes, ...clusterErrorCodes, ...cliErrorCodes,
+  ...objectErrorCodes, ...replicationErrorCodes, ...clusterErrorCodes, ...cliErrorCodes,
 ]);
 
 /** True when `code` (e.g. read off the wire from another node) is a known layer code. */

@@ -10,8 +10,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ClusterMetaStore, type ReplicaMethod } from '../../src/cluster/cluster-meta-store.js';
-import { serveReplica } from '../../src/cluster/replica-server.js';
+import { ClusterMetaStore } from '../../src/replication/cluster-meta-store.js';
+import { replicaWireMethod, type ReplicaArgs, type ReplicaInvoker, type ReplicaMethod, type ReplicaReply } from '../../src/replication/replica-methods.js';
+import { serveReplica } from '../../src/replication/replica-server.js';
 import { bitrotHash, initBitrot } from '../../src/erasure/bitrot.js';
 import { openMetaStore, type LmdbMetaStore } from '../../src/meta/lmdb-meta-store.js';
 import type { ObjectRecord, RepairEntry } from '../../src/meta/types.js';
@@ -122,10 +123,10 @@ describe.skipIf(skipReason !== undefined)('real LMDB on a full tmpfs', () => {
       ['n4', await open(join(disk, 'n4'))],
     ]);
     // Each call goes through the replica server and the wire's error frame, as between two nodes.
-    const invoke = async (nodeId: string, method: ReplicaMethod, args: unknown[]): Promise<unknown> => {
-      const call = { from: 'n1', method: `meta.${method}`, header: args, body: (async function* () {})(), signal: new AbortController().signal };
+    const invoke: ReplicaInvoker = async <M extends ReplicaMethod>(nodeId: string, method: M, args: ReplicaArgs<M>): Promise<ReplicaReply<M>> => {
+      const call = { from: 'n1', method: replicaWireMethod(method), header: args, body: (async function* () {})(), signal: new AbortController().signal };
       try {
-        return (await serveReplica(replicas.get(nodeId)!, call)).header ?? undefined;
+        return ((await serveReplica(replicas.get(nodeId)!, call)).header ?? undefined) as ReplicaReply<M>;
       } catch (err) {
         const frame = errorFrame(err);
         throw 'e' in frame ? errorFromFrame(frame, nodeId) : err;

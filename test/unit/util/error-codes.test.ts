@@ -5,7 +5,7 @@ import { toS3Error } from '../../../src/s3/errors.js';
 import { errorFrame, errorFromFrame } from '../../../src/transport/framing.js';
 import {
   cliErrorCodes, clusterErrorCodes, configErrorCodes, erasureErrorCodes, metaErrorCodes, objectErrorCodes, placementErrorCodes,
-  storeErrorCodes, transportErrorCodes,
+  replicationErrorCodes, storeErrorCodes, transportErrorCodes,
 } from '../../../src/util/error-codes.js';
 import { TesseraError } from '../../../src/util/errors.js';
 
@@ -22,7 +22,7 @@ describe('layer error codes', () => {
   it('every layer code maps to an S3 error with a 4xx/5xx status, and none falls through to an unlisted code', () => {
     const all = [
       ...configErrorCodes, ...erasureErrorCodes, ...placementErrorCodes, ...transportErrorCodes, ...storeErrorCodes, ...metaErrorCodes,
-      ...objectErrorCodes, ...clusterErrorCodes, ...cliErrorCodes,
+      ...objectErrorCodes, ...replicationErrorCodes, ...clusterErrorCodes, ...cliErrorCodes,
     ];
     for (const code of all) {
       const reply = toS3Error(new TesseraError(code, 'x'));

@@ -3,11 +3,10 @@
 // later versions are made by `s3d admin layout ... apply` and spread to every node, which keeps
 // the newest it has seen in LMDB. While shards and records move to a new version, the previous
 // one is kept so every object is still found where the old placement put it (a transition); a
-// second change waits until the transition is over. Pure functions here; layout-service.ts runs them.
-import type { Config } from '../config/config.js';
-import { nodeWeightMax, type ClusterLayout } from '../placement/layout.js';
-import type { PeerAddress } from '../transport/transport.js';
+// second change waits until the transition is over. Pure functions here; live-layout.ts runs them,
+// cluster/layout-config.ts makes version 1 from the config and a member's transport address.
 import { TesseraError } from '../util/errors.js';
+import { nodeWeightMax, type ClusterLayout } from './layout.js';
 
 /** One node as the layout knows it: its identity, address and share of data. */
 export interface LayoutMember {
@@ -42,23 +41,8 @@ export interface LayoutState {
   staged?: LayoutMember[];
 }
 
-type ClusterConfig = NonNullable<Config['cluster']>;
-
-const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-
-/** The layout a node's config describes: version cluster.layoutVersion, its nodes and weights. */
-export function layoutFromConfig(cluster: ClusterConfig): LayoutSpec {
-  const parityShards = cluster.parityShards;
-  return {
-    version: cluster.layoutVersion,
-    dataShards: cluster.dataShards ?? cluster.nodes.filter((n) => n.weight > 0).length - parityShards,
-    parityShards,
-    members: cluster.nodes.map((n) => ({
-      id: n.id, host: n.host, port: n.port, publicKey: n.publicKey, weight: n.weight,
-      ...(n.zone !== undefined ? { zone: n.zone } : {}), ...(n.s3Port !== undefined ? { s3Port: n.s3Port } : {}),
-    })).sort(byId),
-  };
-}
+/** Orders members by id (the order LayoutSpec.members keeps). */
+export const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /**
  * The state a node starts with: the saved one, unless the config carries a newer version (an
@@ -67,11 +51,6 @@ export function layoutFromConfig(cluster: ClusterConfig): LayoutSpec {
 export function startingLayout(saved: LayoutState | undefined, fromConfig: LayoutSpec): LayoutState {
   if (saved === undefined || fromConfig.version > saved.current.version) return { current: fromConfig };
   return saved;
-}
-
-/** How the transport reaches `member`. */
-export function peerOfMember(member: LayoutMember): PeerAddress {
-  return { nodeId: member.id, host: member.host, port: member.port, publicKey: member.publicKey };
 }
 
 /** The members of `spec` that hold data, as the placement ring takes them. */

@@ -1,9 +1,10 @@
 // The cluster's ShardStoreSet: placement names nodes, and a node id resolves to this node's own
 // drive or to a RemoteShardStore over the transport. The object layer cannot tell them apart.
-import { RemoteShardStore } from '../store/remote-shard-store.js';
-import type { ErasureSetFormat, ShardStore, ShardStoreSet } from '../store/shard-store.js';
 import type { Transport } from '../transport/transport.js';
+import { RemoteShardStore } from './remote-shard-store.js';
+import type { ErasureSetFormat, ShardStore, ShardStoreSet } from './shard-store.js';
 
+/** The ShardStoreSet of a cluster node: this node's drive set plus one RemoteShardStore per peer. */
 export class ClusterShardStores implements ShardStoreSet {
   /** One RemoteShardStore per peer, made on first use (peers join with new layouts). */
   private readonly remotes = new Map<string, RemoteShardStore>();

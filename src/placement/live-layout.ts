@@ -1,13 +1,12 @@
 // The layout a running node uses: the durable LayoutState (layout-state.ts) with a Placement per
-// version, kept in LMDB, replaced when a newer version arrives (from `s3d admin layout apply` or
-// from a peer), and pulled from peers every layoutSyncIntervalMs so a node that was down when a
-// change was applied catches up. Newly written data goes where the current version places it;
-// while a transition is in progress, metadata is read and written on the home nodes of both versions.
+// version, saved through the node (LMDB), replaced when a newer version arrives (from `s3d admin
+// layout apply`, or pulled from a peer by cluster/layout-sync.ts). Newly written data goes where the
+// current version places it; while a transition is in progress, metadata is read and written on
+// the home nodes of both versions.
 import type { Logger } from 'pino';
-import { Placement } from '../placement/placement.js';
-import type { Transport } from '../transport/transport.js';
 import { TesseraError } from '../util/errors.js';
 import { allMembers, placementLayout, type LayoutMember, type LayoutSpec, type LayoutState } from './layout-state.js';
+import { Placement } from './placement.js';
 
 /** Order of two states: by current version, then a finished transition after an unfinished one. Positive when `a` is newer. */
 export function compareLayoutStates(a: LayoutState, b: LayoutState): number {
@@ -121,42 +120,5 @@ export class LiveLayout {
     const run = this.queue.then(action, action);
     this.queue = run.catch(() => undefined);
     return run;
-  }
-}
-
-/** Pulls peers' layout states every `intervalMs` and adopts newer ones (the gossip that carries a change to nodes that missed it). */
-export class LayoutSync {
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-
-  constructor(private readonly layout: LiveLayout, private readonly transport: Transport, private readonly selfId: string, private readonly callTimeoutMs: number, private readonly log: Logger) {}
-
-  start(intervalMs: number): void {
-    this.timer = setInterval(() => void this.pullOnce(), intervalMs);
-    this.timer.unref();
-  }
-
-  /** Asks every member for its state and adopts the newest; resolves when all answered or failed. */
-  async pullOnce(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      const peers = this.layout.memberIds().filter((id) => id !== this.selfId && this.transport.health(id).up);
-      await Promise.all(peers.map(async (nodeId) => {
-        try {
-          const reply = await this.transport.call(nodeId, { method: 'layout.get', header: null }, { timeoutMs: this.callTimeoutMs });
-          for await (const _ of reply.body) { /* no body */ }
-          await this.layout.adopt(reply.header as LayoutState);
-        } catch (err) {
-          this.log.debug({ err, nodeId }, 'layout pull failed');
-        }
-      }));
-    } finally {
-      this.running = false;
-    }
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
   }
 }

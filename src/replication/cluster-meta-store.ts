@@ -14,17 +14,7 @@ import { checkConditions, dataRefOf } from '../meta/write-rules.js';
 import { errorCodeOf, TesseraError } from '../util/errors.js';
 import { replicaReadGraceMs, replicaWriteGraceMs } from '../util/limits.js';
 import { gather, metaReadQuorum, quorumsMet, successes, unanimousError, type Quorum, type ReplicaResult } from './quorum.js';
-
-/** The MetaReplica methods a peer may call (the meta server refuses anything else). */
-export const replicaMethods = [
-  'getBucket', 'listBuckets', 'applyBucket', 'deleteBucket', 'listObjects', 'getObjectVersion', 'applyObject',
-  'applyDelete', 'createUpload', 'getUpload', 'putPart', 'getParts', 'listUploads', 'applyCompleteUpload', 'abortUpload', 'dropObject',
-  'getCompletedUpload',
-] as const;
-export type ReplicaMethod = (typeof replicaMethods)[number];
-
-/** Calls `method` of the replica on `nodeId` (locally when it is this node), within its deadline. */
-export type ReplicaInvoker = (nodeId: string, method: ReplicaMethod, args: unknown[]) => Promise<unknown>;
+import type { ReplicaArgs, ReplicaInvoker, ReplicaMethod, ReplicaReply } from './replica-methods.js';
 
 export interface ClusterMetaOptions {
   local: MetaReplica;
@@ -70,7 +60,7 @@ export class ClusterMetaStore implements MetaStore {
     // Bucket writes reach a majority, so a majority of answers includes one that has it (a node
     // that missed the create, or joined later, learns it here).
     const answers = successes(await this.onAll('getBucket', [name], this.majority()));
-    const found = answers.find((b) => b !== undefined) as BucketRecord | undefined;
+    const found = answers.find((b) => b !== undefined);
     if (found) await this.local.applyBucket(found).catch(() => undefined);
     else if (answers.length < this.majority()) {
       throw new TesseraError('ReadQuorumNotMet', `bucket ${name}: ${answers.length} of ${this.options.nodeIds().length} nodes answered, need ${this.majority()}`);
@@ -81,7 +71,7 @@ export class ClusterMetaStore implements MetaStore {
   async listBuckets(): Promise<BucketRecord[]> {
     const results = await this.onAll('listBuckets', [], this.listQuorum());
     const byName = new Map<string, BucketRecord>();
-    for (const list of successes(results) as BucketRecord[][]) for (const bucket of list) if (!byName.has(bucket.name)) byName.set(bucket.name, bucket);
+    for (const list of successes(results)) for (const bucket of list) if (!byName.has(bucket.name)) byName.set(bucket.name, bucket);
     return [...byName.values()].sort((a, b) => compareUtf8(a.name, b.name));
   }
 
@@ -105,7 +95,7 @@ export class ClusterMetaStore implements MetaStore {
   async getObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
     const sets = this.homeSets(bucket, key);
     const results = await this.onSets(sets, 'getObjectVersion', [bucket, key], 'read');
-    const versions = successes(results) as ObjectVersion[];
+    const versions = successes(results);
     if (!quorumsMet(results, this.quorums(sets, 'read'))) {
       throw new TesseraError('ReadQuorumNotMet', `metadata of ${bucket}/${key}: ${versions.length} of ${results.length} replicas answered, need ${this.describeQuorums(sets, 'read')}`);
     }
@@ -125,7 +115,7 @@ export class ClusterMetaStore implements MetaStore {
     const sets = this.homeSets(bucket, key);
     const results = await this.onSets(sets, 'applyDelete', [tombstone], 'write');
     this.requireWrites(results, this.quorums(sets, 'write'), `delete of ${bucket}/${key}`);
-    return newestRecord(successes(results) as (ObjectRecord | undefined)[]);
+    return newestRecord(successes(results));
   }
 
   /**
@@ -137,7 +127,7 @@ export class ClusterMetaStore implements MetaStore {
     if (!(await this.getBucket(bucket))) throw new TesseraError('NoSuchBucket', 'bucket does not exist', { bucket });
     if (query.maxKeys === 0) return { objects: [], commonPrefixes: [], isTruncated: false };
     const results = await this.onAll('listObjects', [bucket, query], this.listQuorum());
-    const pages = results.flatMap((r) => (r.ok ? [r.value as ListObjectsPage] : notFoundCodes.includes(errorCodeOf(r.error) ?? '') ? [emptyPage] : []));
+    const pages = results.flatMap((r) => (r.ok ? [r.value] : notFoundCodes.includes(errorCodeOf(r.error) ?? '') ? [emptyPage] : []));
     if (pages.length < this.listQuorum()) {
       throw new TesseraError('ReadQuorumNotMet', `listing of ${bucket}: ${pages.length} of ${this.options.nodeIds().length} nodes answered, need ${this.listQuorum()}`);
     }
@@ -154,7 +144,7 @@ export class ClusterMetaStore implements MetaStore {
 
   async getUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord | undefined> {
     const results = await this.onSets(this.homeSets(bucket, key), 'getUpload', [bucket, key, uploadId], 'read');
-    return (successes(results) as (UploadRecord | undefined)[]).find((u) => u !== undefined);
+    return successes(results).find((u) => u !== undefined);
   }
 
   async putPart(bucket: string, key: string, uploadId: string, part: PartRecord): Promise<void> {
@@ -181,7 +171,7 @@ export class ClusterMetaStore implements MetaStore {
     const missing = unanimousError(results, ['NoSuchUpload']);
     if (missing) throw missing;
     const byNumber = new Map<number, PartRecord>();
-    for (const list of successes(results) as PartRecord[][]) {
+    for (const list of successes(results)) {
       for (const part of list) {
         const seen = byNumber.get(part.partNumber);
         if (!seen || part.lastModifiedMs > seen.lastModifiedMs) byNumber.set(part.partNumber, part);
@@ -194,7 +184,7 @@ export class ClusterMetaStore implements MetaStore {
   async listUploads(bucket: string, query: ListUploadsQuery): Promise<ListUploadsPage> {
     if (!(await this.getBucket(bucket))) throw new TesseraError('NoSuchBucket', 'bucket does not exist', { bucket });
     const results = await this.onAll('listUploads', [bucket, query], this.listQuorum());
-    const pages = successes(results) as ListUploadsPage[];
+    const pages = successes(results);
     return mergeUploadPages(pages, query.maxUploads);
   }
 
@@ -215,7 +205,7 @@ export class ClusterMetaStore implements MetaStore {
     if (!quorumsMet(results, this.quorums(sets, 'read'))) {
       throw new TesseraError('ReadQuorumNotMet', `completion of upload ${uploadId}: need ${this.describeQuorums(sets, 'read')}`);
     }
-    return (successes(results) as (CompletedUpload | undefined)[]).find((c) => c !== undefined);
+    return successes(results).find((c) => c !== undefined);
   }
 
   /** This node's own records (each node sweeps its replica). */
@@ -238,7 +228,7 @@ export class ClusterMetaStore implements MetaStore {
     if (!quorumsMet(results, this.quorums([nodes], 'read'))) {
       throw new TesseraError('ReadQuorumNotMet', `metadata of ${bucket}/${key}: need ${this.describeQuorums([nodes], 'read')}`);
     }
-    return newestVersion(successes(results) as ObjectVersion[]);
+    return newestVersion(successes(results));
   }
 
   /** Stores a moved version (same time and writer, new placement) on `nodes` at the write quorum. Throws WriteQuorumNotMet. */
@@ -325,13 +315,13 @@ export class ClusterMetaStore implements MetaStore {
    * any replica may hold the record, a crash here must never collect the data (an orphan is
    * safe, a deleted shard of a live object is not). When no replica took it, the data is collected.
    */
-  private async publish(record: ObjectRecord, method: 'applyObject' | 'applyCompleteUpload', args: unknown[]): Promise<ObjectRecord | undefined> {
+  private async publish<M extends 'applyObject' | 'applyCompleteUpload'>(record: ObjectRecord, method: M, args: ReplicaArgs<M>): Promise<ObjectRecord | undefined> {
     await this.local.removePending(record.parts.filter((p) => p.inline === undefined).map((p) => p.dataId)); // inline parts have no pending entry
     const sets = this.homeSets(record.bucket, record.key);
     const results = await this.onSets(sets, method, args, 'write');
     if (method === 'applyObject' && !results.some((r) => r.ok)) await this.collect(record.parts.map((p) => dataRefOf(p)));
     this.requireWrites(results, this.quorums(sets, 'write'), `${record.bucket}/${record.key}`);
-    return newestRecord(successes(results) as (ObjectRecord | undefined)[]);
+    return newestRecord(successes(results));
   }
 
   /** Queues data no replica references for deletion by this node's gc. */
@@ -353,27 +343,27 @@ export class ClusterMetaStore implements MetaStore {
   }
 
   /** Sends the newest version to replicas that answered with an older one (best effort). */
-  private readRepair(results: readonly ReplicaResult<unknown>[], newest: ObjectVersion | undefined): void {
+  private readRepair(results: readonly ReplicaResult<ObjectVersion>[], newest: ObjectVersion | undefined): void {
     if (!newest) return;
     const winner = newest.record ?? newest.tombstone!;
     for (const result of results) {
       if (!result.ok) continue;
-      const version = result.value as ObjectVersion;
+      const version = result.value;
       const held = version.record ?? version.tombstone;
       if (held && compareVersions(held, winner) >= 0) continue;
-      const repair = newest.record ? this.options.invoke(result.nodeId, 'applyObject', [newest.record]) : this.options.invoke(result.nodeId, 'applyDelete', [newest.tombstone]);
+      const repair = newest.record ? this.options.invoke(result.nodeId, 'applyObject', [newest.record]) : this.options.invoke(result.nodeId, 'applyDelete', [newest.tombstone!]);
       repair.catch((err: unknown) => this.options.log.debug({ err, nodeId: result.nodeId }, 'read repair failed'));
     }
   }
 
   /** Calls `method` on the union of the home sets; returns once each set's quorum answered (plus grace) or all did. */
-  private onSets(sets: readonly string[][], method: ReplicaMethod, args: unknown[], kind: 'read' | 'write'): Promise<ReplicaResult<unknown>[]> {
+  private onSets<M extends ReplicaMethod>(sets: readonly string[][], method: M, args: ReplicaArgs<M>, kind: 'read' | 'write'): Promise<ReplicaResult<ReplicaReply<M>>[]> {
     const nodes = [...new Set(sets.flat())];
     const graceMs = readMethods.has(method) ? replicaReadGraceMs : replicaWriteGraceMs;
     return gather(nodes, (nodeId) => this.options.invoke(nodeId, method, args), { quorums: this.quorums(sets, kind), graceMs });
   }
 
-  private onAll(method: ReplicaMethod, args: unknown[], need: number): Promise<ReplicaResult<unknown>[]> {
+  private onAll<M extends ReplicaMethod>(method: M, args: ReplicaArgs<M>, need: number): Promise<ReplicaResult<ReplicaReply<M>>[]> {
     const nodes = this.options.nodeIds();
     const graceMs = readMethods.has(method) ? replicaReadGraceMs : replicaWriteGraceMs;
     return gather(nodes, (nodeId) => this.options.invoke(nodeId, method, args), { quorums: [{ nodes, need }], graceMs });

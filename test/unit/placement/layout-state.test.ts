@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import {
   allMembers, applyStaged, describeChanges, finishTransition, placementLayout, stageAddNode, stageRemoveNode, stageSetWeight,
   startingLayout, type LayoutMember, type LayoutSpec, type LayoutState,
-} from '../../../src/cluster/layout-state.js';
-import { compareLayoutStates } from '../../../src/cluster/live-layout.js';
+} from '../../../src/placement/layout-state.js';
+import { compareLayoutStates } from '../../../src/placement/live-layout.js';
 
 const member = (i: number, weight = 1): LayoutMember => ({ id: `node-${i}`, host: '127.0.0.1', port: 9100 + i, publicKey: `key-${i}`.padEnd(43, 'x'), weight });
 const spec = (version: number, members: LayoutMember[]): LayoutSpec => ({ version, dataShards: 4, parityShards: 2, members });
