@@ -121,8 +121,9 @@ export class Reconstructor {
     let next = 0;
     const slot = async (index: number): Promise<void> => {
       for (;;) {
-        await this.throttle.admit(index);
-        if (this.runner.isStopped || tally.removalFailed || next >= entries.length) return;
+        const over = (): boolean => this.runner.isStopped || tally.removalFailed || next >= entries.length;
+        await this.throttle.admit(index, over); // a slot the throttle holds back leaves once the batch is taken
+        if (over()) return;
         const entry = entries[next++]!;
         if ((this.retryAt.get(idOf(entry)) ?? 0) > Date.now()) continue;
         const startedMs = Date.now();

@@ -30,9 +30,12 @@ export class RepairThrottle {
     this.wakeAll();
   }
 
-  /** Resolves when rebuild slot `slot` (0-based) may start: at once when slot < concurrency(). */
-  async admit(slot: number): Promise<void> {
-    while (!this.stopped && slot >= this.concurrency()) await this.sleep(repairThrottlePollMs);
+  /**
+   * Resolves when rebuild slot `slot` (0-based) may start (at once when slot < concurrency()), or
+   * as soon as `done()` says there is nothing left for it to take.
+   */
+  async admit(slot: number, done: () => boolean = () => false): Promise<void> {
+    while (!this.stopped && !done() && slot >= this.concurrency()) await this.sleep(repairThrottlePollMs);
   }
 
   /** After a rebuild that took `tookMs`: rests tookMs x repairTranquility while clients are served. */

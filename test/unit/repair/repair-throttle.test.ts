@@ -92,6 +92,23 @@ describe('RepairThrottle', () => {
     expect(held.done).toBe(12);
   });
 
+  it('while clients are served, drains the whole queue one at a time and ends each pass (entries queued later are taken too)', async () => {
+    const queue = new MemoryQueue();
+    queue.entries = entries(3);
+    let done = 0;
+    const quick = async (): Promise<RepairOutcome> => {
+      done++;
+      return { rebuilt: true, bytes: 1 };
+    };
+    reconstructor = new Reconstructor(queue, quick, log, new RepairThrottle(() => true));
+    reconstructor.start();
+    await waitFor(() => queue.entries.length === 0, 5_000, 'the first three repaired');
+    queue.entries = entries(2).map((e) => ({ ...e, dataId: `z${e.dataId}` }));
+    reconstructor.kick(); // a new pass runs only if the last one ended
+    await waitFor(() => queue.entries.length === 0, 5_000, 'the two queued later repaired');
+    expect(done).toBe(5);
+  });
+
   it('rests after each rebuild while clients are served, tranquility times as long as it took', async () => {
     const throttle = new RepairThrottle(() => true);
     const started = Date.now();
