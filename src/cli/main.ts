@@ -10,6 +10,7 @@ import { loadConfig, logLevels, type Config, type PartialConfig } from '../confi
 import { addClusterNode, initCluster, shardPortOffset } from '../cluster/cluster-init.js';
 import { adminHeal, adminLayout, adminStatus, type LayoutCommand } from './admin.js';
 import { startLocalCluster, stopLocalCluster } from './cluster-local.js';
+import { cpuProfileDirEnv, installCpuProfiler } from './cpu-profile.js';
 import { startNode, type RunningNode } from '../cluster/node.js';
 import { isTesseraError } from '../util/errors.js';
 
@@ -98,6 +99,7 @@ async function runServer(options: ServerOptions): Promise<void> {
   };
   const config = loadConfig({ ...(options.config !== undefined ? { file: options.config } : {}), overrides, env: process.env });
   const log = makeLogger(config);
+  const finishProfile = installCpuProfiler(process.env[cpuProfileDirEnv], log);
   const node = await startNode(config, log);
   stopOnUnhandledErrors(log);
   process.stderr.write(`${banner(node)}\n`);
@@ -109,7 +111,8 @@ async function runServer(options: ServerOptions): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down: finishing in-flight requests');
     node.stop().then(
-      () => {
+      async () => {
+        await finishProfile?.();
         log.info('stopped');
         process.exit(0);
       },

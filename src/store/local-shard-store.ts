@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { errorCodeOf, TesseraError } from '../util/errors.js';
 import { bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
 import { shardVerifyReadMaxBytes } from '../util/limits.js';
+import { ReadHandleCache } from './read-handle-cache.js';
 import type { ShardBlocks, ShardStore, ShardWriter } from './shard-store.js';
 
 const shardIdPattern = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
@@ -42,6 +43,7 @@ class LocalShardWriter implements ShardWriter {
     private readonly finalDir: string,
     private readonly finalPath: string,
     private readonly ensureDir: (dir: string) => Promise<void>,
+    private readonly onReplaced: () => void,
   ) {}
 
   async write(chunk: Uint8Array): Promise<void> {
@@ -90,6 +92,7 @@ class LocalShardWriter implements ShardWriter {
     try {
       await this.ensureDir(this.finalDir);
       await rename(this.tempPath, this.finalPath);
+      this.onReplaced();
       await fsyncDirectory(this.finalDir);
     } catch (err) {
       await rm(this.tempPath, { force: true }).catch(() => undefined);
@@ -114,6 +117,7 @@ export class LocalShardStore implements ShardStore {
   private readonly shardsDir: string;
   private readonly tempDir: string;
   private readonly knownDirs = new Set<string>();
+  private readonly readHandles = new ReadHandleCache();
 
   private constructor(readonly root: string) {
     this.shardsDir = join(root, 'shards');
@@ -146,7 +150,7 @@ export class LocalShardStore implements ShardStore {
     const tempPath = join(this.tempDir, `${randomBytes(12).toString('hex')}.tmp`);
     try {
       const handle = await open(tempPath, 'wx', 0o600);
-      return new LocalShardWriter(handle, tempPath, dir, path, this.ensureDir);
+      return new LocalShardWriter(handle, tempPath, dir, path, this.ensureDir, () => this.readHandles.invalidate(shardId));
     } catch (err) {
       throw ioError(err, `create shard ${shardId}`);
     }
@@ -165,14 +169,15 @@ export class LocalShardStore implements ShardStore {
     }
   }
 
+  /** Reads through a cached open handle (ReadHandleCache): one positional read, no open or close. */
   async readRange(shardId: string, offsetBytes: number, lengthBytes: number): Promise<Buffer> {
-    const handle = await this.openShard(shardId);
+    const lent = await this.readHandles.lend(shardId, () => this.openShard(shardId));
     try {
       const buffer = Buffer.allocUnsafe(lengthBytes);
-      await readFully(handle, buffer, lengthBytes, offsetBytes, shardId);
+      await readFully(lent.handle, buffer, lengthBytes, offsetBytes, shardId);
       return buffer;
     } finally {
-      await handle.close();
+      lent.release();
     }
   }
 
@@ -211,7 +216,9 @@ export class LocalShardStore implements ShardStore {
 
   async delete(shardId: string): Promise<void> {
     try {
-      await unlink(this.pathOf(shardId).path);
+      const { path } = this.pathOf(shardId);
+      this.readHandles.invalidate(shardId);
+      await unlink(path);
     } catch (err) {
       if (errorCodeOf(err) !== 'ENOENT') throw ioError(err, `delete shard ${shardId}`);
     }
@@ -235,7 +242,7 @@ export class LocalShardStore implements ShardStore {
   }
 
   async close(): Promise<void> {
-    // Nothing held open between calls.
+    await this.readHandles.close();
   }
 }
 

@@ -211,6 +211,10 @@ export const shardReadTimeoutPerMiBMs = 1_000;
 export const readWindowBytesMax = 4 * MiB;
 /** Deadline of streaming one shard file to a peer, in ms (a stopped peer is found sooner by the connection's idle timeout). */
 export const shardWriteTimeoutMs = 15 * 60_000;
+/** Read handles of shard files one drive keeps open between reads (store/read-handle-cache.ts). */
+export const readHandlesMax = 256;
+/** A cached shard read handle unused for this long is closed, in ms. */
+export const readHandleIdleMs = 10_000;
 /** Deadline of verifying one whole shard file where it is stored (shard.verify), in ms. */
 export const shardVerifyTimeoutMs = 15 * 60_000;
 /** Bytes read at once while verifying a shard file's blocks (whole blocks; at least one block). */
