@@ -1,4 +1,4 @@
-// bench-compare's pure part: figures read from a result (v4 and v5), B/A ratios, verdicts by
+// bench-compare's pure part: figures read from a result (v4, v5 and v6), B/A ratios, verdicts by
 // direction (latency and seconds: lower is better), figures in only one result, input errors.
 import { describe, expect, it } from 'vitest';
 import { compareReports, comparisonMarkdown, parseReport, reportFigures, type ComparableReport } from '../../../bench/compare.js';
@@ -69,6 +69,15 @@ describe('reportFigures', () => {
     expect(figures.get('single node, 1 drive | LIST | 4 KiB | c1 | request rate')?.value).toBe(40);
     expect(figures.get('limit | fsync-write')).toEqual({ value: 800, unit: 'MB/s', lowerIsBetter: false });
     expect(figures.get('transport | quic | echo 4 KiB, 16 in flight')?.unit).toBe('ops/s');
+  });
+
+  it('reads server CPU per GB from a schemaVersion 6 cell as lower-is-better, and none from 5', () => {
+    const v6 = parseReport(JSON.stringify({ ...report({ cells: [cell({ serverCpuSecondsPerGB: 4.5 })] }), schemaVersion: 6 }), 'new.json');
+    expect(reportFigures(v6).get(`${key} | server CPU per GB`)).toEqual({ value: 4.5, unit: 's/GB', lowerIsBetter: true });
+    expect(reportFigures(report({ cells: [cell({})] })).has(`${key} | server CPU per GB`)).toBe(false);
+    const cheaper = report({ schemaVersion: 6, cells: [cell({ serverCpuSecondsPerGB: 2 })] });
+    const row = compareReports(v6, cheaper, 0.1).both.find((f) => f.key === `${key} | server CPU per GB`);
+    expect(row).toMatchObject({ value: 4.5, valueB: 2, verdict: 'better' });
   });
 
   it('leaves out failed cells, whose figures are partial', () => {
