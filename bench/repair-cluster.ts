@@ -6,11 +6,12 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ClusterReport } from '../src/cli/admin.js';
+import { assert } from '../src/util/assert.js';
 import { clusterNodeCount, clusterReadyTimeoutMs, type SpawnedCluster } from './cluster-process.js';
 import { logTail, spawnLogged, waitForReady, type LoggedChild } from './server-process.js';
 
@@ -61,10 +62,16 @@ export interface LogProblem {
 /**
  * Runs `s3d admin heal --wait` until a round's scans reached every shard (sum of scan.last.unreachable
  * is 0), at most repairHealRoundsMax times: what an operator does when `s3d admin status` shows a scan
- * with unreachable shards. `baseline` is the nodes' counters before the first round. Throws Error
- * when a heal exits non-zero or shards are still unreachable after the last round.
+ * with unreachable shards. `baseline` is the nodes' counters before the first round; `onCommandExit`
+ * is called as each heal command exits, before the status it is judged by. Throws Error when a heal
+ * exits non-zero or shards are still unreachable after the last round.
  */
-export async function healRounds(binPath: string, dir: string, baseline: readonly RepairCounters[]): Promise<{ rounds: HealRound[]; counters: RepairCounters[]; startedAt: number; finishedAt: number }> {
+export async function healRounds(
+  binPath: string,
+  dir: string,
+  baseline: readonly RepairCounters[],
+  onCommandExit?: () => void,
+): Promise<{ rounds: HealRound[]; counters: RepairCounters[]; startedAt: number; finishedAt: number }> {
   const args = ['admin', 'heal', '--wait', '--timeout', String(repairHealTimeoutSeconds), '--config', nodeConfig(dir, 1)];
   const rounds: HealRound[] = [];
   let counters = [...baseline];
@@ -73,6 +80,7 @@ export async function healRounds(binPath: string, dir: string, baseline: readonl
     const roundStartedAt = performance.now();
     const heal = await runS3d(binPath, args, repairHealTimeoutSeconds * 1000 + repairCommandGraceMs);
     const finishedAt = performance.now();
+    onCommandExit?.();
     const seconds = (finishedAt - roundStartedAt) / 1000;
     const incomplete = heal.code === 1 && heal.stdout.includes('heal incomplete'); // its scans could not reach some shards
     if (heal.code !== 0 && !incomplete) throw new Error(`\`s3d admin heal --wait\` (round ${rounds.length + 1}) exited ${heal.code ?? 'by a signal'} after ${seconds.toFixed(1)} s: ${lastLine(heal.stderr) || lastLine(heal.stdout)}`);
@@ -86,6 +94,39 @@ export async function healRounds(binPath: string, dir: string, baseline: readonl
     if (rounds.length >= repairHealRoundsMax) throw new Error(`${unreachable} shards still unreachable by the scans after ${rounds.length} heal rounds`);
     repairProgress(`heal round ${rounds.length} finished after ${seconds.toFixed(1)} s, but its scans could not reach ${unreachable} shards: heal again...`);
   }
+}
+
+/** A node's disk loss as loseDisk made it. */
+export interface DiskLoss {
+  node: number;
+  /** The shard files the node held, and their SHA-256 (hex) by path, taken before the loss. */
+  lostFiles: ShardFile[];
+  lostHashes: Map<string, string>;
+  /** Every node's repair counters just before the loss, the lost node's zeroed (its restart counts from zero). */
+  countersBaseline: RepairCounters[];
+  /** performance.now() at the SIGKILL, and the seconds from it to the restarted node's "s3d ready". */
+  killedAt: number;
+  restartSeconds: number;
+  /** The node's new process; the caller stops it. */
+  restarted: LoggedChild;
+}
+
+/**
+ * Loses node `node`'s disk: hashes its shard files among `files` (every node's, as listShardFiles
+ * gave them), reads the counters, SIGKILLs the node's process `pid`, deletes those files and restarts
+ * the node. Throws Error when the node does not die or does not come back (restartNode).
+ */
+export async function loseDisk(binPath: string, cluster: SpawnedCluster, node: number, pid: number, files: readonly ShardFile[]): Promise<DiskLoss> {
+  assert(Number.isInteger(pid) && pid > 0, `no pid for node ${node}`); // kill(0) would signal our whole process group
+  const lostFiles = files.filter((f) => f.node === node);
+  const lostHashes = await hashFiles(lostFiles);
+  const countersBaseline = restartBaseline(repairCounters(await adminStatus(binPath, cluster.dir)), node);
+  repairProgress(`node ${node}: SIGKILL, delete its ${lostFiles.length} shard files, restart...`);
+  const killedAt = performance.now();
+  await killAndWait(pid, node);
+  await Promise.all(lostFiles.map((f) => rm(f.path)));
+  const restarted = await restartNode(binPath, cluster, node);
+  return { node, lostFiles, lostHashes, countersBaseline, killedAt, restartSeconds: (performance.now() - killedAt) / 1000, restarted };
 }
 
 /** One shard file on a node's drive: DIR/node-N/drive-1/shards/<2 chars>/<dataId>.<shardIndex>. */

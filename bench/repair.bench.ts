@@ -1,8 +1,11 @@
-// Repair bench (issue 5, "Figures"): a fresh 6-node 4+2 QUIC cluster gets a known amount of data, then
-// node 3's disk loses every shard file (SIGKILL, wipe, restart) and the operator runs `s3d admin heal
-// --wait`. Reports rebuild MB/s and the time from the loss to full redundancy, proven from the files:
-// every data item has shards 0..k+m-1 again, total shard bytes are back, node 3's files are
-// byte-identical to the lost ones. Standalone: `node dist/bench/repair.bench.js [--quick] [--data-mib N]`.
+// Repair bench (issues 5 and 13): a fresh 6-node 4+2 QUIC cluster gets 512 MiB of 16 MiB objects (and
+// the 1 MiB objects of a GET workload, measured once as a baseline), then node 3's disk loses every
+// shard file (SIGKILL, wipe, restart) and the operator runs `s3d admin heal --wait`. Reports rebuild
+// MB/s and the time from the loss to full redundancy, proven from the files: every data item has
+// shards 0..k+m-1 again, total shard bytes are back, node 3's files are byte-identical to the lost
+// ones. Then node 4's disk is lost and healed while the GET workload runs (repair-load.ts): its p99
+// against the baseline's, and the rebuild rate under load, redundancy proven the same way.
+// Standalone: `node dist/bench/repair.bench.js [--quick] [--data-mib N]`.
 
 import { Command, InvalidArgumentError } from 'commander';
 import { randomBytes } from 'node:crypto';
@@ -11,14 +14,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { assert } from '../src/util/assert.js';
 import { clusterNodeCount, clusterParityShards, startCluster, type SpawnedCluster } from './cluster-process.js';
-import { BenchClient, putObjects } from './load.js';
+import { putObjects } from './load.js';
 import {
-  adminStatus, hashFiles, healRounds, killAndWait, listShardFiles, logProblems, redundancyProblems, repairCounters, repairProblemsShownMax,
-  repairProgress as progress, restartBaseline, restartLogPath, restartNode, settledShardFiles, subtractCounters, sumOf, totalBytes,
-  type HealRound, type LogProblem,
+  healRounds, listShardFiles, logProblems, loseDisk, redundancyProblems, repairProblemsShownMax, repairProgress as progress, restartLogPath,
+  settledShardFiles, subtractCounters, sumOf, totalBytes, type HealRound, type LogProblem, type ShardFile,
 } from './repair-cluster.js';
+import {
+  clusterClient, getLoadFigures, repairLoadConcurrency, repairLoadLostNode, repairLoadObjectBytes, repairLoadObjects, repairLoadWindowMs,
+  repairLoadWindowQuickMs, repairUnderLoad, runGetLoad, writeGetSet, type GetLoadFigures, type GetSet, type RepairUnderLoad,
+} from './repair-load.js';
 import { megabytesPerSecond } from './report.js';
 import { findRepoRoot, type LoggedChild } from './server-process.js';
 
@@ -44,10 +49,15 @@ export interface RepairResult {
   transport: 'quic';
   objects: number;
   objectBytes: number;
-  /** Object bytes written (objects x objectBytes). */
+  /** Object bytes written (objects x objectBytes), not counting the GET workload's objects. */
   dataBytes: number;
   putMegabytesPerSecond: number;
-  /** Shard files and their bytes on all nodes before the loss (and again after the heal). */
+  /**
+   * The GET workload before any loss (its objects are written with the data, so the first loss and
+   * heal include them); undefined when a GET failed (the run's error says how).
+   */
+  getBaseline: GetLoadFigures | undefined;
+  /** Shard files and their bytes on all nodes before the loss (and again after the heal), the GET objects' included. */
   shardFiles: number;
   shardBytes: number;
   /** Data items (distinct data ids) with shard files. */
@@ -77,7 +87,12 @@ export interface RepairResult {
   rebuildingRoundsMegabytesPerSecond: number;
   /** Each `s3d admin heal --wait` run, in order. */
   healRounds: HealRound[];
-  /** Warn and worse lines in the node logs, grouped by node and message. */
+  /**
+   * The second phase: node repairLoadLostNode's disk lost after the first heal and healed under the
+   * GET workload; undefined when it did not run (an earlier failure) or failed (the run's error).
+   */
+  underLoad: RepairUnderLoad | undefined;
+  /** Warn and worse lines in the node logs (both restarted nodes' included), grouped by node and message. */
   logProblems: LogProblem[];
 }
 
@@ -93,6 +108,8 @@ export interface RepairBenchOptions {
   binPath: string;
   /** Data written before the loss, in MiB; a multiple of repairObjectMib is written (rounded up). */
   dataMib: number;
+  /** The GET workload's baseline window, in ms (repairLoadWindowMs, --quick repairLoadWindowQuickMs). */
+  loadWindowMs: number;
   /** Parent of the cluster's temp dir; default os.tmpdir(). */
   dataDirParent: string | undefined;
   /** Keep the cluster dir (configs, logs, data) instead of deleting it. */
@@ -102,18 +119,19 @@ export interface RepairBenchOptions {
 }
 
 /**
- * Starts a cluster, writes the data, loses node repairLostNode's disk, heals and verifies; stops the
- * cluster and deletes its dir, also on failure. Never throws for a failure of the cluster or the heal:
+ * Starts a cluster, writes the data and the GET objects, measures the GET baseline, loses node
+ * repairLostNode's disk, heals and verifies, then loses node repairLoadLostNode's disk and heals it
+ * under the GET workload (repairUnderLoad); stops the cluster and deletes its dir, also on failure. Never throws for a failure of the cluster or the heal:
  * it is the returned `error`. Progress goes to stderr.
  */
 export async function runRepairBench(options: RepairBenchOptions): Promise<RepairRun> {
   // A parent of our own: startCluster keeps a cluster dir it could not start (for its logs), and this bench leaves nothing behind.
   const parent = await mkdtemp(join(options.dataDirParent ?? tmpdir(), 'tessera-bench-repair-'));
-  const restarted: { node: LoggedChild | undefined } = { node: undefined };
+  const restarted: LoggedChild[] = [];
   let cluster: SpawnedCluster | undefined;
   const stopAll = async (): Promise<void> => {
     await cluster?.stop();
-    await restarted.node?.stop();
+    await Promise.all(restarted.map((node) => node.stop()));
   };
   try {
     progress(`starting a ${clusterNodeCount}-node ${clusterNodeCount - clusterParityShards}+${clusterParityShards} QUIC cluster...`);
@@ -133,32 +151,27 @@ export async function runRepairBench(options: RepairBenchOptions): Promise<Repai
   }
 }
 
-async function measure(options: RepairBenchOptions, cluster: SpawnedCluster, restarted: { node: LoggedChild | undefined }): Promise<RepairRun> {
+async function measure(options: RepairBenchOptions, cluster: SpawnedCluster, restarted: LoggedChild[]): Promise<RepairRun> {
   const objects = Math.max(1, Math.ceil(options.dataMib / repairObjectMib));
   const objectBytes = repairObjectMib * MiB;
-  progress(`PUT ${objects} x ${repairObjectMib} MiB...`);
+  progress(`PUT ${objects} x ${repairObjectMib} MiB, then ${repairLoadObjects} x ${repairLoadObjectBytes / MiB} MiB for the GET load...`);
   const putMegabytesPerSecond = await writeObjects(cluster, objects, objectBytes);
+  const getSet = await writeGetSet(cluster, repairBucket);
   const before = await settledShardFiles(cluster.dir);
-  const lostFiles = before.filter((f) => f.node === repairLostNode);
-  const lostHashes = await hashFiles(lostFiles);
-  const countersBefore = repairCounters(await adminStatus(options.binPath, cluster.dir));
+  const errors: string[] = [];
+  progress(`GET ${repairLoadObjectBytes / MiB} MiB c${repairLoadConcurrency} for ${(options.loadWindowMs / 1000).toFixed(1)} s before any loss...`);
+  const baseline = await runGetLoad(cluster, getSet, { windowMs: options.loadWindowMs });
+  if (baseline.error !== undefined) errors.push(`GET before any loss failed: ${baseline.error.code} ${baseline.error.message}`);
 
-  progress(`node ${repairLostNode}: SIGKILL, delete its ${lostFiles.length} shard files, restart...`);
-  const lostPid = cluster.pids[repairLostNode - 1];
-  assert(lostPid !== undefined && lostPid > 0, `no pid for node ${repairLostNode}`); // kill(0) would signal our whole process group
-  const killedAt = performance.now();
-  await killAndWait(lostPid, repairLostNode);
-  await Promise.all(lostFiles.map((f) => rm(f.path)));
-  restarted.node = await restartNode(options.binPath, cluster, repairLostNode);
-  const restartSeconds = (performance.now() - killedAt) / 1000;
-
-  progress(`s3d admin heal --wait (node ${repairLostNode} ready after ${restartSeconds.toFixed(1)} s)...`);
-  const heal = await healRounds(options.binPath, cluster.dir, restartBaseline(countersBefore, repairLostNode));
+  const loss = await loseDisk(options.binPath, cluster, repairLostNode, pidOf(cluster, repairLostNode), before);
+  restarted.push(loss.restarted);
+  progress(`s3d admin heal --wait (node ${repairLostNode} ready after ${loss.restartSeconds.toFixed(1)} s)...`);
+  const heal = await healRounds(options.binPath, cluster.dir, loss.countersBaseline);
   const healSeconds = (heal.finishedAt - heal.startedAt) / 1000;
-  const counters = subtractCounters(heal.counters, restartBaseline(countersBefore, repairLostNode));
+  const counters = subtractCounters(heal.counters, loss.countersBaseline);
 
   const after = await listShardFiles(cluster.dir);
-  const problems = await redundancyProblems(before, after, lostHashes);
+  const problems = await redundancyProblems(before, after, loss.lostHashes);
   const rebuiltBytes = sumOf(counters, 'rebuiltBytes');
   const result: RepairResult = {
     nodes: clusterNodeCount,
@@ -169,15 +182,16 @@ async function measure(options: RepairBenchOptions, cluster: SpawnedCluster, res
     objectBytes,
     dataBytes: objects * objectBytes,
     putMegabytesPerSecond,
+    getBaseline: baseline.error === undefined ? getLoadFigures(getSet, baseline) : undefined,
     shardFiles: before.length,
     shardBytes: totalBytes(before),
     dataItems: new Set(before.map((f) => f.dataId)).size,
     lostNode: repairLostNode,
-    lostShardFiles: lostFiles.length,
-    lostShardBytes: totalBytes(lostFiles),
-    restartSeconds,
+    lostShardFiles: loss.lostFiles.length,
+    lostShardBytes: totalBytes(loss.lostFiles),
+    restartSeconds: loss.restartSeconds,
     healSeconds,
-    lossToRedundancySeconds: (heal.finishedAt - killedAt) / 1000,
+    lossToRedundancySeconds: (heal.finishedAt - loss.killedAt) / 1000,
     rebuiltShards: sumOf(counters, 'rebuilt'),
     rebuiltBytes,
     failedRepairs: sumOf(counters, 'failed'),
@@ -185,16 +199,47 @@ async function measure(options: RepairBenchOptions, cluster: SpawnedCluster, res
     repairMegabytesPerSecond: megabytesPerSecond(rebuiltBytes, healSeconds),
     rebuildingRoundsMegabytesPerSecond: megabytesPerSecond(rebuiltBytes, heal.rounds.filter((r) => r.rebuiltShards > 0).reduce((sum, r) => sum + r.seconds, 0)),
     healRounds: heal.rounds,
-    logProblems: await logProblems([...cluster.logPaths, restartLogPath(cluster.dir, repairLostNode)]),
+    underLoad: undefined,
+    logProblems: [],
   };
-  const error = problems.length === 0 ? undefined : `no full redundancy after the heal: ${problems.length} problems, e.g. ${problems.slice(0, repairProblemsShownMax).join('; ')}`;
-  return { result, error };
+  if (problems.length > 0) errors.push(`no full redundancy after the heal: ${problemsText(problems)}`);
+  // The second phase needs a cluster at full redundancy and a baseline to compare with.
+  else if (result.getBaseline !== undefined) errors.push(...(await secondPhase(options, cluster, restarted, getSet, after, result)));
+  const restartLogs = [repairLostNode, repairLoadLostNode].map((node) => restartLogPath(cluster.dir, node));
+  result.logProblems = await logProblems([...cluster.logPaths, ...restartLogs]);
+  return { result, error: errors.length === 0 ? undefined : errors.join('; ') };
+}
+
+// Runs repairUnderLoad into result.underLoad; returns its errors (a failure, or redundancy not proven).
+async function secondPhase(
+  options: RepairBenchOptions,
+  cluster: SpawnedCluster,
+  restarted: LoggedChild[],
+  getSet: GetSet,
+  files: readonly ShardFile[],
+  result: RepairResult,
+): Promise<string[]> {
+  try {
+    const onRestarted = (node: LoggedChild): void => void restarted.push(node);
+    const phase = await repairUnderLoad(options.binPath, cluster, pidOf(cluster, repairLoadLostNode), getSet, files, result.getBaseline, onRestarted);
+    result.underLoad = phase.underLoad;
+    return phase.problems.length === 0 ? [] : [`no full redundancy after the heal under client load: ${problemsText(phase.problems)}`];
+  } catch (err) {
+    return [`repair under client load: ${(err as Error).message}`];
+  }
+}
+
+function pidOf(cluster: SpawnedCluster, node: number): number {
+  return cluster.pids[node - 1] ?? 0;
+}
+
+function problemsText(problems: readonly string[]): string {
+  return `${problems.length} problems, e.g. ${problems.slice(0, repairProblemsShownMax).join('; ')}`;
 }
 
 // The objects share one random payload; each starts with 16 bytes of its key's hash (load.ts), so no two data items are equal.
 async function writeObjects(cluster: SpawnedCluster, objects: number, objectBytes: number): Promise<number> {
-  const credentials = { accessKey: cluster.accessKey, secretKey: cluster.secretKey, region: 'us-east-1' };
-  const client = new BenchClient({ endpoints: cluster.endpoints, credentials, ca: cluster.ca, connections: repairPutConcurrency });
+  const client = clusterClient(cluster, repairPutConcurrency);
   try {
     await client.createBucket(repairBucket);
     const keys = Array.from({ length: objects }, (_, i) => `repair/${i}`);
@@ -206,14 +251,12 @@ async function writeObjects(cluster: SpawnedCluster, objects: number, objectByte
   }
 }
 
-
 /** The Markdown table of one run: one row per figure. MiB = 2^20 bytes, MB/s = 10^6 bytes per second. */
 export function repairMarkdownTable(result: RepairResult): string {
-  const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
-  const seconds = (s: number): string => `${s.toFixed(1)} s`;
   const rows: Array<[string, string]> = [
     [`data written (${result.objects} x ${result.objectBytes / MiB} MiB objects, PUT ${result.putMegabytesPerSecond.toFixed(1)} MB/s)`, mib(result.dataBytes)],
-    [`shard files on ${result.nodes} nodes before the loss (${result.dataItems} data items)`, `${result.shardFiles} files, ${mib(result.shardBytes)}`],
+    ...baselineRows(result.getBaseline),
+    [`shard files on ${result.nodes} nodes before the loss (${result.dataItems} data items, the GET objects' included)`, `${result.shardFiles} files, ${mib(result.shardBytes)}`],
     [`lost with node ${result.lostNode}'s disk`, `${result.lostShardFiles} files, ${mib(result.lostShardBytes)}`],
     [`node ${result.lostNode} restart (SIGKILL to "s3d ready")`, seconds(result.restartSeconds)],
     [`\`s3d admin heal --wait\`${healRoundsNote(result.healRounds)}`, seconds(result.healSeconds)],
@@ -222,7 +265,62 @@ export function repairMarkdownTable(result: RepairResult): string {
     ['**repair throughput** (rebuilt shard bytes / heal duration)', `**${result.repairMegabytesPerSecond.toFixed(1)} MB/s**`],
   ];
   if (result.healRounds.length > 1) rows.push(['repair throughput over the heal rounds that rebuilt', `${result.rebuildingRoundsMegabytesPerSecond.toFixed(1)} MB/s`]);
+  if (result.underLoad !== undefined) rows.push(...underLoadRows(result.underLoad));
   return ['| figure | value |', '|---|--:|', ...rows.map(([figure, value]) => `| ${figure} | ${value} |`)].join('\n');
+}
+
+function baselineRows(baseline: GetLoadFigures | undefined): Array<[string, string]> {
+  if (baseline === undefined) return [];
+  return [[`GET ${getLoadLabel(baseline)} before any loss (${getWindowNote(baseline)})`, getLatencies(baseline)]];
+}
+
+function underLoadRows(u: RepairUnderLoad): Array<[string, string]> {
+  return [
+    [`then lost with node ${u.lostNode}'s disk (SIGKILL, files deleted, restart in ${seconds(u.restartSeconds)})`, `${u.lostShardFiles} files, ${mib(u.lostShardBytes)}`],
+    [`\`s3d admin heal --wait\` under the GET load${healRoundsNote(u.healRounds)}; node loss to full redundancy ${seconds(u.lossToRedundancySeconds)}`, seconds(u.healSeconds)],
+    [`shards rebuilt under load (per node: ${u.rebuiltShardsByNode.join(' ')}${u.failedRepairs > 0 ? `; ${u.failedRepairs} failed attempts` : ''})`, `${u.rebuiltShards} (${mib(u.rebuiltBytes)})`],
+    [`GET ${getLoadLabel(u.duringRepair)} during the heal (${getWindowNote(u.duringRepair)})`, getLatencies(u.duringRepair)],
+    ['**repair throughput under client load**', `**${u.repairMegabytesPerSecond.toFixed(1)} MB/s**`],
+  ];
+}
+
+/**
+ * The one-line summary of the second phase: "repair under client load: GET 1 MiB c4 p99 X ms during
+ * repair vs Y ms before (R x), rebuild Z MB/s"; undefined when it did not run.
+ */
+export function repairUnderLoadLine(result: RepairResult): string | undefined {
+  const u = result.underLoad;
+  const before = result.getBaseline;
+  if (u === undefined || before === undefined) return undefined;
+  const ratio = u.p99Ratio === undefined ? 'no ratio: a window completed no GET' : `${u.p99Ratio.toFixed(2)}x`;
+  return (
+    `repair under client load: GET ${getLoadLabel(u.duringRepair)} p99 ${milliseconds(u.duringRepair)} during repair vs ` +
+    `${milliseconds(before)} before (${ratio}), rebuild ${u.repairMegabytesPerSecond.toFixed(1)} MB/s`
+  );
+}
+
+function getLoadLabel(f: GetLoadFigures): string {
+  return `${f.objectBytes / MiB} MiB c${f.concurrency}`;
+}
+
+function getWindowNote(f: GetLoadFigures): string {
+  return `${f.ops} GETs in ${seconds(f.seconds)}, ${f.megabytesPerSecond.toFixed(1)} MB/s, over ${f.objects} objects`;
+}
+
+function getLatencies(f: GetLoadFigures): string {
+  return f.ops === 0 ? '-' : `p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms`;
+}
+
+function milliseconds(f: GetLoadFigures): string {
+  return f.ops === 0 ? '-' : `${f.p99Ms.toFixed(1)} ms`;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / MiB).toFixed(1)} MiB`;
+}
+
+function seconds(s: number): string {
+  return `${s.toFixed(1)} s`;
 }
 
 // One round is the normal case; more mean a round's scans could not reach some shards (they were not healed).
@@ -230,6 +328,12 @@ function healRoundsNote(rounds: readonly HealRound[]): string {
   if (rounds.length <= 1) return '';
   const each = rounds.map((r, i) => `${i + 1}: ${r.seconds.toFixed(1)} s, ${r.rebuiltShards} rebuilt${r.unreachable > 0 ? `, ${r.unreachable} unreachable` : ''}`);
   return `, ${rounds.length} rounds (${each.join('; ')})`;
+}
+
+/** The table, the under-load line (when the second phase ran) and the log problems, as Markdown. */
+export function repairMarkdown(result: RepairResult): string {
+  const line = repairUnderLoadLine(result);
+  return [repairMarkdownTable(result), ...(line === undefined ? [] : ['', line]), ...repairLogLines(result)].join('\n');
 }
 
 /** Log problems as Markdown lines (empty when the logs had no warnings). */
@@ -245,8 +349,8 @@ function positiveInteger(value: string): number {
 
 async function main(argv: string[]): Promise<number> {
   const program = new Command('repair.bench')
-    .description('time from one node\'s disk loss to full redundancy, and repair MB/s, on a 6-node 4+2 QUIC cluster')
-    .option('--quick', `write ${repairDataMibQuick} MiB instead of ${repairDataMibDefault} MiB`, false)
+    .description('time from one node\'s disk loss to full redundancy and repair MB/s, then a second loss healed under a GET load (p99 against before), on a 6-node 4+2 QUIC cluster')
+    .option('--quick', `write ${repairDataMibQuick} MiB instead of ${repairDataMibDefault} MiB, GET baseline ${repairLoadWindowQuickMs} ms instead of ${repairLoadWindowMs} ms`, false)
     .option('--data-mib <n>', 'MiB written before the loss (overrides --quick)', positiveInteger)
     .option('--data-dir-parent <dir>', 'where the cluster dir is made (default: the OS temp dir)')
     .option('--server-bin <path>', 'the s3d executable (default: bin/s3d)')
@@ -254,8 +358,9 @@ async function main(argv: string[]): Promise<number> {
   program.parse(argv);
   const opts = program.opts<{ quick: boolean; dataMib?: number; dataDirParent?: string; serverBin?: string; keepData: boolean }>();
   const dataMib = opts.dataMib ?? (opts.quick ? repairDataMibQuick : repairDataMibDefault);
-  const run = await runRepairBench({ binPath: opts.serverBin ?? join(findRepoRoot(), 'bin', 's3d'), dataMib, dataDirParent: opts.dataDirParent, keepData: opts.keepData });
-  if (run.result !== undefined) process.stdout.write(`${repairMarkdownTable(run.result)}\n${repairLogLines(run.result).map((l) => `${l}\n`).join('')}`);
+  const loadWindowMs = opts.quick ? repairLoadWindowQuickMs : repairLoadWindowMs;
+  const run = await runRepairBench({ binPath: opts.serverBin ?? join(findRepoRoot(), 'bin', 's3d'), dataMib, loadWindowMs, dataDirParent: opts.dataDirParent, keepData: opts.keepData });
+  if (run.result !== undefined) process.stdout.write(`${repairMarkdown(run.result)}\n`);
   if (run.error !== undefined) process.stdout.write(`\nRepair bench FAILED: ${run.error}\n`);
   process.stdout.write(`${JSON.stringify({ dataMib, ...run }, null, 2)}\n`);
   return run.error === undefined ? 0 : 1;

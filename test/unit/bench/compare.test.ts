@@ -126,6 +126,32 @@ describe('compareReports', () => {
     expect(rows.get('repair | repair throughput')).toMatchObject({ unit: 'MB/s', ratio: 2, verdict: 'better' });
   });
 
+  it('reads the repair\'s GET p99 before any loss and under repair (v6), judging latency and the ratio lower-is-better', () => {
+    const figuresOf = (p99: number, ratio: number, rate: number): ReturnType<typeof reportFigures> =>
+      reportFigures(
+        report({
+          schemaVersion: 6,
+          repair: {
+            ...a.repair,
+            // Only the figures compared matter here.
+            result: {
+              lossToRedundancySeconds: 10,
+              repairMegabytesPerSecond: 5,
+              getBaseline: { p99Ms: 20 },
+              underLoad: { duringRepair: { p99Ms: p99 }, p99Ratio: ratio, repairMegabytesPerSecond: rate },
+            } as unknown as NonNullable<ComparableReport['repair']['result']>,
+          },
+        }),
+      );
+    const figures = figuresOf(30, 1.5, 40);
+    expect(figures.get('repair | GET p99 before any loss')).toEqual({ value: 20, unit: 'ms', lowerIsBetter: true });
+    expect(figures.get('repair | under client load: GET p99 during repair')).toEqual({ value: 30, unit: 'ms', lowerIsBetter: true });
+    expect(figures.get('repair | under client load: GET p99 ratio to before')).toEqual({ value: 1.5, unit: 'x', lowerIsBetter: true });
+    expect(figures.get('repair | under client load: repair throughput')).toEqual({ value: 40, unit: 'MB/s', lowerIsBetter: false });
+    // A v5 repair result has none of them.
+    expect([...reportFigures(a).keys()].filter((k) => k.startsWith('repair'))).toEqual(['repair | node loss to full redundancy', 'repair | repair throughput']);
+  });
+
   it('lists figures present in only one result, and compares v4 with v5', () => {
     const v4 = parseReport(JSON.stringify({ ...report({ cells: [cell({ p999Ms: undefined })] }), schemaVersion: 4, limits: undefined }), 'old.json');
     const v5 = report({
