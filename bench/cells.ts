@@ -1,11 +1,12 @@
 // The cell plan of one scenario: per object size PUT, GET and MIXED cells at each concurrency, then
 // LIST; objects GET, MIXED and LIST read are prepared unmeasured. Each cell samples the server's
-// processes, the client's CPU and the rest of the machine's.
+// processes, the client's CPU and the rest of the machine's over its measured window, so CPU per GB
+// divides CPU and bytes of the same interval.
 import { randomBytes } from 'node:crypto';
 import { BenchClient, LoadError, putObjects, runCell, type CellSpec } from './load.js';
 import type { Options } from './options.js';
 import { sizeLabel, type BenchOp, type CellReport } from './report.js';
-import { machineBusyCpuSeconds, ProcessWatcher } from './server-process.js';
+import { cpuBetween, cpuSnapshot, ProcessWatcher, type CpuSnapshot } from './server-process.js';
 import type { SigV4Credentials } from './sigv4-sign.js';
 
 const KiB = 1024;
@@ -161,23 +162,28 @@ async function withClient<T>(target: Target, connections: number, use: (client: 
   }
 }
 
+// Server, client and other CPU are taken over the measured window alone (the bytes' window), peak RSS
+// over the whole cell; a cell that failed before its window counts CPU over all of it.
 async function measureCell(context: CellContext, spec: CellSpec, payload: Buffer): Promise<CellReport> {
   const { scenario, target } = context;
   process.stderr.write(`bench: ${scenario}: ${spec.op} ${sizeLabel(spec.sizeBytes)} c${spec.concurrency}...`);
   const watcher = target.pids.length === 0 ? undefined : new ProcessWatcher(target.pids);
-  const cpuBefore = process.cpuUsage();
-  const machineBefore = machineBusyCpuSeconds();
+  let cpuStart = cpuSnapshot(target.pids);
+  let cpuEnd: CpuSnapshot | undefined;
+  const onWindow = (edge: 'start' | 'end'): void => {
+    if (edge === 'start') cpuStart = cpuSnapshot(target.pids);
+    else cpuEnd = cpuSnapshot(target.pids);
+  };
   watcher?.start();
-  const measurement = await withClient(target, spec.concurrency, (client) => runCell(client, spec, payload));
+  const measurement = await withClient(target, spec.concurrency, (client) => runCell(client, { ...spec, onWindow }, payload));
   const server = watcher?.stop();
-  const cpu = process.cpuUsage(cpuBefore);
-  const machineAfter = machineBusyCpuSeconds();
-  const clientCpuSeconds = (cpu.user + cpu.system) / 1e6;
+  const cpu = cpuBetween(cpuStart, cpuEnd ?? cpuSnapshot(target.pids));
   process.stderr.write(
     measurement.error === undefined
       ? ` ${measurement.ops} ops, ${measurement.megabytesPerSecond.toFixed(1)} MB/s\n`
       : ` FAILED after ${measurement.ops} ops: ${measurement.error.message}\n`,
   );
+  const serverCpuSeconds = target.pids.length === 0 ? undefined : cpu.processSeconds;
   return {
     scenario,
     op: spec.op,
@@ -185,15 +191,18 @@ async function measureCell(context: CellContext, spec: CellSpec, payload: Buffer
     concurrency: spec.concurrency,
     ...measurement,
     serverProcesses: target.pids.length === 0 ? undefined : target.pids.length,
-    serverCpuSeconds: server?.cpuSeconds,
+    serverCpuSeconds,
+    serverCpuSecondsPerGB: cpuSecondsPerGB(serverCpuSeconds, measurement.bytes),
     serverPeakRssBytes: server?.peakRssBytes,
     serverPeakRssSumBytes: server?.peakRssSumBytes,
-    clientCpuSeconds,
-    otherCpuSeconds:
-      machineBefore === undefined || machineAfter === undefined
-        ? undefined
-        : Math.max(0, machineAfter - machineBefore - clientCpuSeconds - (server?.cpuSeconds ?? 0)),
+    clientCpuSeconds: cpu.selfSeconds,
+    otherCpuSeconds: cpu.otherSeconds,
   };
+}
+
+/** CPU seconds per GB (10^9 bytes) of object data: `cpuSeconds` / (`bytes` / 10^9); undefined without CPU or bytes. */
+export function cpuSecondsPerGB(cpuSeconds: number | undefined, bytes: number): number | undefined {
+  return cpuSeconds === undefined || bytes <= 0 ? undefined : cpuSeconds / (bytes / 1e9);
 }
 
 // Requests go round-robin over the endpoints, so every node has served (and every TLS session is up) before the first cell.

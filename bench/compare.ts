@@ -1,5 +1,5 @@
-// `make bench-compare A.json B.json`: every figure present in two bench results (schemaVersion 4 or
-// 5), side by side with the ratio B/A and a verdict, as Markdown. Reading and comparing are pure
+// `make bench-compare A.json B.json`: every figure present in two bench results (schemaVersion 4, 5
+// or 6), side by side with the ratio B/A and a verdict, as Markdown. Reading and comparing are pure
 // functions (reportFigures, compareReports, comparisonMarkdown); only the CLI at the bottom does I/O.
 // Standalone: `node dist/bench/compare.js A.json B.json [--threshold 0.1]`; exit 2 on unreadable input.
 
@@ -11,8 +11,11 @@ import { TesseraError } from '../src/util/errors.js';
 import type { BenchReport, CellReport, LimitsReport } from './report.js';
 import { otherLoadNoisyPercent, sizeLabel } from './report.js';
 
-/** Result schema versions this tool reads (4: no limits, cells without p999Ms/opCounts). */
-export const compareSchemaVersions: readonly number[] = [4, 5];
+/**
+ * Result schema versions this tool reads (4: no limits, cells without p999Ms/opCounts; 4 and 5: no
+ * serverCpuSecondsPerGB, and serverCpuSeconds over the whole cell, so it is not compared).
+ */
+export const compareSchemaVersions: readonly number[] = [4, 5, 6];
 /** Default half-width of the "same" band around a ratio of 1 (0.1: B/A within 0.9..1.1). */
 export const compareThresholdDefault = 0.1;
 /** "Only in A/B" lines name at most this many measures or ids per group, then a count of the rest. */
@@ -20,19 +23,19 @@ export const onlyInListedMax = 12;
 /** Exit code for unreadable or invalid input (and bad arguments). */
 export const compareInputExitCode = 2;
 
-/** A schemaVersion 4 or 5 result, as far as comparing needs it. */
+/** A schemaVersion 4, 5 or 6 result, as far as comparing needs it. */
 export type ComparableReport = Omit<BenchReport, 'schemaVersion' | 'limits' | 'chart' | 'cells'> & {
-  schemaVersion: 4 | 5;
+  schemaVersion: 4 | 5 | 6;
   /** Absent in version 4. */
   limits?: LimitsReport | undefined;
-  /** Version 4 cells have no p999Ms or opCounts. */
-  cells: Array<Omit<CellReport, 'p999Ms' | 'opCounts'> & Partial<Pick<CellReport, 'p999Ms' | 'opCounts'>>>;
+  /** Version 4 cells have no p999Ms or opCounts; versions 4 and 5 no serverCpuSecondsPerGB. */
+  cells: Array<Omit<CellReport, 'p999Ms' | 'opCounts' | 'serverCpuSecondsPerGB'> & Partial<Pick<CellReport, 'p999Ms' | 'opCounts' | 'serverCpuSecondsPerGB'>>>;
 };
 
 /** One number of a result, e.g. a cell's MB/s or a limit. */
 export interface Figure {
   value: number;
-  /** "MB/s", "ops/s", "ms", "s", or the transport cell's own unit. */
+  /** "MB/s", "ops/s", "ms", "s", "s/GB", or the transport cell's own unit. */
   unit: string;
   /** True for latency and seconds: a smaller B is better. */
   lowerIsBetter: boolean;
@@ -95,7 +98,7 @@ export function parseReport(text: string, file: string): ComparableReport {
     throw new CompareInputError(
       'UnsupportedSchemaVersion',
       file,
-      `unsupported schemaVersion ${version} (bench-compare reads ${compareSchemaVersions.join(' and ')}; rerun the bench to get a current one)`,
+      `unsupported schemaVersion ${version} (bench-compare reads ${compareSchemaVersions.join(', ')}; rerun the bench to get a current one)`,
     );
   }
   if (!Array.isArray(fields['cells'])) throw new CompareInputError('NotABenchResult', file, 'not a bench result: no cells array');
@@ -105,8 +108,9 @@ export function parseReport(text: string, file: string): ComparableReport {
 
 /**
  * Every figure of `report`, keyed so that the same measurement in another result has the same key:
- * cells ("scenario | op | size | cN | measure": MB/s, ops/s, p50/p99/p999 latency in ms; LIST has no
- * MB/s; failed cells are left out), limits ("limit | id"), repair ("repair | ..."), transport
+ * cells ("scenario | op | size | cN | measure": MB/s, ops/s, p50/p99/p999 latency in ms, server CPU
+ * s per GB from version 6; LIST has no MB/s; failed cells are left out), limits ("limit | id"), repair
+ * ("repair | ...", from version 6 also the GET p99 before any loss and under repair), transport
  * ("transport | quic | cell") and codec ("codec | impl | layout | shard size | operation"). Insertion
  * order is the report's order. Missing sections and non-numeric values are skipped, never thrown on.
  */
@@ -123,12 +127,18 @@ export function reportFigures(report: ComparableReport): Map<string, Figure> {
     add(`${key} | p50 latency`, c.p50Ms, 'ms', true);
     add(`${key} | p99 latency`, c.p99Ms, 'ms', true);
     add(`${key} | p999 latency`, c.p999Ms, 'ms', true);
+    add(`${key} | server CPU per GB`, c.serverCpuSecondsPerGB, 's/GB', true);
   }
   for (const l of report.limits?.results ?? []) add(`limit | ${l.id}`, l.megabytesPerSecond, 'MB/s');
   const repair = report.repair?.result;
   if (repair !== undefined) {
     add('repair | node loss to full redundancy', repair.lossToRedundancySeconds, 's', true);
     add('repair | repair throughput', repair.repairMegabytesPerSecond, 'MB/s');
+    // Version 6: the GET load before any loss and during a second heal. Older results lack the fields.
+    add('repair | GET p99 before any loss', repair.getBaseline?.p99Ms, 'ms', true);
+    add('repair | under client load: GET p99 during repair', repair.underLoad?.duringRepair.p99Ms, 'ms', true);
+    add('repair | under client load: GET p99 ratio to before', repair.underLoad?.p99Ratio, 'x', true);
+    add('repair | under client load: repair throughput', repair.underLoad?.repairMegabytesPerSecond, 'MB/s');
   }
   for (const t of report.transport?.result?.cells ?? []) add(`transport | ${t.transport} | ${t.cell}`, t.value, t.unit, isTimeUnit(t.unit));
   for (const r of report.codec?.results ?? []) {
@@ -146,8 +156,8 @@ function isTimeUnit(unit: string): boolean {
 
 /**
  * Compares every figure of `a` and `b`: B/A and a verdict, "same" while the ratio stays within
- * 1 ± `threshold` (a fraction, >= 0), else better or worse by the figure's direction (for latency
- * and seconds lower is better). A = 0: same when B = 0, else no ratio and the direction decides.
+ * 1 ± `threshold` (a fraction, >= 0), else better or worse by the figure's direction (for latency,
+ * seconds and CPU per GB lower is better). A = 0: same when B = 0, else no ratio and the direction decides.
  */
 export function compareReports(a: ComparableReport, b: ComparableReport, threshold: number): ReportComparison {
   if (!(threshold >= 0)) throw new RangeError(`threshold must be a fraction >= 0, got ${threshold}`);
@@ -193,7 +203,7 @@ export function comparisonMarkdown(comparison: ReportComparison, a: { file: stri
   }
   const percent = `${(comparison.threshold * 100).toFixed(0)}%`;
   lines.push(
-    `- Verdict: better or worse when B/A moves more than ${percent} from 1, else same; for latency (ms) and seconds lower is better.`,
+    `- Verdict: better or worse when B/A moves more than ${percent} from 1, else same; for latency (ms), seconds, CPU s/GB and the repair's p99 ratio (x) lower is better.`,
     '',
     '| figure | unit | A | B | B/A | verdict |',
     '|---|---|--:|--:|--:|---|',
@@ -279,7 +289,7 @@ function parseThreshold(value: string): number {
 
 function main(argv: string[]): number {
   const program = new Command('bench-compare')
-    .description('compare two bench results (bench/results/*.json, schemaVersion 4 or 5): every figure in both, B/A and a verdict, as Markdown')
+    .description('compare two bench results (bench/results/*.json, schemaVersion 4, 5 or 6): every figure in both, B/A and a verdict, as Markdown')
     .argument('<a>', 'the baseline result (A)')
     .argument('<b>', 'the result compared with it (B)')
     .option('--threshold <fraction>', 'B/A within 1 ± this is "same"', parseThreshold, compareThresholdDefault)

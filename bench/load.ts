@@ -361,6 +361,17 @@ export interface CellSpec {
   /** LIST: the prefix listed, and how many keys it must hold. */
   listPrefix: string;
   listKeyCount: number;
+  /**
+   * Called at the window's start, right after the bytes counter is read, and at its end, right after
+   * it is read again (also when a failed request ends the window early; never when the window did
+   * not start): e.g. to sample CPU over exactly the bytes the cell counts.
+   */
+  onWindow?: ((edge: 'start' | 'end') => void) | undefined;
+  /**
+   * When this signal aborts, the window ends at once, as if windowMs had passed (before the window's
+   * start: the cell ends with an empty window). For a load that lasts as long as something else does.
+   */
+  windowEnd?: AbortSignal | undefined;
 }
 
 /**
@@ -432,28 +443,34 @@ export async function runCell(client: BenchClient, spec: CellSpec, payload: Buff
   let bytesAtEnd = 0;
   let measuredMs = 0;
   let windowEnd: NodeJS.Timeout | undefined;
-  const windowStart = setTimeout(() => {
-    state.windowStartMs = performance.now();
-    state.windowEndMs = state.windowStartMs + spec.windowMs;
-    bytesAtStart = state.bytesMoved;
-    windowEnd = setTimeout(() => {
+  // Ends the window (by its timer or spec.windowEnd) and aborts what is in flight; once.
+  const endWindow = (): void => {
+    if (abort.signal.aborted) return;
+    clearTimeout(windowStart);
+    clearTimeout(windowEnd);
+    if (state.windowStartMs !== Infinity) {
       // The timer can fire late; the window is what the two snapshots actually span.
       state.windowEndMs = performance.now();
       measuredMs = state.windowEndMs - state.windowStartMs;
       bytesAtEnd = state.bytesMoved;
-      abort.abort();
-    }, spec.windowMs);
+      spec.onWindow?.('end');
+    }
+    abort.abort();
+  };
+  const windowStart = setTimeout(() => {
+    state.windowStartMs = performance.now();
+    state.windowEndMs = state.windowStartMs + spec.windowMs;
+    bytesAtStart = state.bytesMoved;
+    spec.onWindow?.('start');
+    windowEnd = setTimeout(endWindow, spec.windowMs);
   }, spec.warmupMs);
+  if (spec.windowEnd?.aborted === true) endWindow();
+  spec.windowEnd?.addEventListener('abort', endWindow, { once: true });
   const workers = Array.from({ length: spec.concurrency }, () => runWorker(state));
   await Promise.all(workers);
-  clearTimeout(windowStart);
-  clearTimeout(windowEnd);
-  if (!abort.signal.aborted) {
-    // Stopped early by an error: the window is what ran of it (nothing, if it had not started).
-    measuredMs = state.windowStartMs === Infinity ? 0 : performance.now() - state.windowStartMs;
-    bytesAtEnd = state.windowStartMs === Infinity ? 0 : state.bytesMoved;
-    abort.abort();
-  }
+  spec.windowEnd?.removeEventListener('abort', endWindow);
+  // Stopped early by an error: the window is what ran of it (nothing, if it had not started).
+  endWindow();
   const counts = spec.op === 'MIXED' || spec.op === 'LIST' ? state.opCounts : undefined;
   return summarize(state.latenciesMs, Math.max(0, bytesAtEnd - bytesAtStart), measuredMs, counts, state.contentVerifiedOps, state.error);
 }

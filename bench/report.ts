@@ -1,7 +1,9 @@
 // Machine description and the two outputs of `make bench`: Markdown tables for humans and a JSON
-// document under bench/results/. schemaVersion 4: scenarios (single node or cluster), cells tagged by
-// scenario with server figures over one or several processes, repair, transport and codec results.
-// Version 3 had no repair section; version 2 no cluster scenarios and no transport section.
+// document under bench/results/. schemaVersion 6: scenarios (single node or cluster), cells tagged by
+// scenario with server figures over one or several processes (CPU over the measured window, and per GB
+// moved), the machine's limits, repair (with a phase under client load), transport and codec results.
+// Version 5 took a cell's CPU over the whole cell (warm-up included) and had no CPU per GB nor repair
+// under load; 4 had no limits; 3 no repair section; 2 no cluster scenarios and no transport section.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -104,16 +106,25 @@ export interface CellReport extends CellMeasurement {
   concurrency: number;
   /** Server processes sampled: 1 for a single server, the node count for a cluster; undefined when unknown. */
   serverProcesses: number | undefined;
-  /** Server utime + stime during the cell, summed over the server processes, in seconds; undefined when unknown. */
+  /**
+   * Server utime + stime during the measured window, summed over the server processes, in seconds;
+   * undefined when unknown. Sampled at the window's two edges, where `bytes` is read, so 10 ms ticks
+   * per process bound its precision.
+   */
   serverCpuSeconds: number | undefined;
+  /**
+   * serverCpuSeconds per GB (10^9 bytes) of object data moved in the window (`bytes`): the server's
+   * CPU cost per byte. Undefined when the CPU is unknown or no bytes moved (LIST, a failed cell).
+   */
+  serverCpuSecondsPerGB: number | undefined;
   /** Highest VmRSS of any one server process seen during the cell, in bytes; undefined when unknown. */
   serverPeakRssBytes: number | undefined;
   /** Highest sum of the server processes' VmRSS seen at one poll during the cell, in bytes; undefined when unknown. */
   serverPeakRssSumBytes: number | undefined;
-  /** This (client) process's user + system CPU during the cell, in seconds. */
+  /** This (client) process's user + system CPU during the measured window, in seconds. */
   clientCpuSeconds: number;
   /**
-   * Machine-wide busy CPU during the cell not used by the server or this client, in seconds (other
+   * Machine-wide busy CPU during the measured window not used by the server or this client, in seconds (other
    * processes, steal; includes the server when its pid is unknown). High values mean a noisy cell.
    */
   otherCpuSeconds: number | undefined;
@@ -221,7 +232,7 @@ export interface LimitsReport {
 
 /** The whole run, as written to bench/results/<timestamp>.json. */
 export interface BenchReport {
-  schemaVersion: 5;
+  schemaVersion: 6;
   startedAt: string;
   finishedAt: string;
   machine: MachineInfo;
@@ -269,6 +280,8 @@ export function markdownReport(report: BenchReport, codecTable: string): string 
     ...limitsSection(report.limits),
     '',
     ...sideBySide(report),
+    '',
+    ...cpuPerGigabyteTable(report),
     '',
     ...cellTable(report),
   ];
@@ -350,14 +363,14 @@ function cellTable(report: BenchReport): string[] {
   const lines = [
     '### Every cell',
     '',
-    '| scenario | op | size | conc | ops | MB/s | ops/s | p50 ms | p99 ms | p99.9 ms | server CPU s | server RSS peak MiB | client CPU s | other CPU s |',
-    '|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| scenario | op | size | conc | ops | MB/s | ops/s | p50 ms | p99 ms | p99.9 ms | server CPU s | server CPU s/GB | server RSS peak MiB | client CPU s | other CPU s |',
+    '|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ];
   for (const c of report.cells) {
     lines.push(
       `| ${c.scenario} | ${c.op} | ${sizeLabel(c.sizeBytes)} | ${c.concurrency} | ${c.ops}${c.error === undefined ? '' : ' (failed)'} | ` +
         `${fixed(c.megabytesPerSecond, 1)} | ${fixed(c.opsPerSecond, c.opsPerSecond < 100 ? 1 : 0)} | ` +
-        `${latency(c, c.p50Ms)} | ${latency(c, c.p99Ms)} | ${latency(c, c.p999Ms)} | ${optional(c.serverCpuSeconds, 1)} | ` +
+        `${latency(c, c.p50Ms)} | ${latency(c, c.p99Ms)} | ${latency(c, c.p999Ms)} | ${optional(c.serverCpuSeconds, 1)} | ${perGigabyte(c.serverCpuSecondsPerGB)} | ` +
         `${rssColumn(c)} | ${fixed(c.clientCpuSeconds, 1)} | ${optional(c.otherCpuSeconds, 1)} |`,
     );
   }
@@ -367,7 +380,8 @@ function cellTable(report: BenchReport): string[] {
     `Each cell: closed-loop workers (conc) for a warm-up, then a measured window of about ${windowMs === undefined ? '-' : (windowMs / 1000).toFixed(1)} s; ` +
       'requests still in flight at its end are aborted. MB/s counts object bytes that moved inside the window (a 64 MiB request ' +
       'in flight counts the part sent or received), ops and latency the requests that completed inside it; latency is send to ' +
-      'last response byte, "-" when none completed. MIXED is warp\'s mix (45% GET, 30% HEAD, 15% PUT, 10% DELETE; MB/s counts GET and PUT bytes).',
+      'last response byte, "-" when none completed. MIXED is warp\'s mix (45% GET, 30% HEAD, 15% PUT, 10% DELETE; MB/s counts GET and PUT bytes). ' +
+      'CPU columns are taken over the same window (server CPU s/GB = server CPU s per 10^9 bytes of object data moved in it); RSS over the whole cell.',
   );
   const clusterCell = report.cells.find((c) => (c.serverProcesses ?? 1) > 1);
   if (clusterCell !== undefined) {
@@ -378,6 +392,41 @@ function cellTable(report: BenchReport): string[] {
   }
   lines.push(sharedMachineLine(report));
   return lines;
+}
+
+// Server CPU seconds per GB moved, PUT and GET at each size, at every concurrency above 1 (c1 measures
+// a mostly idle server), one column per scenario: the cost per byte of each server set-up side by side.
+function cpuPerGigabyteTable(report: BenchReport): string[] {
+  const cells = report.cells.filter((c) => (c.op === 'PUT' || c.op === 'GET') && c.serverCpuSecondsPerGB !== undefined);
+  if (cells.length === 0) return [];
+  const scenarios = [...new Set(cells.map((c) => c.scenario))];
+  const concurrencies = [...new Set(cells.map((c) => c.concurrency))];
+  const shown = concurrencies.some((n) => n > 1) ? concurrencies.filter((n) => n > 1) : concurrencies;
+  const rows = cells.filter((c) => shown.includes(c.concurrency));
+  const keyOf = (c: CellReport): string => `${c.op} ${c.sizeBytes} ${c.concurrency}`;
+  const lines = [
+    '### Server CPU per GB moved',
+    '',
+    'Server CPU seconds (all processes of the server summed) per 10^9 bytes of object data moved, over each cell\'s measured window; lower is cheaper.',
+    '',
+    `| op | size | conc | ${scenarios.join(' | ')} |`,
+    `|---|---|--:|${scenarios.map(() => '--:').join('|')}|`,
+  ];
+  for (const key of new Set(rows.map(keyOf))) {
+    const first = rows.find((c) => keyOf(c) === key)!;
+    const values = scenarios.map((name) => {
+      const c = rows.find((cell) => cell.scenario === name && keyOf(cell) === key);
+      return c === undefined ? '-' : `${perGigabyte(c.serverCpuSecondsPerGB)}${c.error === undefined ? '' : ' FAILED'}`;
+    });
+    lines.push(`| ${first.op} | ${sizeLabel(first.sizeBytes)} | ${first.concurrency} | ${values.join(' | ')} |`);
+  }
+  return lines;
+}
+
+// Three significant digits at most, no exponent: 0.812, 4.53, 18.6, 312.
+function perGigabyte(value: number | undefined): string {
+  if (value === undefined) return '-';
+  return value.toFixed(value < 1 ? 3 : value < 10 ? 2 : value < 100 ? 1 : 0);
 }
 
 function latency(c: CellReport, ms: number): string {
@@ -414,12 +463,16 @@ function repairSection(repair: RepairReport): string[] {
   ];
   if (repair.result !== undefined) {
     const node = `node ${repair.result.lostNode}`;
+    const u = repair.result.underLoad;
     lines.push(
       repair.markdown,
       '',
       `Node ${repair.result.lostNode} is SIGKILLed, its shard files deleted, and it is restarted; the operator's \`s3d admin heal --wait\` starts right after. ` +
         `Full redundancy is checked from the files (every data item has all its shards, total shard bytes as before, ` +
-        `${node}'s files byte-identical to the lost ones). MB/s = 10^6 shard-file bytes written by rebuilds per second of heal.`,
+        `${node}'s files byte-identical to the lost ones). MB/s = 10^6 shard-file bytes written by rebuilds per second of heal. ` +
+        'The GET load (closed-loop workers over every node, each GET checked like a cell\'s) runs once before any loss; its objects are written with the data, so ' +
+        `the first heal rebuilds them too.${u === undefined ? '' : ` After the first heal node ${u.lostNode}'s disk is lost the same way, and the GET load runs from the start ` +
+        'of `s3d admin heal --wait` (normal priority: repair yields to clients) to its exit; redundancy is checked again.'}`,
     );
   }
   if (repair.error !== undefined) lines.push('', `Repair bench FAILED: ${repair.error}`);

@@ -85,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
     transport.error !== undefined;
   const resultsDir = options.resultsDir ?? join(repoRoot, 'bench', 'results');
   const report: BenchReport = {
-    schemaVersion: 5,
+    schemaVersion: 6,
     startedAt,
     finishedAt: new Date().toISOString(),
     machine,

@@ -8,7 +8,8 @@ import { promisify } from 'node:util';
 import { runCodecBench } from './codec.bench.js';
 import { runLimits } from './limits.js';
 import type { Options } from './options.js';
-import { repairLogLines, repairMarkdownTable, runRepairBench } from './repair.bench.js';
+import { repairLoadWindowMs } from './repair-load.js';
+import { repairDataMibDefault, repairMarkdown, runRepairBench } from './repair.bench.js';
 import { sizeLabel, type CodecReport, type LimitsReport, type RepairReport, type TransportReport } from './report.js';
 
 const MiB = 1024 * 1024;
@@ -18,11 +19,8 @@ export const transportBulkMib = 32;
 export const transportOpsDurationMs = 1_000;
 export const transportBulkMibQuick = 32;
 export const transportOpsDurationMsQuick = 1_000;
-/**
- * MiB the repair section writes before it loses a node's disk. Less than the standalone repair
- * bench's default (repairDataMibDefault), so the whole of `make bench` stays under 10 minutes.
- */
-export const repairDataMibInBench = 256;
+/** MiB the repair section writes before it loses a node's disk: issue 13's case, 512 MiB of 16 MiB objects. */
+export const repairDataMibInBench = repairDataMibDefault;
 /** The transport bench is killed after this long. */
 export const transportBenchTimeoutMs = 600_000;
 /** Its stdout is kept up to this many bytes (a Markdown table, then JSON). */
@@ -92,14 +90,17 @@ function transportJson(stdout: string): TransportReport['result'] {
   }
 }
 
-/** bench/repair.bench.ts in this process: a fresh cluster of its own, one node's disk lost, `s3d admin heal --wait`. */
+/**
+ * bench/repair.bench.ts in this process: a fresh cluster of its own, one node's disk lost and `s3d
+ * admin heal --wait`, then a second node's disk lost and healed under a 1 MiB GET load.
+ */
 export async function runRepair(options: Options, binPath: string, onCluster: (cluster: { stop: () => Promise<unknown> }) => void): Promise<RepairReport> {
   const quick = options.quick;
   const dataMib = repairDataMibInBench;
   if (!options.repair) return { quick, dataMib, skipped: '--no-repair', error: undefined, markdown: '', result: undefined };
-  const run = await runRepairBench({ binPath, dataMib, dataDirParent: options.dataDirParent, keepData: options.keepData, onCluster });
+  const run = await runRepairBench({ binPath, dataMib, loadWindowMs: repairLoadWindowMs, dataDirParent: options.dataDirParent, keepData: options.keepData, onCluster });
   if (run.error !== undefined) process.stderr.write(`bench: repair FAILED: ${run.error}\n`);
-  const markdown = run.result === undefined ? '' : [repairMarkdownTable(run.result), ...repairLogLines(run.result)].join('\n');
+  const markdown = run.result === undefined ? '' : repairMarkdown(run.result);
   return { quick, dataMib, skipped: undefined, error: run.error, markdown, result: run.result };
 }
 

@@ -234,6 +234,51 @@ export function machineBusyCpuSeconds(): number | undefined {
   }
 }
 
+/** CPU counters at one instant: each readable process of a set, this process, and the whole machine. */
+export interface CpuSnapshot {
+  /** utime + stime since start, in seconds, of each process of the set readable now (by pid). */
+  processSeconds: Map<number, number>;
+  /** This process's process.cpuUsage(), in microseconds. */
+  self: NodeJS.CpuUsage;
+  /** machineBusyCpuSeconds(); undefined when /proc/stat is unreadable. */
+  machineBusySeconds: number | undefined;
+}
+
+/** Reads CpuSnapshot now for `pids` (the server processes; may be empty). Linux /proc; never throws. */
+export function cpuSnapshot(pids: readonly number[]): CpuSnapshot {
+  const processSeconds = new Map<number, number>();
+  for (const pid of pids) {
+    const sample = sampleProcess(pid);
+    if (sample !== undefined) processSeconds.set(pid, sample.cpuSeconds);
+  }
+  return { processSeconds, self: process.cpuUsage(), machineBusySeconds: machineBusyCpuSeconds() };
+}
+
+/** CPU seconds used between two snapshots, split by whose. */
+export interface CpuBetween {
+  /** Summed over the processes readable at both snapshots; undefined when none was. */
+  processSeconds: number | undefined;
+  /** This process (the client). */
+  selfSeconds: number;
+  /** The machine's busy CPU minus the two above (other processes, steal; >= 0); undefined when unknown. */
+  otherSeconds: number | undefined;
+}
+
+/** What `start` and `end` (taken later, over the same pids) say was used in between. */
+export function cpuBetween(start: CpuSnapshot, end: CpuSnapshot): CpuBetween {
+  let processSeconds: number | undefined;
+  for (const [pid, seconds] of end.processSeconds) {
+    const before = start.processSeconds.get(pid);
+    if (before !== undefined) processSeconds = (processSeconds ?? 0) + seconds - before;
+  }
+  const selfSeconds = (end.self.user - start.self.user + end.self.system - start.self.system) / 1e6;
+  const otherSeconds =
+    start.machineBusySeconds === undefined || end.machineBusySeconds === undefined
+      ? undefined
+      : Math.max(0, end.machineBusySeconds - start.machineBusySeconds - selfSeconds - (processSeconds ?? 0));
+  return { processSeconds, selfSeconds, otherSeconds };
+}
+
 /** Resource use of a set of processes (one server, or every node of a cluster). */
 export interface ProcessSetUsage {
   /** utime + stime summed over the processes, in seconds. */

@@ -1,8 +1,10 @@
 // The bench's load generator (bench/load.ts) against a real s3d: every operation runs clean, MIXED
 // leaves its pool listing exactly the objects that exist, an aborted in-flight PUT leaves no object,
-// and a wrong object body is caught. The numbers are not checked here (speed lives in bench/).
+// a wrong object body is caught, and the window hooks (onWindow, windowEnd) fire at the window's
+// edges. The numbers are not checked here (speed lives in bench/).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BenchClient, objectBody, putObjects, runCell, type CellSpec } from '../../bench/load.js';
 import { region, startServer, type S3dServer } from '../helpers/server.js';
@@ -119,6 +121,33 @@ describe('bench load generator against s3d', () => {
     expect(stored.length).toBeLessThan(3);
     expect(await client.listObjects(bucket, 'big/')).toBe(stored.length);
     await client.putObject(bucket, 'health', { sizeBytes: 1, prefix: Buffer.from('x'), rest: Buffer.alloc(0) });
+  });
+
+  it('onWindow sees both edges of the window, and windowEnd ends it early', async () => {
+    const payload = randomBytes(4 * KiB);
+    const keys = Array.from({ length: 8 }, (_, i) => `edges/${i}`);
+    await putObjects(client, bucket, keys, payload, 4);
+    const edges: Array<{ edge: string; atMs: number }> = [];
+    const stop = new AbortController();
+    const startedMs = performance.now();
+    const onWindow = (edge: 'start' | 'end'): void => {
+      edges.push({ edge, atMs: performance.now() });
+      if (edge === 'start') setTimeout(() => stop.abort(), 300);
+    };
+    const get = await runCell(client, spec({ op: 'GET', warmupMs: 100, windowMs: 60_000, readKeys: keys, onWindow, windowEnd: stop.signal }), payload);
+    expect(get.error).toBeUndefined();
+    expect(edges.map((e) => e.edge)).toEqual(['start', 'end']);
+    // Ended by the signal after about 300 ms, not by the 60 s window; the measured window is the hooks' interval.
+    expect(get.elapsedMs).toBeGreaterThanOrEqual(250);
+    expect(get.elapsedMs).toBeLessThan(10_000);
+    expect(Math.abs(get.elapsedMs - (edges[1]!.atMs - edges[0]!.atMs))).toBeLessThan(5);
+    expect(edges[0]!.atMs - startedMs).toBeGreaterThanOrEqual(90);
+    // Aborted before the window starts: an empty window, and the hooks never run.
+    const early = new AbortController();
+    early.abort();
+    const none = await runCell(client, spec({ op: 'GET', readKeys: keys, onWindow: () => edges.push({ edge: 'late', atMs: 0 }), windowEnd: early.signal }), payload);
+    expect(none).toMatchObject({ ops: 0, bytes: 0, elapsedMs: 0, error: undefined });
+    expect(edges).toHaveLength(2);
   });
 
   it('a GET whose body is another object\'s fails with ContentMismatch', async () => {

@@ -28,7 +28,7 @@ describe('make bench runner', () => {
     const json = readdirSync(resultsDir).filter((name) => name.endsWith('.json'));
     expect(json).toHaveLength(1);
     report = JSON.parse(readFileSync(join(resultsDir, json[0]!), 'utf8')) as BenchReport;
-    expect(report.schemaVersion).toBe(5);
+    expect(report.schemaVersion).toBe(6);
     expect(report.scenarios.map((s) => [s.kind, s.error])).toEqual([['tessera', undefined], ['peer', undefined]]);
     for (const scenario of report.scenarios) {
       const cells = report.cells.filter((c) => c.scenario === scenario.name);
@@ -40,6 +40,8 @@ describe('make bench runner', () => {
     }
     const tessera = report.cells.filter((c) => c.scenario === report.scenarios[0]!.name);
     expect(tessera.find((c) => c.op === 'PUT' && c.sizeBytes === 1048576)?.megabytesPerSecond).toBeGreaterThan(0);
+    expect(tessera.find((c) => c.op === 'GET' && c.sizeBytes === 1048576)?.serverCpuSecondsPerGB).toBeGreaterThan(0);
+    expect(tessera.find((c) => c.op === 'LIST')?.serverCpuSecondsPerGB).toBeUndefined();
     expect(tessera.find((c) => c.op === 'LIST')?.opCounts?.['objects']).toBeGreaterThan(0);
     expect(report.limits.results.map((r) => r.id)).toEqual(expect.arrayContaining(['fsync-write', 'file-read', 'https-upload-c16', 'https-download-c16']));
     expect(report.machine.versions['s3rver']).toBe('3.7.1');
@@ -49,6 +51,8 @@ describe('make bench runner', () => {
     expect(stdout).toContain('### Side by side');
     expect(stdout).toContain('best Tessera / peer');
     expect(stdout).toContain("### The machine's limits");
+    expect(stdout).toContain('### Server CPU per GB moved');
+    expect(stdout).toContain('| server CPU s/GB |');
   });
 
   it('bench-compare of a run against itself finds every figure the same', async () => {

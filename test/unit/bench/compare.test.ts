@@ -1,4 +1,4 @@
-// bench-compare's pure part: figures read from a result (v4 and v5), B/A ratios, verdicts by
+// bench-compare's pure part: figures read from a result (v4, v5 and v6), B/A ratios, verdicts by
 // direction (latency and seconds: lower is better), figures in only one result, input errors.
 import { describe, expect, it } from 'vitest';
 import { compareReports, comparisonMarkdown, parseReport, reportFigures, type ComparableReport } from '../../../bench/compare.js';
@@ -71,6 +71,15 @@ describe('reportFigures', () => {
     expect(figures.get('transport | quic | echo 4 KiB, 16 in flight')?.unit).toBe('ops/s');
   });
 
+  it('reads server CPU per GB from a schemaVersion 6 cell as lower-is-better, and none from 5', () => {
+    const v6 = parseReport(JSON.stringify({ ...report({ cells: [cell({ serverCpuSecondsPerGB: 4.5 })] }), schemaVersion: 6 }), 'new.json');
+    expect(reportFigures(v6).get(`${key} | server CPU per GB`)).toEqual({ value: 4.5, unit: 's/GB', lowerIsBetter: true });
+    expect(reportFigures(report({ cells: [cell({})] })).has(`${key} | server CPU per GB`)).toBe(false);
+    const cheaper = report({ schemaVersion: 6, cells: [cell({ serverCpuSecondsPerGB: 2 })] });
+    const row = compareReports(v6, cheaper, 0.1).both.find((f) => f.key === `${key} | server CPU per GB`);
+    expect(row).toMatchObject({ value: 4.5, valueB: 2, verdict: 'better' });
+  });
+
   it('leaves out failed cells, whose figures are partial', () => {
     const figures = reportFigures(report({ cells: [cell({ error: { code: 'HttpStatus', message: 'PUT answered 500' } })] }));
     expect(figures.size).toBe(0);
@@ -115,6 +124,32 @@ describe('compareReports', () => {
     const rows = new Map(compareReports(a, b, 0.1).both.map((row) => [row.key, row]));
     expect(rows.get('repair | node loss to full redundancy')).toMatchObject({ unit: 's', ratio: 2, verdict: 'worse' });
     expect(rows.get('repair | repair throughput')).toMatchObject({ unit: 'MB/s', ratio: 2, verdict: 'better' });
+  });
+
+  it('reads the repair\'s GET p99 before any loss and under repair (v6), judging latency and the ratio lower-is-better', () => {
+    const figuresOf = (p99: number, ratio: number, rate: number): ReturnType<typeof reportFigures> =>
+      reportFigures(
+        report({
+          schemaVersion: 6,
+          repair: {
+            ...a.repair,
+            // Only the figures compared matter here.
+            result: {
+              lossToRedundancySeconds: 10,
+              repairMegabytesPerSecond: 5,
+              getBaseline: { p99Ms: 20 },
+              underLoad: { duringRepair: { p99Ms: p99 }, p99Ratio: ratio, repairMegabytesPerSecond: rate },
+            } as unknown as NonNullable<ComparableReport['repair']['result']>,
+          },
+        }),
+      );
+    const figures = figuresOf(30, 1.5, 40);
+    expect(figures.get('repair | GET p99 before any loss')).toEqual({ value: 20, unit: 'ms', lowerIsBetter: true });
+    expect(figures.get('repair | under client load: GET p99 during repair')).toEqual({ value: 30, unit: 'ms', lowerIsBetter: true });
+    expect(figures.get('repair | under client load: GET p99 ratio to before')).toEqual({ value: 1.5, unit: 'x', lowerIsBetter: true });
+    expect(figures.get('repair | under client load: repair throughput')).toEqual({ value: 40, unit: 'MB/s', lowerIsBetter: false });
+    // A v5 repair result has none of them.
+    expect([...reportFigures(a).keys()].filter((k) => k.startsWith('repair'))).toEqual(['repair | node loss to full redundancy', 'repair | repair throughput']);
   });
 
   it('lists figures present in only one result, and compares v4 with v5', () => {
