@@ -62,7 +62,8 @@ export class ShardMaintenance {
    * data pinned so gc cannot delete it meanwhile. A shard a read met belongs to data its object
    * referenced then: when the object no longer does, the data was replaced or deleted ('gone').
    * A write-failed shard may belong to a part of an upload still in progress: unreferenced, it
-   * throws RepairDeferred until repairUnreferencedKeepMs after it was queued. Throws rebuildShard's errors.
+   * throws RepairDeferred until repairUnreferencedKeepMs after it was queued. A shard found missing
+   * that is in place at its full size by now is not rebuilt again ('present'). Throws rebuildShard's errors.
    */
   async repairShard(entry: RepairEntry): Promise<RepairOutcome> {
     const release = this.options.pins.pin([entry.dataId]);
@@ -73,6 +74,7 @@ export class ShardMaintenance {
         if (mayComplete) throw new TesseraError('RepairDeferred', `no object references ${entry.dataId} (yet)`);
         return { rebuilt: false, reason: 'data-gone' };
       }
+      if (entry.reason !== 'corrupt' && await this.presentInFull(found.part, found.layout, entry.shardIndex)) return { rebuilt: false, reason: 'present' };
       return { rebuilt: true, bytes: await rebuildShard(this.options.source, found.part, found.layout, entry.shardIndex) };
     } finally {
       release();
@@ -187,6 +189,16 @@ export class ShardMaintenance {
   }
 
   /** The part with `dataId` in the current record of `object`, with the record's layout; undefined when none. */
+  /**
+   * True when the shard is in place at its full size: a read that found it missing met a node that
+   * was down for a moment, or another node (whose scan or read queued it too) rebuilt it already.
+   */
+  private async presentInFull(part: DataPart, layout: DataLayout, shardIndex: number): Promise<boolean> {
+    const store = this.options.source.store(part.drives[shardIndex] ?? '');
+    const found = await store?.stat(shardIdOf(part.dataId, shardIndex)).catch(() => undefined);
+    return found !== undefined && found.sizeBytes === shardFileBytes(layout, part.sizeBytes);
+  }
+
   private async currentPart(object: ShardOwner, dataId: string): Promise<{ part: DataPart; layout: DataLayout } | undefined> {
     const record = await this.options.meta.getObject(object.bucket, object.key).catch((err: unknown) => {
       if (isTesseraError(err, 'NoSuchBucket')) return undefined;

@@ -20,8 +20,8 @@ export interface RepairQueue {
   removeRepairs(entries: readonly Pick<RepairEntry, 'dataId' | 'shardIndex'>[]): Promise<void>;
 }
 
-/** What one repair did: rebuilt the shard, or found its data no longer referenced. */
-export type RepairOutcome = { rebuilt: true; bytes: number } | { rebuilt: false; reason: 'data-gone' };
+/** What one repair did: rebuilt the shard, found its data no longer referenced, or found the shard in place in full already. */
+export type RepairOutcome = { rebuilt: true; bytes: number } | { rebuilt: false; reason: 'data-gone' | 'present' };
 
 /**
  * Rebuilds the shard of one entry; throws when it cannot yet (drive offline, too few shards), or
