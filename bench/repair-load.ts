@@ -1,5 +1,5 @@
 // Repair under client load (issue 13, "Repair yields to clients"): a 1 MiB GET workload at
-// concurrency 4 over every node's S3 endpoint, once before any loss (the baseline) and once while
+// concurrency 4 over every node's S3 endpoint, once with no repair running (the baseline) and once while
 // `s3d admin heal --wait` (normal priority) rebuilds a second node's lost disk; p99 of both, their
 // ratio, and the rebuild rate under load. The GETs check like every bench cell (load.ts): length and
 // the object's own prefix always, every byte of one in verifyContentEvery.

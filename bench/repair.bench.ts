@@ -53,11 +53,11 @@ export interface RepairResult {
   dataBytes: number;
   putMegabytesPerSecond: number;
   /**
-   * The GET workload before any loss (its objects are written with the data, so the first loss and
-   * heal include them); undefined when a GET failed (the run's error says how).
+   * The GET workload with no repair running, after the first heal (its objects are written then, so
+   * the first loss is exactly the data above); undefined when a GET failed (the run's error says how).
    */
   getBaseline: GetLoadFigures | undefined;
-  /** Shard files and their bytes on all nodes before the loss (and again after the heal), the GET objects' included. */
+  /** Shard files and their bytes on all nodes before the loss (and again after the heal). */
   shardFiles: number;
   shardBytes: number;
   /** Data items (distinct data ids) with shard files. */
@@ -154,14 +154,10 @@ export async function runRepairBench(options: RepairBenchOptions): Promise<Repai
 async function measure(options: RepairBenchOptions, cluster: SpawnedCluster, restarted: LoggedChild[]): Promise<RepairRun> {
   const objects = Math.max(1, Math.ceil(options.dataMib / repairObjectMib));
   const objectBytes = repairObjectMib * MiB;
-  progress(`PUT ${objects} x ${repairObjectMib} MiB, then ${repairLoadObjects} x ${repairLoadObjectBytes / MiB} MiB for the GET load...`);
+  progress(`PUT ${objects} x ${repairObjectMib} MiB...`);
   const putMegabytesPerSecond = await writeObjects(cluster, objects, objectBytes);
-  const getSet = await writeGetSet(cluster, repairBucket);
   const before = await settledShardFiles(cluster.dir);
   const errors: string[] = [];
-  progress(`GET ${repairLoadObjectBytes / MiB} MiB c${repairLoadConcurrency} for ${(options.loadWindowMs / 1000).toFixed(1)} s before any loss...`);
-  const baseline = await runGetLoad(cluster, getSet, { windowMs: options.loadWindowMs });
-  if (baseline.error !== undefined) errors.push(`GET before any loss failed: ${baseline.error.code} ${baseline.error.message}`);
 
   const loss = await loseDisk(options.binPath, cluster, repairLostNode, pidOf(cluster, repairLostNode), before);
   restarted.push(loss.restarted);
@@ -182,7 +178,7 @@ async function measure(options: RepairBenchOptions, cluster: SpawnedCluster, res
     objectBytes,
     dataBytes: objects * objectBytes,
     putMegabytesPerSecond,
-    getBaseline: baseline.error === undefined ? getLoadFigures(getSet, baseline) : undefined,
+    getBaseline: undefined,
     shardFiles: before.length,
     shardBytes: totalBytes(before),
     dataItems: new Set(before.map((f) => f.dataId)).size,
@@ -203,8 +199,16 @@ async function measure(options: RepairBenchOptions, cluster: SpawnedCluster, res
     logProblems: [],
   };
   if (problems.length > 0) errors.push(`no full redundancy after the heal: ${problemsText(problems)}`);
-  // The second phase needs a cluster at full redundancy and a baseline to compare with.
-  else if (result.getBaseline !== undefined) errors.push(...(await secondPhase(options, cluster, restarted, getSet, after, result)));
+  else {
+    // The GET objects come after the first loss, so its case is exactly the data written above.
+    progress(`PUT ${repairLoadObjects} x ${repairLoadObjectBytes / MiB} MiB, then GET c${repairLoadConcurrency} for ${(options.loadWindowMs / 1000).toFixed(1)} s with no repair running...`);
+    const getSet = await writeGetSet(cluster, repairBucket);
+    const baseline = await runGetLoad(cluster, getSet, { windowMs: options.loadWindowMs });
+    if (baseline.error !== undefined) errors.push(`GET with no repair running failed: ${baseline.error.code} ${baseline.error.message}`);
+    else result.getBaseline = getLoadFigures(getSet, baseline);
+    // The second phase needs a cluster at full redundancy and a baseline to compare with.
+    if (result.getBaseline !== undefined) errors.push(...(await secondPhase(options, cluster, restarted, getSet, await settledShardFiles(cluster.dir), result)));
+  }
   const restartLogs = [repairLostNode, repairLoadLostNode].map((node) => restartLogPath(cluster.dir, node));
   result.logProblems = await logProblems([...cluster.logPaths, ...restartLogs]);
   return { result, error: errors.length === 0 ? undefined : errors.join('; ') };
@@ -271,7 +275,7 @@ export function repairMarkdownTable(result: RepairResult): string {
 
 function baselineRows(baseline: GetLoadFigures | undefined): Array<[string, string]> {
   if (baseline === undefined) return [];
-  return [[`GET ${getLoadLabel(baseline)} before any loss (${getWindowNote(baseline)})`, getLatencies(baseline)]];
+  return [[`GET ${getLoadLabel(baseline)} with no repair running (${getWindowNote(baseline)})`, getLatencies(baseline)]];
 }
 
 function underLoadRows(u: RepairUnderLoad): Array<[string, string]> {

@@ -470,8 +470,8 @@ function repairSection(repair: RepairReport): string[] {
       `Node ${repair.result.lostNode} is SIGKILLed, its shard files deleted, and it is restarted; the operator's \`s3d admin heal --wait\` starts right after. ` +
         `Full redundancy is checked from the files (every data item has all its shards, total shard bytes as before, ` +
         `${node}'s files byte-identical to the lost ones). MB/s = 10^6 shard-file bytes written by rebuilds per second of heal. ` +
-        'The GET load (closed-loop workers over every node, each GET checked like a cell\'s) runs once before any loss; its objects are written with the data, so ' +
-        `the first heal rebuilds them too.${u === undefined ? '' : ` After the first heal node ${u.lostNode}'s disk is lost the same way, and the GET load runs from the start ` +
+        'The GET load (closed-loop workers over every node, each GET checked like a cell\'s) runs once after that heal with no repair running; its objects are written ' +
+        `then, so the first loss is exactly the data above.${u === undefined ? '' : ` After the first heal node ${u.lostNode}'s disk is lost the same way, and the GET load runs from the start ` +
         'of `s3d admin heal --wait` (normal priority: repair yields to clients) to its exit; redundancy is checked again.'}`,
     );
   }

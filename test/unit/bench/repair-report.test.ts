@@ -32,7 +32,7 @@ describe('repair Markdown', () => {
     const markdown = repairMarkdown(result({}));
     expect(markdown).toContain('| **node loss to full redundancy** | **8.0 s** |');
     expect(markdown).toContain('| **repair throughput** (rebuilt shard bytes / heal duration) | **25.2 MB/s** |');
-    expect(markdown).toContain('| GET 1 MiB c4 before any loss (300 GETs in 3.0 s, 104.9 MB/s, over 64 objects) | p50 30.0 ms, p99 60.0 ms |');
+    expect(markdown).toContain('| GET 1 MiB c4 with no repair running (300 GETs in 3.0 s, 104.9 MB/s, over 64 objects) | p50 30.0 ms, p99 60.0 ms |');
     expect(markdown).toContain('| GET 1 MiB c4 during the heal (200 GETs in 4.0 s, 104.9 MB/s, over 64 objects) | p50 30.0 ms, p99 96.4 ms |');
     expect(markdown).toContain('| **repair throughput under client load** | **36.8 MB/s** |');
     expect(markdown).toContain('\n\nrepair under client load: GET 1 MiB c4 p99 96.4 ms during repair vs 60.0 ms before (1.61x), rebuild 36.8 MB/s');
