@@ -12,8 +12,16 @@ NODE_MAJOR_MIN := 22
 
 .PHONY: install node-check build run cluster cluster-stop test test-unit test-e2e bench bench-quick bench-compare bench-memory clean
 
+## npm skips every optional package whose engines the node it runs on does not meet (vitest's native
+## rolldown binding wants node >= 20.19), so after npm ci on a node older than NODE_MAJOR_MIN the same
+## npm runs npm ci again on the pinned Node 24 it has just fetched.
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
+	@if [[ -x $(PINNED_NODE) ]] && (( $$(node -p 'process.versions.node.split(".")[0]') < $(NODE_MAJOR_MIN) )); then \
+	  echo "npm ran on node $$(node --version), so it left out optional packages that need a newer one: npm ci again on $(PINNED_NODE)"; \
+	  npm_cli=$$(npm exec -c 'echo "$$npm_execpath"') && \
+	  PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(PINNED_NODE) "$$npm_cli" ci --no-audit --no-fund; \
+	fi
 	@touch $(NODE_MODULES_STAMP)
 
 install: $(NODE_MODULES_STAMP)
