@@ -18,7 +18,7 @@ NODE_MAJOR_MIN := 22
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@if [[ -x $(PINNED_NODE) ]] && (( $$(node -p 'process.versions.node.split(".")[0]') < $(NODE_MAJOR_MIN) )); then \
-	  echo "npm ran on node $$(node --version), so it left out optional packages that need a newer one: npm ci again on $(PINNED_NODE)"; \
+	  echo "npm ran on node $$(node --version), which may leave out optional packages that need a newer one: npm ci again on $(PINNED_NODE)"; \
 	  npm_cli=$$(npm exec -c 'echo "$$npm_execpath"') && \
 	  PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(PINNED_NODE) "$$npm_cli" ci --no-audit --no-fund; \
 	fi
