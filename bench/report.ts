@@ -25,6 +25,11 @@ export interface MachineInfo {
   /** Logical CPUs available to this process. */
   cores: number;
   memoryBytes: number;
+  /**
+   * The Node.js the servers ran on: what `s3d --version` says when started as the bench starts it
+   * (with this process's node, which bin/s3d leaves for the pinned Node 24 only when it is older than
+   * 22); this process's version when there is no s3d to ask or it cannot say. versions.node is this process's.
+   */
   nodeVersion: string;
   /** `git rev-parse --short HEAD`, or "unknown". */
   gitCommit: string;
@@ -36,13 +41,16 @@ export interface MachineInfo {
   dataDirFilesystem: string;
 }
 
-/** Collects MachineInfo; `repoRoot` is the git work tree, `dataDir` the server's data dir (if any). */
-export function machineInfo(repoRoot: string, dataDir: string | undefined): MachineInfo {
+/**
+ * Collects MachineInfo; `repoRoot` is the git work tree, `dataDir` the server's data dir (if any),
+ * `serverBin` the s3d executable the bench starts (if any), asked which Node it runs on.
+ */
+export function machineInfo(repoRoot: string, dataDir: string | undefined, serverBin?: string): MachineInfo {
   return {
     cpuModel: cpuModel(),
     cores: availableParallelism(),
     memoryBytes: totalmem(),
-    nodeVersion: process.version,
+    nodeVersion: (serverBin === undefined ? undefined : serverNodeVersion(serverBin)) ?? process.version,
     gitCommit: run('git', ['-C', repoRoot, 'rev-parse', '--short', 'HEAD']) ?? 'unknown',
     // --no-optional-locks: others share this work tree, so never take the index lock.
     gitDirty: (run('git', ['-C', repoRoot, '--no-optional-locks', 'status', '--porcelain', '-uno']) ?? '') !== '',
@@ -68,6 +76,12 @@ function versions(repoRoot: string): Record<string, string> {
   const out: Record<string, string> = { tessera: `${packageVersion(repoRoot) ?? 'unknown'} (${commit})`, node: process.version };
   for (const name of reportedPackages) out[name] = packageVersion(join(repoRoot, 'node_modules', name)) ?? 'not installed';
   return out;
+}
+
+// "v24.22.3" from `s3d --version` ("0.1.0 (node v24.22.3)"); undefined for a build that does not print it.
+function serverNodeVersion(serverBin: string): string | undefined {
+  const line = run(process.execPath, [serverBin, '--version']);
+  return line === undefined ? undefined : /\(node (v[0-9][^)\s]*)\)/.exec(line)?.[1];
 }
 
 function packageVersion(dir: string): string | undefined {
@@ -272,7 +286,7 @@ export function markdownReport(report: BenchReport, codecTable: string): string 
   const lines = [
     `## Tessera bench ${report.startedAt}`,
     '',
-    `${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 1024 ** 3).toFixed(1)} GiB RAM, node ${m.nodeVersion}, ` +
+    `${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 1024 ** 3).toFixed(1)} GiB RAM, s3d on node ${m.nodeVersion}, ` +
       `commit ${m.gitCommit}${m.gitDirty ? ' (dirty)' : ''}, data dirs on ${m.dataDirFilesystem}`,
     '',
     `Versions: ${Object.entries(m.versions).map(([name, version]) => `${name} ${version}`).join(', ')}`,

@@ -56,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
   const scenarios: ScenarioReport[] = [];
   const cells: CellReport[] = [];
   const binPath = options.serverBin ?? join(repoRoot, 'bin', 's3d');
-  const machine = machineInfo(repoRoot, options.dataDirParent ?? tmpdir());
+  const machine = machineInfo(repoRoot, options.dataDirParent ?? tmpdir(), options.endpoint === undefined ? binPath : undefined);
   if (options.endpoint !== undefined) {
     const ran = await runExternal(options);
     scenarios.push(ran.scenario);

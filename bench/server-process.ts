@@ -19,6 +19,8 @@ export const serverStopTimeoutMs = 40_000;
 export const rssPollIntervalMs = 200;
 /** How often the log is read while waiting for "s3d ready". */
 const readyPollIntervalMs = 100;
+/** Oldest Node major bin/s3d runs on itself; under an older one it starts another Node as its child. */
+const serverNodeMajorMin = 22;
 
 /** A server the bench started; stop() it exactly once. */
 export interface SpawnedServer {
@@ -51,6 +53,7 @@ export interface StartServerOptions {
 
 /** Spawns `s3d server` on a free port and resolves once it logs "s3d ready". Throws Error with the log tail on failure. */
 export async function startServer(options: StartServerOptions): Promise<SpawnedServer> {
+  requireServerNode();
   // <workDir>/data is the server's fresh data dir; <workDir>/server.log sits beside it, outside the server's tree.
   const workDir = await mkdtemp(join(options.dataDirParent ?? tmpdir(), 'tessera-bench-'));
   const dataDir = join(workDir, 'data');
@@ -74,6 +77,13 @@ export async function startServer(options: StartServerOptions): Promise<SpawnedS
   return { pid, endpoint: new URL(`https://127.0.0.1:${port}`), ca, workDir, dataDir, logPath, stop };
 }
 
+// Throws Error when this node is too old to be the one the servers run on (see spawnLogged).
+function requireServerNode(): void {
+  if (Number(process.versions.node.split('.')[0]) >= serverNodeMajorMin) return;
+  throw new Error(`the bench runs on Node ${process.version}; it needs ${serverNodeMajorMin} or newer, the node its servers run on. ` +
+    'Run it with `make bench`, or start it with node_modules/.bin/node (the pinned Node 24) or another Node >= 22.');
+}
+
 /** A child process started by spawnLogged. */
 export interface LoggedChild {
   pid: number;
@@ -86,11 +96,14 @@ export interface LoggedChild {
 }
 
 /**
- * Spawns `node <binPath> ...args` with `env` added to this process's environment, its stdout and stderr
- * appended to `logPath`. The log goes straight to a file the child owns, so per-request log lines cost
- * the bench process nothing. Throws Error when the process cannot be spawned.
+ * Spawns `node <binPath> ...args` (this process's node) with `env` added to this process's environment,
+ * its stdout and stderr appended to `logPath`. The log goes straight to a file the child owns, so
+ * per-request log lines cost the bench process nothing. Throws Error when the process cannot be
+ * spawned, or when this node is older than 22: bin/s3d would then run the server under the pinned
+ * Node 24 as its own child, and the pid the bench samples would be that wrapper's, not the server's.
  */
 export function spawnLogged(binPath: string, args: readonly string[], env: Record<string, string>, logPath: string): LoggedChild {
+  requireServerNode();
   const logFd = openSync(logPath, 'a');
   const child = spawn(process.execPath, [binPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);

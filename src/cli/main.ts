@@ -3,6 +3,7 @@
 // first start. Exit codes: 0 clean stop, 1 runtime failure or bad option, 2 bad configuration,
 // data directory in use, or listen address unavailable; a running server that meets an error
 // nothing handled logs it and ends by SIGKILL (see stopOnUnhandledErrors).
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
@@ -103,7 +104,7 @@ async function runServer(options: ServerOptions): Promise<void> {
   const node = await startNode(config, log);
   stopOnUnhandledErrors(log);
   process.stderr.write(`${banner(node)}\n`);
-  log.info({ endpoints: node.endpoints, dataDir: node.dataDir }, 's3d ready');
+  log.info({ endpoints: node.endpoints, dataDir: node.dataDir, nodeVersion: process.version }, 's3d ready');
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -160,10 +161,31 @@ async function runClusterInit(flags: ClusterInitFlags): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/**
+ * `s3d --version`: Tessera's version and the Node.js it runs on, e.g. "0.1.0 (node v24.22.3)". The
+ * version comes from the nearest package.json above this module (src/cli/ or dist/src/cli/); "unknown" when none.
+ */
+export function versionLine(): string {
+  let version = 'unknown';
+  for (let dir = new URL('./', import.meta.url); dir.pathname !== '/'; dir = new URL('../', dir)) {
+    let text: string;
+    try {
+      text = readFileSync(new URL('package.json', dir), 'utf8');
+    } catch {
+      continue;
+    }
+    const parsed = JSON.parse(text) as { version?: unknown };
+    if (typeof parsed.version === 'string') version = parsed.version;
+    break;
+  }
+  return `${version} (node ${process.version})`;
+}
+
 /** Builds the `s3d` program. */
 export function buildProgram(): Command {
   const program = new Command('s3d')
     .description('Tessera: an erasure-coded, S3-compatible object store')
+    .version(versionLine(), '-V, --version', "print Tessera's version and the Node.js it runs on")
     .showHelpAfterError()
     .configureOutput({ outputError: (text, write) => write(`s3d: ${text.replace(/^error: /, '')}`) });
 
