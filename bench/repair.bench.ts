@@ -119,9 +119,9 @@ export interface RepairBenchOptions {
 }
 
 /**
- * Starts a cluster, writes the data and the GET objects, measures the GET baseline, loses node
- * repairLostNode's disk, heals and verifies, then loses node repairLoadLostNode's disk and heals it
- * under the GET workload (repairUnderLoad); stops the cluster and deletes its dir, also on failure. Never throws for a failure of the cluster or the heal:
+ * Starts a cluster, writes the data, loses node repairLostNode's disk, heals and verifies; then
+ * writes the GET objects, measures the GET baseline, loses node repairLoadLostNode's disk and heals
+ * it under the GET workload (repairUnderLoad); stops the cluster and deletes its dir, also on failure. Never throws for a failure of the cluster or the heal:
  * it is the returned `error`. Progress goes to stderr.
  */
 export async function runRepairBench(options: RepairBenchOptions): Promise<RepairRun> {
@@ -260,7 +260,7 @@ export function repairMarkdownTable(result: RepairResult): string {
   const rows: Array<[string, string]> = [
     [`data written (${result.objects} x ${result.objectBytes / MiB} MiB objects, PUT ${result.putMegabytesPerSecond.toFixed(1)} MB/s)`, mib(result.dataBytes)],
     ...baselineRows(result.getBaseline),
-    [`shard files on ${result.nodes} nodes before the loss (${result.dataItems} data items, the GET objects' included)`, `${result.shardFiles} files, ${mib(result.shardBytes)}`],
+    [`shard files on ${result.nodes} nodes before the loss (${result.dataItems} data items)`, `${result.shardFiles} files, ${mib(result.shardBytes)}`],
     [`lost with node ${result.lostNode}'s disk`, `${result.lostShardFiles} files, ${mib(result.lostShardBytes)}`],
     [`node ${result.lostNode} restart (SIGKILL to "s3d ready")`, seconds(result.restartSeconds)],
     [`\`s3d admin heal --wait\`${healRoundsNote(result.healRounds)}`, seconds(result.healSeconds)],

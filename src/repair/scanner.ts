@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { MetaOutage } from '../meta/meta-outage.js';
 import type { DataOwner, ObjectRecord, ScanScope } from '../meta/types.js';
 import type { ShardCheck } from '../object/object-layer.js';
-import { scanObjectPauseMs, scanPageObjects, scanRecheckDelayMs, scanRecheckMax, scanWaitingMax } from '../util/limits.js';
+import { scanChecksInFlightMax, scanObjectPauseMs, scanPageObjects, scanRecheckDelayMs, scanRecheckMax, scanWaitingMax } from '../util/limits.js';
 import { CycleTimer } from './cycle-timer.js';
 
 /** One cycle's counts; objects = records walked, checked = those this node was responsible for. */
@@ -63,7 +63,7 @@ const sameScope = (a: ScanScope | undefined, b: ScanScope | undefined): boolean 
 
 /**
  * Background scanner: start() once, heal() for a cycle now, stop() before closing. Throttled:
- * scanObjectPauseMs after each checked record, records read scanPageObjects at a time (one LMDB
+ * scanObjectPauseMs after each checked record, scanChecksInFlightMax records checked at once, records read scanPageObjects at a time (one LMDB
  * read snapshot per page). The running cycle's position and the waiting heal requests are saved,
  * so both survive a restart.
  */
@@ -195,23 +195,21 @@ export class Scanner {
       await this.checkpointSave();
       for (;;) {
         const page = this.source.records(scanPageObjects, after, scope);
-        for (const record of page) {
-          if (this.stopped) return { ...counts };
-          counts.objects++;
-          if (!this.source.responsible(record)) continue;
-          counts.checked++;
-          try {
-            const check = await this.source.check(record);
-            counts.shards += check.shards;
-            counts.queued += check.queued;
-            counts.unreachable += check.unreachable;
-            if (check.unreachable > 0 && this.unreachable.length < scanRecheckMax) this.unreachable.push({ record, first: check });
-          } catch (err) {
-            counts.failed++;
-            this.log.warn({ err, bucket: record.bucket, key: record.key }, 'scan could not check an object');
+        // Up to scanChecksInFlightMax records of the page are checked at once (a check waits on
+        // stat calls to every node of the record); the checkpoint is saved at page ends only.
+        let next = 0;
+        const checker = async (): Promise<void> => {
+          while (next < page.length && !this.stopped) {
+            const record = page[next++]!;
+            counts.objects++;
+            if (!this.source.responsible(record)) continue;
+            counts.checked++;
+            await this.checkOne(record, counts);
+            if (this.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.pauseMs));
           }
-          if (this.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.pauseMs));
-        }
+        };
+        await Promise.all(Array.from({ length: scanChecksInFlightMax }, checker));
+        if (this.stopped) return { ...counts };
         if (page.length < scanPageObjects) break;
         const last = page[page.length - 1]!;
         after = { bucket: last.bucket, key: last.key };
@@ -231,6 +229,20 @@ export class Scanner {
     } finally {
       this.current = undefined;
       this.checkpoint = undefined;
+    }
+  }
+
+  /** Checks one record and adds what it found to `counts`; a failed check is counted and logged. */
+  private async checkOne(record: ObjectRecord, counts: ScanCycle): Promise<void> {
+    try {
+      const check = await this.source.check(record);
+      counts.shards += check.shards;
+      counts.queued += check.queued;
+      counts.unreachable += check.unreachable;
+      if (check.unreachable > 0 && this.unreachable.length < scanRecheckMax) this.unreachable.push({ record, first: check });
+    } catch (err) {
+      counts.failed++;
+      this.log.warn({ err, bucket: record.bucket, key: record.key }, 'scan could not check an object');
     }
   }
 

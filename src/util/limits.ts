@@ -172,8 +172,10 @@ export const quicReadChunkBytes = 256 * KiB;
  *  never answers its old connection. */
 export const quicSilentConnectionMs = 300;
 /** Deadline of the liveness probe sent over the link to a peer that just connected to this node
- *  anew (it may have restarted, leaving our old connection to it dead), in ms. */
-export const quicPeerProbeTimeoutMs = 1_000;
+ *  anew (it may have restarted, leaving our old connection to it dead), in ms. A live peer's QUIC
+ *  stack ACKs within a round trip however busy its event loop is, and a timed-out probe drops the
+ *  link only when no datagram at all came back (quicSilentConnectionMs), so this can be short. */
+export const quicPeerProbeTimeoutMs = 400;
 /** Streams a peer may have open at once on one QUIC connection (MAX_STREAMS); >= callsPerPeerMax. */
 export const quicStreamsPerConnectionMax = 256;
 /** HTTP/2 (TLS transport) receive window of one stream, bytes: what one call may have in flight and unread. */
@@ -263,6 +265,8 @@ export const scanIntervalHoursMax = 8_760;
 export const scanObjectPauseMs = 1;
 /** Object records the scanner reads per LMDB read snapshot. */
 export const scanPageObjects = 256;
+/** Records one scan checks at once (each check stats every shard of the record, on every node). */
+export const scanChecksInFlightMax = 8;
 /** Records with unreachable shards a scan cycle keeps to check once more at its end. */
 export const scanRecheckMax = 1024;
 /** How long after its walk a scan checks those records again, in ms (a restarted node's peers reconnect by then). */
