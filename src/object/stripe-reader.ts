@@ -23,7 +23,11 @@ export interface StripeSource {
   onBadShard(part: DataPart, shardIndex: number, reason: RepairReason): void;
 }
 
-type ShardRead = { blocks: Buffer[] } | { reason: RepairReason };
+/** One shard's blocks of a window: a verified block per stripe, or undefined; and why any is missing. */
+interface ShardRead {
+  blocks: (Buffer | undefined)[];
+  reason: RepairReason | undefined;
+}
 
 /** Stripes per full read window of `layout`: readWindowBytesMax of data, at least one stripe. */
 export function windowStripes(layout: DataLayout): number {
@@ -35,49 +39,67 @@ export function stripesOf(layout: DataLayout, part: DataPart, first: number, las
   return Array.from({ length: last - first + 1 }, (_, i) => stripeAt(layout, part.sizeBytes, first + i));
 }
 
-/** One shard's blocks of `stripes` (consecutive, so contiguous in the file) in one read, each verified. */
+/**
+ * One shard's blocks of `stripes` (consecutive, so contiguous in the file) in one read, each
+ * verified on its own: a bad block costs its stripe this shard, not the window. A file cut short
+ * inside the window is read again block by block, so the blocks before the cut still count.
+ */
 async function readShard(source: StripeSource, part: DataPart, shardIndex: number, stripes: Stripe[]): Promise<ShardRead> {
+  const none = (reason: RepairReason): ShardRead => ({ blocks: stripes.map(() => undefined), reason });
   const store = source.store(part.drives[shardIndex] ?? '');
-  if (!store) return { reason: 'missing' };
+  if (!store) return none('missing');
   const shardId = shardIdOf(part.dataId, shardIndex);
   const first = stripes[0]!;
   const last = stripes[stripes.length - 1]!;
+  let framed: Buffer | undefined;
   try {
-    const framed = await store.readRange(shardId, first.fileOffset, last.fileOffset + bitrotHashBytes + last.shardBytes - first.fileOffset);
-    return {
-      blocks: stripes.map((stripe) => {
-        const at = stripe.fileOffset - first.fileOffset;
-        return verifyFramedBlock(framed.subarray(at, at + bitrotHashBytes + stripe.shardBytes), shardId, stripe.index);
-      }),
-    };
+    framed = await store.readRange(shardId, first.fileOffset, last.fileOffset + bitrotHashBytes + last.shardBytes - first.fileOffset);
   } catch (err) {
-    if (isTesseraError(err, 'BitrotDetected', 'ShardTruncated')) return { reason: 'corrupt' };
-    if (isTesseraError(err, 'ShardNotFound', 'StorageIOError')) return { reason: 'missing' };
-    throw err;
+    if (isTesseraError(err, 'ShardNotFound', 'StorageIOError')) return none('missing');
+    if (!isTesseraError(err, 'ShardTruncated')) throw err;
   }
+  let reason: RepairReason | undefined;
+  const blocks: (Buffer | undefined)[] = [];
+  for (const stripe of stripes) {
+    try {
+      const at = stripe.fileOffset - first.fileOffset;
+      const block = framed?.subarray(at, at + bitrotHashBytes + stripe.shardBytes) ?? await store.readRange(shardId, stripe.fileOffset, bitrotHashBytes + stripe.shardBytes);
+      blocks.push(verifyFramedBlock(block, shardId, stripe.index));
+    } catch (err) {
+      if (isTesseraError(err, 'ShardNotFound', 'StorageIOError')) return { blocks: [...blocks, ...stripes.slice(blocks.length).map(() => undefined)], reason: 'missing' };
+      if (!isTesseraError(err, 'BitrotDetected', 'ShardTruncated')) throw err;
+      reason = 'corrupt';
+      blocks.push(undefined);
+    }
+  }
+  return { blocks, reason };
 }
 
 /**
  * The k data blocks of each of `stripes` (consecutive; decoded when needed). Throws InsufficientShards.
  *
  * Reads k shards, data shards first and shards already found bad in this read last, each over the
- * whole window. A failed read is replaced by the next shard at once; and while the window is
- * incomplete, one more shard read starts every shardReadHedgeMs, so a node that is gone or stalled
- * (whose read only fails at its deadline) costs the window that delay, not the deadline. Reads
- * still running when k shards are in finish in the background; a late failure is still reported.
- * `exclude` (the shard being rebuilt) is never read. Returns, per stripe, k views of its shardBytes.
+ * whole window; every stripe needs k good blocks, so a shard with a bad block brings in one more
+ * shard for the window. A failed read is replaced at once; and while some stripe is short, one
+ * more shard read starts every shardReadHedgeMs, so a node that is gone or stalled (whose read only
+ * fails at its deadline) costs the window that delay, not the deadline. Reads still running when
+ * every stripe has k blocks finish in the background; a late failure is still reported. `exclude`
+ * (the shard being rebuilt) is never read. Returns, per stripe, k views of its shardBytes.
  */
 export async function readStripes(source: StripeSource, part: DataPart, layout: DataLayout, stripes: Stripe[], reported: Set<number>, exclude?: number): Promise<Uint8Array[][]> {
   const k = layout.dataShards;
-  const shards: (Buffer[] | undefined)[] = new Array<Buffer[] | undefined>(k + layout.parityShards).fill(undefined);
+  const width = k + layout.parityShards;
+  const shards: ((Buffer | undefined)[] | undefined)[] = new Array<(Buffer | undefined)[] | undefined>(width).fill(undefined);
   const order = [...shards.keys()].filter((i) => i !== exclude).sort((a, b) => Number(reported.has(a)) - Number(reported.has(b)));
   const total = order.length;
+  const good = stripes.map(() => 0);
   const noteBad = (index: number, reason: RepairReason): void => {
     if (reported.has(index)) return;
     reported.add(index);
     source.onBadShard(part, index, reason);
   };
-  let good = 0;
+  /** Good blocks the shortest stripe still lacks. */
+  const lacking = (): number => Math.max(0, ...good.map((n) => k - n));
   await new Promise<void>((resolve, reject) => {
     let next = 0;
     let running = 0;
@@ -96,14 +118,16 @@ export async function readStripes(source: StripeSource, part: DataPart, layout: 
       readShard(source, part, index, stripes).then(
         (result) => {
           running--;
-          if (!('blocks' in result)) noteBad(index, result.reason);
-          else if (!done) {
+          if (result.reason !== undefined) noteBad(index, result.reason);
+          if (!done) {
             shards[index] = result.blocks;
-            good++;
+            result.blocks.forEach((block, j) => {
+              if (block !== undefined) good[j]!++;
+            });
           }
           if (done) return;
-          if (good >= k) return finish();
-          while (good + running < k && next < total) launch();
+          if (lacking() === 0) return finish();
+          while (running < lacking() && next < total) launch();
           if (running === 0) finish(); // every shard tried
         },
         (err: unknown) => finish(err),
@@ -117,18 +141,32 @@ export async function readStripes(source: StripeSource, part: DataPart, layout: 
     while (running < k && next < total) launch();
     hedgeTimer = setTimeout(hedge, shardReadHedgeMs);
   });
-  if (good < k) {
-    const first = stripes[0]!.index;
-    throw new TesseraError('InsufficientShards', `only ${good} of ${shards.length} shards of stripes ${first}..${first + stripes.length - 1} are readable, ${k} needed`, { dataId: part.dataId, stripe: first });
+  const short = good.findIndex((n) => n < k);
+  if (short >= 0) {
+    const stripe = stripes[short]!.index;
+    throw new TesseraError('InsufficientShards', `only ${good[short]} of ${width} shards of stripe ${stripe} are readable, ${k} needed`, { dataId: part.dataId, stripe });
   }
-  const missingData: number[] = [];
-  for (let i = 0; i < k; i++) if (!shards[i]) missingData.push(i);
-  const codec = missingData.length > 0 ? await source.codec(layout) : undefined;
-  return stripes.map((_, j) => {
-    const blocks: (Uint8Array | undefined)[] = shards.map((blocksOfShard) => blocksOfShard?.[j]);
-    codec?.reconstruct(blocks, { wanted: missingData });
-    return blocks.slice(0, k) as Uint8Array[];
-  });
+  let codec: ErasureCodec | undefined;
+  const result: Uint8Array[][] = [];
+  for (const [j] of stripes.entries()) {
+    // Exactly k of the blocks go to the decoder: the first k good ones, data shards first.
+    const blocks: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(width).fill(undefined);
+    let taken = 0;
+    for (let i = 0; i < width && taken < k; i++) {
+      const block = shards[i]?.[j];
+      if (block === undefined) continue;
+      blocks[i] = block;
+      taken++;
+    }
+    const missingData: number[] = [];
+    for (let i = 0; i < k; i++) if (blocks[i] === undefined) missingData.push(i);
+    if (missingData.length > 0) {
+      codec ??= await source.codec(layout);
+      codec.reconstruct(blocks, { wanted: missingData });
+    }
+    result.push(blocks.slice(0, k) as Uint8Array[]);
+  }
+  return result;
 }
 
 /** The k data blocks of one stripe: readStripes over a window of one. Throws InsufficientShards. */

@@ -282,6 +282,24 @@ describe('erasure-coded object layer (4 + 2 over six drives)', () => {
     await expect(readAll('x')).rejects.toMatchObject({ code: 'InsufficientShards' });
   });
 
+  it('reads exactly when two shards are bad in every stripe but different ones per stripe (bitrot tolerance is per block, not per read window)', async () => {
+    const data = randomBytes(blockSizeBytes * 6 + 5);
+    const part = (await put(e, 'spread', data)).parts[0]!;
+    const framedBlockBytes = 8 + blockSizeBytes / 4;
+    // Stripe j has shards badPairs[j] flipped: across the object every one of the six shards has a bad block.
+    const badPairs = [[0, 1], [2, 3], [4, 5], [0, 5], [1, 4], [2, 3], [0, 3]];
+    for (const [stripe, pair] of badPairs.entries()) {
+      for (const index of pair) {
+        const file = await open(shardPath(part, index), 'r+');
+        const size = (await file.stat()).size;
+        const at = stripe * framedBlockBytes + 8 + 3;
+        if (at < size) await file.write(Buffer.from([0x5a]), 0, 1, at);
+        await file.close();
+      }
+    }
+    expect((await readAll('spread')).equals(data)).toBe(true);
+  });
+
   it('tries a shard found bad in one stripe only once per read: later stripes go to parity', async () => {
     const data = randomBytes(blockSizeBytes * 5 + 77);
     const part = (await put(e, 'skip', data)).parts[0]!;
