@@ -7,7 +7,7 @@ import { assert } from '../util/assert.js';
 import { TesseraError } from '../util/errors.js';
 import { crc32c } from './crc32c.js';
 
-/** Frame types. Only Hello and Proof are accepted before the handshake, and only they never after. */
+/** Frame types. A connection's first two frames are Hello and Proof (the handshake); no later frame may be either. */
 export const FrameType = {
   /** msgpack hello of tcp-handshake.ts. */
   Hello: 1,
@@ -88,7 +88,8 @@ export class FramedSocket {
   private closeListeners = new Set<(reason: Error) => void>();
   private failure: Error | undefined;
   private closedByUs = false;
-  private authenticated = false;
+  /** Frames still to come of the handshake (Hello, Proof); call frames may follow a Proof in the same read. */
+  private handshakeFramesLeft = 2;
   private readonly headerBytes = Buffer.alloc(frameHeaderBytes);
   private headerFill = 0;
   private current: PartialFrame | undefined;
@@ -116,11 +117,6 @@ export class FramedSocket {
   /** Frames received and not yet taken by next(). */
   get queuedFrames(): number {
     return this.frames.length;
-  }
-
-  /** Switches from handshake frames (Hello, Proof) to call frames. */
-  markAuthenticated(): void {
-    this.authenticated = true;
   }
 
   /** The next frame. Rejects with the connection's failure once no queued frame is left. */
@@ -268,7 +264,8 @@ export class FramedSocket {
     const type = header[at]! as FrameType;
     const length = header.readUInt32BE(at + 1);
     const limit = this.lengthLimit(type);
-    if (limit === undefined) return this.violation(`sent frame type ${type} ${this.authenticated ? 'after' : 'before'} the handshake`);
+    if (limit === undefined) return this.violation(`sent frame type ${type} ${this.handshakeFramesLeft > 0 ? 'in' : 'after'} the handshake`);
+    if (this.handshakeFramesLeft > 0) this.handshakeFramesLeft--;
     if (length > limit) return this.violation(`sent a frame of type ${type} with ${length} bytes (at most ${limit})`);
     const frame: PartialFrame = { type, length, expectedCrc: header.readUInt32BE(at + 5), crc: crc32c(header.subarray(at, at + 5)), pieces: [], received: 0 };
     this.current = frame;
@@ -277,7 +274,7 @@ export class FramedSocket {
 
   /** The largest payload accepted for `type` now, or undefined when the type is not accepted now. */
   private lengthLimit(type: number): number | undefined {
-    if (!this.authenticated) return type === FrameType.Hello || type === FrameType.Proof ? this.limits.handshakeFrameMaxBytes : undefined;
+    if (this.handshakeFramesLeft > 0) return type === FrameType.Hello || type === FrameType.Proof ? this.limits.handshakeFrameMaxBytes : undefined;
     if (type === FrameType.Chunk) return this.limits.bodyFrameMaxBytes;
     if (type === FrameType.End) return 0;
     if (type >= FrameType.Request && type <= FrameType.Abort) return this.limits.headerFrameMaxBytes;

@@ -39,7 +39,7 @@ export type HelloCheck = (hello: Hello) => string;
 
 /**
  * Runs the handshake on a fresh `connection` as `role`; resolves with the peer's node id once its
- * signature verified, and switches the connection to call frames. Throws PeerNotAuthorized (the
+ * signature verified (call frames that came right behind the proof wait queued until then). Throws PeerNotAuthorized (the
  * check refused the hello, or the signature does not verify), BadFrame (a malformed hello or
  * proof), PeerUnreachable (the connection broke, or `timeoutMs` passed). On any failure the
  * connection is destroyed. The acceptor never reads a call frame of an unproven peer.
@@ -59,7 +59,6 @@ export async function handshake(connection: FramedSocket, identity: NodeIdentity
     if (proof.length !== signatureBytes || !verify(null, signedBytes(otherRole, transcript), publicKeyObject(theirs.publicKey), proof)) {
       throw new TesseraError('PeerNotAuthorized', `${connection.peerName} did not prove it holds key ${theirs.publicKey}: its handshake signature does not verify`);
     }
-    connection.markAuthenticated();
     return peerId;
   } catch (err) {
     const error = isTesseraError(err) ? err : new TesseraError('PeerUnreachable', `handshake with ${connection.peerName} failed: ${(err as Error).message}`, {}, { cause: err });
