@@ -12,7 +12,7 @@ import type { CallScope } from './call-scope.js';
 import { packFrame } from './framing.js';
 import { publicKeyBytes, type NodeIdentity } from './identity.js';
 import { PeerState } from './peer-state.js';
-import { raceAbort } from './race-abort.js';
+import { ignore, raceAbort } from './race-abort.js';
 import { CallSlots } from './slots.js';
 import { TcpOutboundCall } from './tcp-call.js';
 import { FramedSocket, type FramedSocketLimits } from './tcp-frames.js';
@@ -125,6 +125,7 @@ export class TcpTransport implements Transport {
       server.once('error', reject);
       server.listen(this.options.listen.port, this.options.listen.host, () => {
         server.off('error', reject);
+        server.on('error', ignore); // a failed accept (e.g. out of file descriptors) drops that connection only
         resolve();
       });
     });

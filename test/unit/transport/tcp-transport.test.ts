@@ -208,6 +208,19 @@ describe('TcpTransport', () => {
     expect(client.health(b.nodeId)).toMatchObject({ up: true, consecutiveFailures: 0 });
   });
 
+  it('reports a peer down without any call once its process is gone, and up again once it is back', async () => {
+    const handler: CallHandler = async () => ({ header: 'ok' });
+    const { client, server, port } = await pair(handler);
+    await drain((await client.call(b.nodeId, { method: 'test.ping', header: null }, { timeoutMs: 3_000 })).body);
+    await server.close(); // its connections close: the idle pooled one says the peer may be gone
+    await waitFor(() => !client.health(b.nodeId).up, 5_000, 'the stopped peer to be reported down');
+    const again = new TcpTransport({ identity: b.identity, nodeId: b.nodeId, peers: [{ nodeId: a.nodeId, host, port: 1, publicKey: a.identity.publicKey }], listen: { host, port } });
+    open.push(again);
+    await again.listen(handler);
+    await waitFor(() => client.health(b.nodeId).up, 8_000, 'the restarted peer to be reported up by the background re-dial');
+    expect(client.health(b.nodeId).consecutiveFailures).toBe(0);
+  });
+
   it('drops the connection of a reply body returned unread, and the next call still works', async () => {
     const { client } = await pair(async (call) => ({ header: call.method, body: patternBody(8 * MiB).body }));
     const reply = await client.call(b.nodeId, { method: 'test.partial', header: null }, { timeoutMs: 5_000 });
