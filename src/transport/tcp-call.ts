@@ -19,8 +19,11 @@ export interface OutboundContext {
   recycle: (connection: FramedSocket) => void;
 }
 
-/** Why a connection was dropped when its reply body was returned before its end; never reaches a caller. */
-const replyLeftUnread = new TesseraError('CallEnded', 'reply body left unread');
+/**
+ * Why a connection is dropped when the call ended with a direction unfinished (a reply body
+ * returned unread, a reply that came before the whole request body went out); never reaches a caller.
+ */
+const endedEarly = new TesseraError('CallEnded', 'call ended before its request or reply body did');
 
 /** One outbound call: its scope (deadline, caller's signal, close), slot and connection. */
 export class TcpOutboundCall {
@@ -112,7 +115,7 @@ export class TcpOutboundCall {
 
   /** The reply body: yields each checked chunk (views); ends the call at End, on error or on return(). */
   private async *replyBody(connection: FramedSocket): AsyncGenerator<Uint8Array> {
-    let error: unknown = replyLeftUnread;
+    let error: unknown = endedEarly;
     try {
       for (;;) {
         if (this.done) throw this.scope.signal.reason; // deadline, abort or close while the reader was away
@@ -161,7 +164,7 @@ export class TcpOutboundCall {
       this.context.recycle(connection);
       return;
     }
-    connection.destroy(error instanceof Error ? error : replyLeftUnread);
+    connection.destroy(error instanceof Error ? error : endedEarly);
     if (isTesseraError(error, 'CallTimeout', 'PeerUnreachable')) this.context.state.failed(error.message);
   }
 }
