@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { shardPortOffset } from '../src/cluster/cluster-init.js';
+import type { TransportKind } from '../src/config/schema.js';
 import { logTail, spawnLogged, waitForReady, type LoggedChild } from './server-process.js';
 
 /** Nodes and parity shards of the bench cluster (4 data + 2 parity, one shard per node). */
@@ -27,7 +28,7 @@ export const clusterBasePortTries = 30;
 const execFileAsync = promisify(execFile);
 
 /** Node-to-node transport of the cluster (`s3d cluster init --transport`). */
-export type ClusterTransport = 'quic' | 'tls';
+export type ClusterTransport = TransportKind;
 
 /** A cluster the bench started; stop() it exactly once. */
 export interface SpawnedCluster {
@@ -119,7 +120,7 @@ export async function removeCluster(cluster: Pick<SpawnedCluster, 'dir'>, keepLo
 }
 
 /**
- * A base port P whose S3 ports P..P+5 (TCP) and shard ports P+100..P+105 (TCP for TLS, UDP for QUIC)
+ * A base port P whose S3 ports P..P+5 (TCP) and shard ports P+100..P+105 (TCP for TLS and TCP, UDP for QUIC)
  * were all free a moment ago. Drawn at random so parallel runs and hand-started clusters rarely collide.
  * Throws Error after clusterBasePortTries draws.
  */

@@ -11,6 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 // Type only: codec.bench.ts imports sizeLabel from here, so its table arrives rendered (see markdownReport).
+import type { TransportKind } from '../src/config/schema.js';
 import type { CodecResult } from './codec.bench.js';
 import type { CellMeasurement } from './load.js';
 import type { RepairResult } from './repair.bench.js';
@@ -162,7 +163,7 @@ export interface ScenarioReport {
   /** Cluster nodes (one process each); undefined for a single server. */
   nodes: number | undefined;
   /** Node-to-node transport of a cluster; undefined for a single server. */
-  transport: 'quic' | 'tls' | undefined;
+  transport: TransportKind | undefined;
   /** Why the scenario did not run (e.g. the server has no --drives); undefined when it ran. */
   skipped: string | undefined;
   /** Why it stopped before its cells ran (e.g. the server did not start); undefined otherwise. */

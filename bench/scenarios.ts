@@ -59,6 +59,8 @@ export const benchScenarios: readonly Scenario[] = [
   { kind: 'single-node', id: '6-drives-no-inline', name: 'single node, 6 drives (4+2), no inline', driveCount: 6, parityShards: 2, inlineObjectMaxBytes: 0, byDefault: false },
   { kind: 'cluster', id: '6-nodes-quic', name: '6 nodes (4+2), QUIC', transport: 'quic', byDefault: true },
   { kind: 'cluster', id: '6-nodes-tls', name: '6 nodes (4+2), TLS', transport: 'tls', byDefault: true },
+  // Plain TCP for trusted networks: not in the default run (each cluster scenario costs minutes); --scenarios 6-nodes-tcp.
+  { kind: 'cluster', id: '6-nodes-tcp', name: '6 nodes (4+2), TCP', transport: 'tcp', byDefault: false },
   { kind: 'peer', id: peerName, name: `peer: ${peerName} ${peerVersion()}`, byDefault: true },
 ];
 

@@ -37,7 +37,7 @@ export async function runMachineLimits(options: Options): Promise<LimitsReport> 
 }
 
 /**
- * Hook for bench/transport.bench.ts (QUIC and TLS between two processes). That module runs its own
+ * Hook for bench/transport.bench.ts (QUIC, TLS and TCP between two processes). That module runs its own
  * main() on import and exports nothing, so it runs as a child process (dist/bench/transport.bench.js):
  * its stdout is a Markdown table, then a JSON document with `cells[]`. A cell named "failed" or a
  * non-zero exit is this section's error (the run exits 1); a missing module is a skip.

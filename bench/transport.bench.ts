@@ -2,7 +2,7 @@
 // itself as the server): bulk MB/s on one connection (1 and 4 streams, both directions),
 // request/response ops/s (4 KiB, sequential and 16 in flight), and whether the connection
 // survives a 2 s blocked event loop on the client in the middle of a transfer.
-// `npx tsc -p tsconfig.json && node dist/bench/transport.bench.js [--transport quic|tls|all]
+// `npx tsc -p tsconfig.json && node dist/bench/transport.bench.js [--transport quic|tls|tcp|all]
 //  [--bulk-mib 256] [--ops-duration-ms 3000] [--quic-limits '{"quicStreamWindowBytes":8388608}']`.
 // Prints a Markdown table, then the JSON.
 import { fork, type ChildProcess } from 'node:child_process';
@@ -25,7 +25,8 @@ const blockedLoopMs = 2_000;
 /** Deadline of every bench call, ms. */
 const benchCallTimeoutMs = 120_000;
 
-type Kind = 'quic' | 'tls';
+type Kind = 'quic' | 'tls' | 'tcp';
+const kindsAll: readonly Kind[] = ['quic', 'tls', 'tcp'];
 type TransportOptions = { identity: ReturnType<typeof identityFromPem>; nodeId: string; peers: PeerAddress[]; listen: { host: string; port: number }; limits?: Record<string, number> };
 type TransportClass = new (options: TransportOptions) => Transport;
 
@@ -33,6 +34,7 @@ type TransportClass = new (options: TransportOptions) => Transport;
 async function transportClass(kind: Kind): Promise<TransportClass | undefined> {
   try {
     if (kind === 'quic') return (await import('../src/transport/quic-transport.js')).QuicTransport;
+    if (kind === 'tcp') return (await import('../src/transport/tcp-transport.js')).TcpTransport;
     const module = (await import(`../src/transport/${'tls-transport'}.js`)) as { TlsTransport?: TransportClass };
     return module.TlsTransport;
   } catch {
@@ -238,8 +240,8 @@ function option(name: string, fallback: string): string {
 
 async function main(): Promise<void> {
   const which = option('--transport', 'all');
-  if (!['quic', 'tls', 'all'].includes(which)) throw new Error('--transport must be quic, tls or all');
-  const kinds: Kind[] = which === 'all' ? ['quic', 'tls'] : [which as Kind];
+  if (which !== 'all' && !kindsAll.includes(which as Kind)) throw new Error('--transport must be quic, tls, tcp or all');
+  const kinds: readonly Kind[] = which === 'all' ? kindsAll : [which as Kind];
   const bulkBytes = Number(option('--bulk-mib', '256')) * MiB;
   const opsDurationMs = Number(option('--ops-duration-ms', '3000'));
   const quicLimits = JSON.parse(option('--quic-limits', '{}')) as Record<string, number>;

@@ -1,6 +1,6 @@
 // `s3d admin status | heal`: the operator's view of a cluster. The command loads a node's config,
-// takes that node's key and calls every node over the cluster's own transport (QUIC or TLS with
-// mutual authentication), so it works wherever the node's config and key are readable, and nodes
+// takes that node's key and calls every node over the cluster's own transport (QUIC, TLS or TCP,
+// each with mutual authentication), so it works wherever the node's config and key are readable, and nodes
 // accept admin calls only from holders of a listed key. The node side is src/cluster/admin-server.ts.
 import { loadConfig, type Config } from '../config/config.js';
 import { makeTransport } from '../cluster/cluster-runtime.js';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import { loadConfig, logLevels, type Config, type PartialConfig } from '../config/config.js';
+import { loadConfig, logLevels, transportKinds, type Config, type PartialConfig, type TransportKind } from '../config/config.js';
 import { addClusterNode, initCluster, shardPortOffset } from '../cluster/cluster-init.js';
 import { adminHeal, adminLayout, adminStatus, type LayoutCommand } from './admin.js';
 import { startLocalCluster, stopLocalCluster } from './cluster-local.js';
@@ -140,7 +140,7 @@ interface ClusterInitFlags {
   basePort: number;
   parity?: number;
   host: string;
-  transport: 'quic' | 'tls';
+  transport: TransportKind;
 }
 
 async function runClusterInit(flags: ClusterInitFlags): Promise<void> {
@@ -226,7 +226,7 @@ SIGTERM or SIGINT stops gracefully: no new connections, in-flight requests finis
     .option('--base-port <port>', `node i serves S3 over HTTPS on port P+i-1 and its shard server on P+${shardPortOffset}+i-1`, portArg('--base-port'), 8443)
     .option('--parity <m>', 'parity shards per stripe (default: 2 for 4+ nodes, 1 for 2-3 nodes)', wholeNumber('--parity'))
     .option('--host <host>', 'address every node listens on and peers dial (default 127.0.0.1: a loopback cluster)', '127.0.0.1')
-    .addOption(new Option('--transport <kind>', 'node-to-node transport').choices(['quic', 'tls']).default('quic'))
+    .addOption(new Option('--transport <kind>', 'node-to-node transport: quic; tls (TCP networks that block UDP); tcp (trusted networks only: not encrypted, peers authenticated, frames checksummed)').choices([...transportKinds]).default('quic'))
     .action(runClusterInit);
   cluster
     .command('add-node')
@@ -261,7 +261,7 @@ SIGTERM or SIGINT stops gracefully: no new connections, in-flight requests finis
   const admin = program.command('admin').description("watch and steer a cluster's health (over the cluster transport, with a node's key)")
     .addHelpText('after', `
 Every admin command takes --config: a node's config (as made by s3d cluster init). The command
-speaks to every node as that node, with its key file, over the cluster's QUIC or TLS transport.`);
+speaks to every node as that node, with its key file, over the cluster's transport (QUIC, TLS or TCP).`);
   admin
     .command('status')
     .description('each node: up or down, drives, shard files, repair queue, rebuild progress and rate, last scan and scrub; exit 0 when healthy, 1 when not')

@@ -4,7 +4,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { clusterNodesMax } from '../config/schema.js';
+import { clusterNodesMax, type TransportKind } from '../config/schema.js';
 import { generateNodeKey } from '../transport/identity.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { TesseraError } from '../util/errors.js';
@@ -22,7 +22,8 @@ export interface ClusterInitOptions {
   parityShards?: number;
   /** Host every node listens on and peers dial. Default 127.0.0.1 (a loopback cluster). */
   host: string;
-  transport: 'quic' | 'tls';
+  /** Node-to-node transport written into every config (see the schema's cluster.transport). */
+  transport: TransportKind;
 }
 
 /** Offset from an S3 port to the same node's shard server port. */

@@ -1,4 +1,4 @@
-// The cluster half of a node: loads the node key, starts the transport (QUIC or TLS) with the
+// The cluster half of a node: loads the node key, starts the transport (QUIC, TLS or TCP) with the
 // shard and replica servers behind it, and builds the placement, the ClusterShardStores and the
 // ClusterMetaStore the object layer runs on.
 import type { Logger } from 'pino';
@@ -45,11 +45,15 @@ export interface ClusterRuntime {
   close(): Promise<void>;
 }
 
-/** The configured transport (QUIC or TLS) for this node's identity; listen() is the caller's. */
+/** The configured transport (QUIC, TLS or plain TCP) for this node's identity; listen() is the caller's. */
 export async function makeTransport(cluster: ClusterConfig, options: ConstructorParameters<typeof import('../transport/quic-transport.js').QuicTransport>[0]): Promise<Transport> {
   if (cluster.transport === 'tls') {
     const { TlsTransport } = await import('../transport/tls-transport.js');
     return new TlsTransport(options);
+  }
+  if (cluster.transport === 'tcp') {
+    const { TcpTransport } = await import('../transport/tcp-transport.js');
+    return new TcpTransport(options);
   }
   const { QuicTransport } = await import('../transport/quic-transport.js');
   return new QuicTransport(options);

@@ -8,7 +8,7 @@ import { parseDocument } from 'yaml';
 import { errorCodeOf, TesseraError } from '../util/errors.js';
 import { configSchema, type ConfigInput, type LogLevel, type ParsedConfig } from './schema.js';
 
-export { logLevels, type LogLevel } from './schema.js';
+export { logLevels, transportKinds, type LogLevel, type TransportKind } from './schema.js';
 
 /** A node's configuration, fully defaulted and deeply frozen. Field docs: src/config/schema.ts. */
 export type Config = DeepReadonly<

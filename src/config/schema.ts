@@ -19,6 +19,14 @@ export const accessKeyLengthMax = 128;
 export const secretKeyLengthMin = 8;
 export const secretKeyLengthMax = 128;
 
+/**
+ * Node-to-node transports. quic: QUIC over UDP with mutual TLS 1.3 (the default). tls: HTTP/2 over
+ * mutually authenticated TLS 1.3 on TCP, for networks that block UDP. tcp: no encryption, for
+ * trusted networks; peers still prove their Ed25519 identity and every frame is checksummed.
+ */
+export const transportKinds = ['quic', 'tls', 'tcp'] as const;
+export type TransportKind = (typeof transportKinds)[number];
+
 /** Log levels, most to least verbose (pino level names). */
 export const logLevels = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -97,7 +105,7 @@ const clusterNodeSchema = z.strictObject({
   id: z.string().regex(nodeIdPattern, 'must be 1 to 64 letters, digits, ".", "_" or "-"').describe('node id'),
   /** Host name or IP address peers use to reach the node's shard server. */
   host: z.string().min(1, 'must not be empty').describe('host or IP of the shard server'),
-  /** The node's shard server port (UDP for QUIC, TCP for TLS), 1..65535. */
+  /** The node's shard server port (UDP for QUIC, TCP for TLS and TCP), 1..65535. */
   port: port().describe('shard server port'),
   /** The node's S3 HTTPS port, shown to users (informational). */
   s3Port: port().optional().describe('S3 HTTPS port of the node (informational)'),
@@ -119,8 +127,12 @@ const clusterSchema = z
     nodeId: z.string().regex(nodeIdPattern, 'must be 1 to 64 letters, digits, ".", "_" or "-"').describe("this node's id"),
     /** PEM PKCS#8 Ed25519 private key of this node (mode 0600), made by `s3d cluster init`. */
     keyFile: z.string().min(1, 'must not be empty').describe("this node's Ed25519 private key file"),
-    /** Node-to-node transport: quic (default) or tls (TLS over TCP, for networks that block UDP). */
-    transport: z.enum(['quic', 'tls'], { error: 'must be quic or tls' }).default('quic').describe('quic | tls; default quic'),
+    /**
+     * Node-to-node transport: quic (default); tls (TLS over TCP, for networks that block UDP); tcp: no
+     * encryption, for trusted networks; peers still prove their Ed25519 identity and every frame is
+     * checksummed (CRC-32C). Every node of a cluster must use the same one.
+     */
+    transport: z.enum(transportKinds, { error: 'must be quic, tls or tcp' }).default('quic').describe('quic | tls | tcp; default quic'),
     /** Address the shard server binds to. Default: this node's host from nodes[]. */
     listenAddress: z.string().min(1, 'must not be empty').optional().describe("shard server bind address; default: this node's host"),
     /** Parity shards per stripe (m): reads and writes survive m nodes down. */

@@ -1,7 +1,8 @@
-// Framing shared by both transports. A call stream carries one request frame then the request
+// Framing shared by the transports. A call stream carries one request frame then the request
 // body; the reply stream one reply frame then the reply body. A frame is a 4-byte big-endian
 // length and that many bytes of msgpack. The body runs to the end of the stream (FIN), so bulk
-// bytes are never copied into frames.
+// bytes are never copied into frames. The TCP transport, whose connections outlive a call, sends
+// the same msgpack values in its own checksummed frames (tcp-frames.ts).
 import { Packr } from 'msgpackr';
 import { callHeaderMaxBytes } from '../util/limits.js';
 import { isLayerErrorCode } from '../util/error-codes.js';
@@ -24,12 +25,27 @@ export type ReplyFrame =
   | { h: unknown }
   | { e: { code: string; message: string; details?: Record<string, string | number> } };
 
-/** Length prefix (4 bytes) + msgpack of `value`. Throws FrameTooLarge past callHeaderMaxBytes. */
-export function encodeFrame(value: RequestFrame | ReplyFrame): Buffer {
+/** The msgpack of `value`, at most callHeaderMaxBytes. Throws FrameTooLarge past it. */
+export function packFrame(value: RequestFrame | ReplyFrame): Buffer {
   const body = packr.pack(value);
   if (body.length > callHeaderMaxBytes) {
     throw new TesseraError('FrameTooLarge', `frame of ${body.length} bytes exceeds ${callHeaderMaxBytes}`);
   }
+  return body;
+}
+
+/** The value of a msgpack frame. Throws BadFrame when it does not decode. */
+export function unpackFrame<T>(bytes: Uint8Array): T {
+  try {
+    return packr.unpack(bytes) as T;
+  } catch (err) {
+    throw new TesseraError('BadFrame', `frame does not decode: ${(err as Error).message}`);
+  }
+}
+
+/** Length prefix (4 bytes) + msgpack of `value`. Throws FrameTooLarge past callHeaderMaxBytes. */
+export function encodeFrame(value: RequestFrame | ReplyFrame): Buffer {
+  const body = packFrame(value);
   const frame = Buffer.allocUnsafe(4 + body.length);
   frame.writeUInt32BE(body.length, 0);
   body.copy(frame, 4);

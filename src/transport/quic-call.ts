@@ -1,59 +1,13 @@
-// One QUIC call's pieces shared by the caller and callee sides of quic-transport.ts: its
-// cancellation scope (deadline, caller's signal, transport close) and the two stream halves
-// (request out, reply out and in). Every native wait is raced against the scope's signal, because a
-// blocked native operation cannot be cancelled (see quinn-native.ts).
+// One QUIC call's pieces shared by the caller and callee sides of quic-transport.ts: the two
+// stream halves (request out, reply out and in); its cancellation is call-scope.ts. Every native
+// wait is raced against the scope's signal, because a blocked native operation cannot be
+// cancelled (see quinn-native.ts).
 import { isTesseraError, TesseraError } from '../util/errors.js';
+import type { CallScope } from './call-scope.js';
 import { encodeFrame, errorFrame, type ReplyFrame } from './framing.js';
 import type { PeerState } from './peer-state.js';
 import { dropStream, type NativeStream, type StreamSource } from './quinn-native.js';
 import { ignore, raceAbort } from './race-abort.js';
-
-/** Abort reason of a call's leftovers once the call is over; never reaches a caller. */
-const callEnded = new TesseraError('CallEnded', 'call is over');
-
-/** One call's cancellation: a deadline timer, the caller's signal, transport close. */
-export class CallScope {
-  readonly controller = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
-  private readonly onExternalAbort: (() => void) | undefined;
-
-  constructor(private readonly scopes: Set<CallScope>, timeoutMs: number, timeoutError: () => TesseraError, private readonly external?: AbortSignal, abortedError?: () => TesseraError) {
-    scopes.add(this);
-    this.rearm(timeoutMs, timeoutError);
-    if (external !== undefined && abortedError !== undefined) {
-      this.onExternalAbort = () => this.abort(abortedError());
-      if (external.aborted) this.onExternalAbort();
-      else external.addEventListener('abort', this.onExternalAbort, { once: true });
-    }
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  /** Restarts the deadline: `timeoutMs` from now. */
-  rearm(timeoutMs: number, timeoutError: () => TesseraError): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.abort(timeoutError()), Math.max(0, timeoutMs));
-  }
-
-  abort(reason: Error): void {
-    if (!this.controller.signal.aborted) this.controller.abort(reason);
-    this.dispose();
-  }
-
-  /** Ends the call: pending waits of its leftovers (e.g. a request body still being sent) stop. */
-  end(): void {
-    this.abort(callEnded);
-  }
-
-  /** Stops the timer and forgets the listeners; idempotent. */
-  dispose(): void {
-    clearTimeout(this.timer);
-    if (this.onExternalAbort !== undefined) this.external?.removeEventListener('abort', this.onExternalAbort);
-    this.scopes.delete(this);
-  }
-}
 
 /** Writes the request frame and body, then FIN. A body source error aborts the call with it. */
 export async function sendRequest(stream: NativeStream, frame: Buffer, body: AsyncIterable<Uint8Array> | undefined, scope: CallScope): Promise<void> {

@@ -12,7 +12,8 @@ import { encodeFrame, errorFrame, errorFromFrame, readFrame, type ReplyFrame, ty
 import { publicKeyBytes, type NodeIdentity } from './identity.js';
 import { PeerState } from './peer-state.js';
 import { ignore, raceAbort } from './race-abort.js';
-import { brokenStream, CallScope, replyBody, sendRequest, writeReply } from './quic-call.js';
+import { CallScope } from './call-scope.js';
+import { brokenStream, replyBody, sendRequest, writeReply } from './quic-call.js';
 import { CallSlots } from './slots.js';
 import {
   StreamSource, dropStream, loadQuinnEngine, peerIdOfMultiaddr, peerIdOfPublicKey, privateKeyProto,

@@ -1,7 +1,8 @@
 // The node-to-node contract. Every call is one bidirectional stream: the caller sends a method
 // name, a msgpack header and an optional body; the callee answers with a header and an optional
-// body. Small request/response messages and bulk shard streams use the same shape, so both
-// implementations (QUIC, TLS over TCP) share framing.ts and the callers never ask which one runs.
+// body. Small request/response messages and bulk shard streams use the same shape, so the
+// implementations (QUIC; TLS over TCP; plain TCP with checksummed frames, for trusted networks)
+// share framing.ts's messages and the callers never ask which one runs.
 
 /** A cluster member as the transport sees it (from the cluster config). */
 export interface PeerAddress {
@@ -9,7 +10,7 @@ export interface PeerAddress {
   nodeId: string;
   /** Host name or IP address the peer's shard server listens on. */
   host: string;
-  /** The peer's shard server port (UDP for QUIC, TCP for TLS). */
+  /** The peer's shard server port (UDP for QUIC, TCP for TLS and TCP). */
   port: number;
   /** The peer's Ed25519 public key: base64url of the raw 32 bytes (see identity.ts). */
   publicKey: string;
@@ -80,7 +81,7 @@ export interface PeerHealth {
  * any other handler error arrives as RemoteError.
  */
 export interface Transport {
-  readonly kind: 'quic' | 'tls';
+  readonly kind: 'quic' | 'tls' | 'tcp';
   /** Starts the listener; returns the bound port (useful with port 0). */
   listen(handler: CallHandler): Promise<number>;
   call(nodeId: string, call: Call, options: CallOptions): Promise<Reply>;

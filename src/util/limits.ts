@@ -187,6 +187,17 @@ export const http2ConnectionWindowBytes = 16 * MiB;
 export const http2FrameMaxBytes = 16 * KiB;
 /** Memory node:http2 may use per session before it refuses new streams, in MiB (its unit). */
 export const http2SessionMemoryMaxMiB = 64;
+/** Largest body chunk frame the TCP transport sends, bytes: bigger body chunks go out as several frames
+ *  (views, not copies). 1 MiB keeps a 256 KiB block with its bitrot hash in one frame. */
+export const tcpBodyFrameMaxBytes = 1 * MiB;
+/** Checksummed body bytes one TCP connection holds for a reader that has not taken them; past this the
+ *  socket is paused (TCP flow control then stops the sender). */
+export const tcpReadBufferBytes = 2 * MiB;
+/** Largest frame of the TCP transport's handshake (hello, proof), bytes: a stranger gets no bigger buffer. */
+export const tcpHandshakeFrameMaxBytes = 1 * KiB;
+/** Frames at most this long are copied with their 9-byte header into one write; longer ones go out
+ *  as header + payload in one writev, uncopied. */
+export const tcpCoalesceMaxBytes = 16 * KiB;
 
 // ---- cluster ----
 

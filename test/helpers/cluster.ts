@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { shardPortOffset } from '../../src/cluster/cluster-init.js';
+import type { TransportKind } from '../../src/config/schema.js';
 import { run, type RunResult } from './clients.js';
 import { freePort, makeTempDir, removeTempDir, repoRoot, startServer, type S3dServer } from './server.js';
 
@@ -24,7 +25,7 @@ export interface TestCluster {
  * `prepare` runs after the configs are made and before any node starts (node i's data dir is
  * DIR/node-i), e.g. to mount a small filesystem there.
  */
-export async function startCluster(opts: { nodes: number; parity: number; transport?: 'quic' | 'tls'; config?: Record<string, unknown>; prepare?: (dir: string) => void }): Promise<TestCluster> {
+export async function startCluster(opts: { nodes: number; parity: number; transport?: TransportKind; config?: Record<string, unknown>; prepare?: (dir: string) => void }): Promise<TestCluster> {
   const dir = makeTempDir('cluster');
   const basePort = await freeBasePort(opts.nodes);
   execFileSync(process.execPath, [join(repoRoot, 'bin', 's3d'), 'cluster', 'init', '--nodes', String(opts.nodes), '--parity', String(opts.parity),

@@ -92,6 +92,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file: yamlFile(base.replace('parityShards: 1', 'parityShards: 2')) })).toThrow(/"cluster\.parityShards"/);
   });
 
+  it('takes transport quic, tls or tcp, and names the field for anything else', () => {
+    const base = readFileSync('configs/cluster-3-nodes.yaml', 'utf8');
+    for (const kind of ['tls', 'tcp']) expect(loadConfig({ file: yamlFile(base.replace('transport: quic', `transport: ${kind}`)) }).cluster?.transport).toBe(kind);
+    expect(() => loadConfig({ file: yamlFile(base.replace('transport: quic', 'transport: udp')) })).toThrow(/"cluster\.transport": must be quic, tls or tcp/);
+  });
+
   it('reads a file, applies CLI overrides on top, then env credentials', () => {
     const file = yamlFile(`
 port: 9000
