@@ -7,6 +7,7 @@
 // it, src/cli/cpu-profile.ts), summed into categories (MD5, XXH3, codec, TLS/HTTP, QUIC calls, fs,
 // LMDB, GC, ...). Markdown on stdout; the .cpuprofile files stay in --out-dir for DevTools.
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -86,25 +87,43 @@ export function categorize(profile: CpuProfile, into: Map<string, number>, other
   });
 }
 
-/** CPU ticks (utime + stime, 1/100 s) per thread name over the processes `pids`. */
-async function threadTicks(pids: readonly number[]): Promise<Map<string, number>> {
+/**
+ * CPU ticks (utime + stime, 1/100 s) per thread of the processes `pids`, keyed "pid tid name".
+ * Read synchronously: the load's own I/O must not stretch the snapshot over the window.
+ */
+function threadTicks(pids: readonly number[]): Map<string, number> {
   const ticks = new Map<string, number>();
   for (const pid of pids) {
     let tids: string[];
     try {
-      tids = await readdir(`/proc/${pid}/task`);
+      tids = readdirSync(`/proc/${pid}/task`);
     } catch {
       continue;
     }
     for (const tid of tids) {
       try {
-        const [stat, comm] = await Promise.all([readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8'), readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8')]);
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim().replace(/[0-9]+$/, '');
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        const name = comm.trim().replace(/[0-9]+$/, '');
         ticks.set(`${pid} ${tid} ${name}`, Number(fields[11]) + Number(fields[12]));
       } catch {
         // a thread that ended meanwhile
       }
+    }
+  }
+  return ticks;
+}
+
+/** CPU ticks (utime + stime, 1/100 s) of the processes `pids` as wholes (threads that ended included), read synchronously. */
+function processTicks(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // a process that ended
     }
   }
   return ticks;
@@ -187,15 +206,17 @@ async function profile(options: ProfileOptions): Promise<string> {
       if (stopAt !== 0) failure ??= err; // not the abort at the window's end
     }));
     await new Promise((r) => setTimeout(r, options.warmupMs));
-    const before = await threadTicks(target.pids);
     for (const pid of target.pids) process.kill(pid, 'SIGUSR2');
+    const before = threadTicks(target.pids);
+    const processesBefore = processTicks(target.pids);
     counting = true;
     const startedMs = performance.now();
     await new Promise((r) => setTimeout(r, options.windowMs));
     counting = false;
     const seconds = (performance.now() - startedMs) / 1000;
+    const processesAfter = processTicks(target.pids);
+    const after = threadTicks(target.pids);
     for (const pid of target.pids) process.kill(pid, 'SIGUSR2');
-    const after = await threadTicks(target.pids);
     stopAt = 0;
     await client.close(); // aborts requests in flight
     await Promise.allSettled(workers);
@@ -206,7 +227,7 @@ async function profile(options: ProfileOptions): Promise<string> {
     const others = new Map<string, number>();
     for (const file of (await readdir(outDir)).filter((f) => f.endsWith('.cpuprofile'))) categorize(JSON.parse(await readFile(join(outDir, file), 'utf8')) as CpuProfile, sums, others);
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
-    return report(options, bytes, seconds, threads, sums, others, outDir);
+    return report(options, bytes, seconds, (processesAfter - processesBefore) / 100, threads, sums, others, outDir);
   } catch (err) {
     process.stderr.write(`profile: failed; the servers' data and logs stay in ${work}\n`);
     throw err;
@@ -215,9 +236,9 @@ async function profile(options: ProfileOptions): Promise<string> {
   }
 }
 
-function report(options: ProfileOptions, bytes: number, seconds: number, threads: Map<string, number>, sums: Map<string, number>, others: Map<string, number>, outDir: string): string {
+function report(options: ProfileOptions, bytes: number, seconds: number, cpuTotal: number, threads: Map<string, number>, sums: Map<string, number>, others: Map<string, number>, outDir: string): string {
   const gigabytes = bytes / 1e9;
-  const cpuTotal = [...threads.values()].reduce((a, b) => a + b, 0);
+  const threadTotal = [...threads.values()].reduce((a, b) => a + b, 0);
   const busyMicros = [...sums].filter(([name]) => name !== 'idle').reduce((a, [, v]) => a + v, 0);
   const lines = [
     `### ${options.scenario}: ${options.op} ${options.size} c${options.concurrency}`,
@@ -226,7 +247,7 @@ function report(options: ProfileOptions, bytes: number, seconds: number, threads
     '',
     '| threads (all server processes) | CPU s | s per GB | share |',
     '|---|--:|--:|--:|',
-    ...[...threads].filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).map(([name, v]) => `| ${name} | ${v.toFixed(2)} | ${(v / gigabytes).toFixed(2)} | ${((100 * v) / cpuTotal).toFixed(0)}% |`),
+    ...[...threads].filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).map(([name, v]) => `| ${name} | ${v.toFixed(2)} | ${(v / gigabytes).toFixed(2)} | ${((100 * v) / threadTotal).toFixed(0)}% |`),
     '',
     '| main threads: where the busy samples fall | share of busy |',
     '|---|--:|',
