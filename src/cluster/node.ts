@@ -193,6 +193,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
       },
       heal: async (scope, priority) => {
         await scanner.heal(scope);
+        repairer.retryNow();
         if (priority === 'high') repairer.prioritize(repairPriorityHighMaxMs);
       },
     };

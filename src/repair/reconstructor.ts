@@ -92,6 +92,15 @@ export class Reconstructor {
     return { bytesPerSecond: this.rebuiltBytesRate.perSecond(), shardsPerSecond: this.rebuiltShardsRate.perSecond() };
   }
 
+  /**
+   * An operator asked for a heal: entries waiting out repairRetryDelayMs after a failure (their node
+   * was down then) are tried again in the next pass, which starts now.
+   */
+  retryNow(): void {
+    this.retryAt.clear();
+    this.kick();
+  }
+
   /** Lifts the throttle until the queue is empty with no scan running, for repairPriorityHighMaxMs at most. */
   prioritize(durationMs: number): void {
     this.throttle.prioritize(durationMs);

@@ -109,6 +109,27 @@ describe('RepairThrottle', () => {
     expect(done).toBe(5);
   });
 
+  it('retryNow (an operator\'s heal) tries again at once an entry that failed, instead of after repairRetryDelayMs', async () => {
+    const queue = new MemoryQueue();
+    queue.entries = entries(1);
+    let attempts = 0;
+    const failsOnce = async (): Promise<RepairOutcome> => {
+      attempts++;
+      if (attempts === 1) throw new Error('node down');
+      return { rebuilt: true, bytes: 1 };
+    };
+    reconstructor = new Reconstructor(queue, failsOnce, log, new RepairThrottle(() => false));
+    reconstructor.start();
+    await waitFor(() => attempts === 1, 2_000, 'the first attempt');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    reconstructor.kick();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(attempts).toBe(1); // waiting out its retry delay
+    reconstructor.retryNow();
+    await waitFor(() => queue.entries.length === 0, 2_000, 'the retried entry repaired');
+    expect(attempts).toBe(2);
+  });
+
   it('rests after each rebuild while clients are served, tranquility times as long as it took', async () => {
     const throttle = new RepairThrottle(() => true);
     const started = Date.now();
