@@ -3,6 +3,7 @@
 // (vitest may end a worker with a signal, which skips it).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -71,6 +72,15 @@ export interface S3dServer {
   running(): boolean;
   /** Stops the server (SIGTERM, then SIGKILL) and removes the temp dirs it created. Idempotent. */
   dispose(): Promise<void>;
+}
+
+/** Asks the OS for a free UDP port on 127.0.0.1 (bind port 0, read it, close): for QUIC endpoints. */
+export async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolveBound) => socket.bind(0, '127.0.0.1', resolveBound));
+  const { port } = socket.address();
+  await new Promise<void>((resolveClosed) => socket.close(() => resolveClosed()));
+  return port;
 }
 
 /** Asks the OS for a free TCP port on 127.0.0.1 (listen on port 0, read it, close). */

@@ -2,7 +2,6 @@
 // that node b keeps on its real filesystem store. shard.verify checks the blocks where they lie,
 // and reports a flipped byte, a cut file and a missing one with the store's own codes.
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,16 +15,9 @@ import { generateNodeKey, identityFromPem } from '../../src/transport/identity.j
 import { QuicTransport } from '../../src/transport/quic-transport.js';
 import type { PeerAddress } from '../../src/transport/transport.js';
 import { rejectionCode } from '../unit/transport/transport-contract.js';
+import { freeUdpPort } from '../helpers/server.js';
 
 const blockBytes = 64 * 1024;
-
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
 
 async function member(nodeId: string): Promise<PeerAddress & { identity: ReturnType<typeof identityFromPem> }> {
   const identity = identityFromPem(generateNodeKey().privateKeyPem);

@@ -2,7 +2,6 @@
 // refusal of unknown keys in both directions, concurrency, peer restart and health.
 import { createHash, randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TesseraError } from '../../../src/util/errors.js';
@@ -11,6 +10,7 @@ import { generateNodeKey, identityFromPem, type NodeIdentity } from '../../../sr
 import { QuicTransport, type QuicTransportLimits } from '../../../src/transport/quic-transport.js';
 import type { CallHandler, InboundCall, PeerAddress, Reply } from '../../../src/transport/transport.js';
 import { waitFor } from '../../helpers/wait.js';
+import { freeUdpPort } from '../../helpers/server.js';
 
 const MiB = 1024 * 1024;
 const testLimits: Partial<QuicTransportLimits> = { handshakeTimeoutMs: 500, connectionIdleTimeoutMs: 3_000, keepAliveIntervalMs: 500 };
@@ -28,14 +28,6 @@ const open: QuicTransport[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((transport) => transport.close()));
 });
-
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
 
 async function node(nodeId: string): Promise<Node> {
   const pem = generateNodeKey().privateKeyPem;
