@@ -13,6 +13,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { ClusterReport } from '../src/cli/admin.js';
 import { assert } from '../src/util/assert.js';
 import { clusterNodeCount, clusterReadyTimeoutMs, type SpawnedCluster } from './cluster-process.js';
+import { megabytesPerSecond } from './report.js';
 import { logTail, spawnLogged, waitForReady, type LoggedChild } from './server-process.js';
 
 const MiB = 1024 * 1024;
@@ -328,6 +329,41 @@ export function subtractCounters(after: readonly RepairCounters[], before: reado
 /** `field` summed over the nodes. */
 export function sumOf(counters: readonly RepairCounters[], field: 'rebuilt' | 'rebuiltBytes' | 'failed'): number {
   return counters.reduce((sum, c) => sum + c[field], 0);
+}
+
+/** What one heal (its rounds, from a node's SIGKILL) did, as both repair phases report it. */
+export interface HealFigures {
+  /** From the start of the first `s3d admin heal --wait` to the exit 0 of the last, in seconds. */
+  healSeconds: number;
+  /** SIGKILL to the last heal command's exit 0: restart + heal, in seconds. */
+  lossToRedundancySeconds: number;
+  /** Sums over the nodes of repair.rebuilt / rebuiltBytes / failed, minus the values before the loss. */
+  rebuiltShards: number;
+  rebuiltBytes: number;
+  failedRepairs: number;
+  /** Rebuilt shards per node, node 1 first. */
+  rebuiltShardsByNode: number[];
+  /** rebuiltBytes / healSeconds / 10^6. */
+  repairMegabytesPerSecond: number;
+  /** Each `s3d admin heal --wait` run, in order. */
+  healRounds: HealRound[];
+}
+
+/** The figures of `heal` (healRounds' result) for a loss at `killedAt` (performance.now() ms), counters minus `baseline`. */
+export function healFigures(heal: Awaited<ReturnType<typeof healRounds>>, baseline: readonly RepairCounters[], killedAt: number): HealFigures {
+  const healSeconds = (heal.finishedAt - heal.startedAt) / 1000;
+  const counters = subtractCounters(heal.counters, baseline);
+  const rebuiltBytes = sumOf(counters, 'rebuiltBytes');
+  return {
+    healSeconds,
+    lossToRedundancySeconds: (heal.finishedAt - killedAt) / 1000,
+    rebuiltShards: sumOf(counters, 'rebuilt'),
+    rebuiltBytes,
+    failedRepairs: sumOf(counters, 'failed'),
+    rebuiltShardsByNode: counters.map((c) => c.rebuilt),
+    repairMegabytesPerSecond: megabytesPerSecond(rebuiltBytes, healSeconds),
+    healRounds: heal.rounds,
+  };
 }
 
 /** Warn-or-worse JSON log lines, grouped by node and message, most frequent first, at most repairLogProblemsMax. */

@@ -10,9 +10,8 @@ import type { SpawnedCluster } from './cluster-process.js';
 import { BenchClient, putObjects, runCell, type CellMeasurement, type CellSpec } from './load.js';
 import {
   adminStatus, healRounds, listShardFiles, loseDisk, redundancyProblems, repairCommandGraceMs, repairCounters, repairHealRoundsMax,
-  repairHealTimeoutSeconds, repairProgress, subtractCounters, sumOf, totalBytes, type HealRound, type RepairCounters, type ShardFile,
+  repairHealTimeoutSeconds, repairProgress, subtractCounters, sumOf, totalBytes, healFigures, type HealFigures, type RepairCounters, type ShardFile,
 } from './repair-cluster.js';
-import { megabytesPerSecond } from './report.js';
 import type { LoggedChild } from './server-process.js';
 
 const MiB = 1024 * 1024;
@@ -61,7 +60,7 @@ export interface GetLoadFigures {
 }
 
 /** The second phase: another node's disk lost after the first heal, healed while the GET workload runs. */
-export interface RepairUnderLoad {
+export interface RepairUnderLoad extends HealFigures {
   lostNode: number;
   lostShardFiles: number;
   lostShardBytes: number;
@@ -71,16 +70,6 @@ export interface RepairUnderLoad {
   duringRepair: GetLoadFigures;
   /** duringRepair.p99Ms / the baseline's p99Ms; undefined when either window completed no GET. */
   p99Ratio: number | undefined;
-  /** The heal, as in the first phase: its rounds' seconds, SIGKILL to its end, what it rebuilt. */
-  healSeconds: number;
-  lossToRedundancySeconds: number;
-  rebuiltShards: number;
-  rebuiltBytes: number;
-  failedRepairs: number;
-  rebuiltShardsByNode: number[];
-  /** rebuiltBytes / healSeconds / 10^6. */
-  repairMegabytesPerSecond: number;
-  healRounds: HealRound[];
 }
 
 /** A BenchClient over every node's S3 endpoint of `cluster` with its root credentials; close() it. */
@@ -173,11 +162,8 @@ export async function repairUnderLoad(
     throw new Error(`${(err as Error).message} (${await soFar(binPath, cluster, loss.countersBaseline, getSet, during)})`);
   });
   if (during.error !== undefined) throw new Error(`GET failed during the heal: ${during.error.code} ${during.error.message}`);
-  const healSeconds = (healed.finishedAt - healed.startedAt) / 1000;
-  const counters = subtractCounters(healed.counters, loss.countersBaseline);
   const problems = await redundancyProblems(files, await listShardFiles(cluster.dir), loss.lostHashes);
   const duringRepair = getLoadFigures(getSet, during);
-  const rebuiltBytes = sumOf(counters, 'rebuiltBytes');
   const underLoad: RepairUnderLoad = {
     lostNode: repairLoadLostNode,
     lostShardFiles: loss.lostFiles.length,
@@ -185,14 +171,7 @@ export async function repairUnderLoad(
     restartSeconds: loss.restartSeconds,
     duringRepair,
     p99Ratio: baseline === undefined || baseline.ops === 0 || duringRepair.ops === 0 ? undefined : duringRepair.p99Ms / baseline.p99Ms,
-    healSeconds,
-    lossToRedundancySeconds: (healed.finishedAt - loss.killedAt) / 1000,
-    rebuiltShards: sumOf(counters, 'rebuilt'),
-    rebuiltBytes,
-    failedRepairs: sumOf(counters, 'failed'),
-    rebuiltShardsByNode: counters.map((c) => c.rebuilt),
-    repairMegabytesPerSecond: megabytesPerSecond(rebuiltBytes, healSeconds),
-    healRounds: healed.rounds,
+    ...healFigures(healed, loss.countersBaseline, loss.killedAt),
   };
   return { underLoad, problems };
 }

@@ -18,7 +18,7 @@ import { clusterNodeCount, clusterParityShards, startCluster, type SpawnedCluste
 import { putObjects } from './load.js';
 import {
   healRounds, listShardFiles, logProblems, loseDisk, redundancyProblems, repairProblemsShownMax, repairProgress as progress, restartLogPath,
-  settledShardFiles, subtractCounters, sumOf, totalBytes, type HealRound, type LogProblem, type ShardFile,
+  healFigures, settledShardFiles, totalBytes, type HealFigures, type HealRound, type LogProblem, type ShardFile,
 } from './repair-cluster.js';
 import {
   clusterClient, getLoadFigures, repairLoadConcurrency, repairLoadLostNode, repairLoadObjectBytes, repairLoadObjects, repairLoadWindowMs,
@@ -41,8 +41,11 @@ export const repairLostNode = 3;
 /** Bucket the repair bench writes to. */
 export const repairBucket = 'tessera-bench-repair';
 
-/** What one run measured. Sizes in bytes, times in seconds, MB = 10^6 bytes. */
-export interface RepairResult {
+/**
+ * What one run measured. Sizes in bytes, times in seconds, MB = 10^6 bytes. The heal figures
+ * (HealFigures) are the first phase's: more than one heal round when a scan could not reach a node.
+ */
+export interface RepairResult extends HealFigures {
   nodes: number;
   dataShards: number;
   parityShards: number;
@@ -68,25 +71,8 @@ export interface RepairResult {
   lostShardBytes: number;
   /** SIGKILL of the node to its "s3d ready" after restart. */
   restartSeconds: number;
-  /**
-   * From the start of the first `s3d admin heal --wait` (right after the restart) to the exit 0 of
-   * the last: more than one round when a scan could not reach a node (HealRound.unreachable).
-   */
-  healSeconds: number;
-  /** SIGKILL to the last heal command's exit 0: restart + heal. */
-  lossToRedundancySeconds: number;
-  /** Sums over the nodes of repair.rebuilt / rebuiltBytes / failed from `s3d admin status --json`, minus the values before the loss. */
-  rebuiltShards: number;
-  rebuiltBytes: number;
-  failedRepairs: number;
-  /** Rebuilt shards per node, node 1 first. */
-  rebuiltShardsByNode: number[];
-  /** rebuiltBytes / healSeconds / 10^6. */
-  repairMegabytesPerSecond: number;
-  /** rebuiltBytes / 10^6 over the seconds of only the heal rounds that rebuilt something (equal to the above with one round). */
+  /** rebuiltBytes / 10^6 over the seconds of only the heal rounds that rebuilt something (equal to repairMegabytesPerSecond with one round). */
   rebuildingRoundsMegabytesPerSecond: number;
-  /** Each `s3d admin heal --wait` run, in order. */
-  healRounds: HealRound[];
   /**
    * The second phase: node repairLoadLostNode's disk lost after the first heal and healed under the
    * GET workload; undefined when it did not run (an earlier failure) or failed (the run's error).
@@ -163,12 +149,10 @@ async function measure(options: RepairBenchOptions, cluster: SpawnedCluster, res
   restarted.push(loss.restarted);
   progress(`s3d admin heal --wait (node ${repairLostNode} ready after ${loss.restartSeconds.toFixed(1)} s)...`);
   const heal = await healRounds(options.binPath, cluster.dir, loss.countersBaseline);
-  const healSeconds = (heal.finishedAt - heal.startedAt) / 1000;
-  const counters = subtractCounters(heal.counters, loss.countersBaseline);
+  const figures = healFigures(heal, loss.countersBaseline, loss.killedAt);
 
   const after = await listShardFiles(cluster.dir);
   const problems = await redundancyProblems(before, after, loss.lostHashes);
-  const rebuiltBytes = sumOf(counters, 'rebuiltBytes');
   const result: RepairResult = {
     nodes: clusterNodeCount,
     dataShards: clusterNodeCount - clusterParityShards,
@@ -186,15 +170,8 @@ async function measure(options: RepairBenchOptions, cluster: SpawnedCluster, res
     lostShardFiles: loss.lostFiles.length,
     lostShardBytes: totalBytes(loss.lostFiles),
     restartSeconds: loss.restartSeconds,
-    healSeconds,
-    lossToRedundancySeconds: (heal.finishedAt - loss.killedAt) / 1000,
-    rebuiltShards: sumOf(counters, 'rebuilt'),
-    rebuiltBytes,
-    failedRepairs: sumOf(counters, 'failed'),
-    rebuiltShardsByNode: counters.map((c) => c.rebuilt),
-    repairMegabytesPerSecond: megabytesPerSecond(rebuiltBytes, healSeconds),
-    rebuildingRoundsMegabytesPerSecond: megabytesPerSecond(rebuiltBytes, heal.rounds.filter((r) => r.rebuiltShards > 0).reduce((sum, r) => sum + r.seconds, 0)),
-    healRounds: heal.rounds,
+    ...figures,
+    rebuildingRoundsMegabytesPerSecond: megabytesPerSecond(figures.rebuiltBytes, heal.rounds.filter((r) => r.rebuiltShards > 0).reduce((sum, r) => sum + r.seconds, 0)),
     underLoad: undefined,
     logProblems: [],
   };
