@@ -5,13 +5,12 @@
 // nothing handled logs it and ends by SIGKILL (see stopOnUnhandledErrors).
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
 import { loadConfig, logLevels, transportKinds, type Config, type PartialConfig, type TransportKind } from '../config/config.js';
 import { addClusterNode, initCluster, shardPortOffset } from '../cluster/cluster-init.js';
 import { adminHeal, adminLayout, adminStatus, type LayoutCommand } from './admin.js';
 import { startLocalCluster, stopLocalCluster } from './cluster-local.js';
 import { cpuProfileDirEnv, installCpuProfiler } from './cpu-profile.js';
+import { makeLogger, stopOnUnhandledErrors } from './process-log.js';
 import { startNode, type RunningNode } from '../cluster/node.js';
 import { isTesseraError } from '../util/errors.js';
 
@@ -21,12 +20,6 @@ function portArg(name: string): (value: string) => number {
     if (!/^\d+$/.test(value) || port < 1 || port > 65535) throw new InvalidArgumentError(`${name} must be a port number 1-65535 (got "${value}")`);
     return port;
   };
-}
-
-function makeLogger(config: Config): Logger {
-  const options = { level: config.log.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
-  if (config.log.pretty) return pino(options, pretty({ colorize: true, sync: true }));
-  return pino(options, pino.destination({ sync: true }));
 }
 
 /** The credentials banner: printed to stderr so stdout stays one JSON log line per event. */
@@ -68,23 +61,7 @@ interface ServerOptions {
   logLevel?: string;
   drives?: string[];
   parity?: number;
-}
-
-/**
- * An uncaught exception or unhandled rejection in a running server is a bug: log it and end the
- * process at once by SIGKILL. Node's own exit (and process.exit) joins libuv's worker threads, and
- * LMDB's write thread may be waiting for a transaction callback on this (the main) thread, so that
- * exit can hang forever with the ports still open and nothing answered (seen: a full metadata disk
- * once made lmdb-js reject a promise nobody held). A killed process cannot hang, and LMDB's
- * commits are crash-safe.
- */
-function stopOnUnhandledErrors(log: Logger): void {
-  const fatal = (err: unknown, origin: string): void => {
-    log.fatal({ err, origin }, 's3d stops: an error nothing handled');
-    process.kill(process.pid, 'SIGKILL');
-  };
-  process.on('uncaughtException', (err) => fatal(err, 'uncaughtException'));
-  process.on('unhandledRejection', (reason) => fatal(reason, 'unhandledRejection'));
+  workers?: number;
 }
 
 async function runServer(options: ServerOptions): Promise<void> {
@@ -97,6 +74,7 @@ async function runServer(options: ServerOptions): Promise<void> {
     log: options.logLevel !== undefined ? { level: options.logLevel as Config['log']['level'] } : undefined,
     drives: options.drives,
     parityShards: options.parity,
+    workers: options.workers,
   };
   const config = loadConfig({ ...(options.config !== undefined ? { file: options.config } : {}), overrides, env: process.env });
   const log = makeLogger(config);
@@ -141,12 +119,14 @@ interface ClusterInitFlags {
   parity?: number;
   host: string;
   transport: TransportKind;
+  workers?: number;
 }
 
 async function runClusterInit(flags: ClusterInitFlags): Promise<void> {
   const result = await initCluster({
     nodes: flags.nodes, outDir: flags.out, basePort: flags.basePort, host: flags.host, transport: flags.transport,
     ...(flags.parity !== undefined ? { parityShards: flags.parity } : {}),
+    ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
   });
   const lines = [
     `Made a ${result.configFiles.length}-node cluster (${result.dataShards} data + ${result.parityShards} parity shards per stripe, ${flags.transport} transport):`,
@@ -202,6 +182,7 @@ export function buildProgram(): Command {
       if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`--parity must be a whole number (got "${v}")`);
       return Number(v);
     })
+    .option('--workers <n>', 'S3 gateway processes sharing the port (default one per core; 1 = one process)', wholeNumber('--workers'))
     .option('--cert <file>', 'PEM certificate to serve instead of the generated self-signed one (needs --key)')
     .option('--key <file>', 'PEM private key for --cert')
     .addOption(new Option('--log-level <level>', 'minimum log level (default info)').choices([...logLevels]))
@@ -211,6 +192,7 @@ Environment:
                                    first start and saved in DATA/credentials.json, mode 0600)
 Files under the data directory:
   tls/cert.pem, tls/key.pem        the self-signed certificate made on first start
+  gateway-workers.json             each S3 gateway process: pid, requests, event loop use
   meta/                            LMDB metadata      format.json   the drive set (ids, k, m)
   drive-1/                         shard files when --drives is not given
 Logs: JSON lines on stdout (pretty on a terminal); one access line per request.
@@ -227,6 +209,7 @@ SIGTERM or SIGINT stops gracefully: no new connections, in-flight requests finis
     .option('--parity <m>', 'parity shards per stripe (default: 2 for 4+ nodes, 1 for 2-3 nodes)', wholeNumber('--parity'))
     .option('--host <host>', 'address every node listens on and peers dial (default 127.0.0.1: a loopback cluster)', '127.0.0.1')
     .addOption(new Option('--transport <kind>', 'node-to-node transport: quic; tls (TCP networks that block UDP); tcp (trusted networks only: not encrypted, peers authenticated, frames checksummed)').choices([...transportKinds]).default('quic'))
+    .option('--workers <n>', 'S3 gateway processes per node, written into every config (default: not written, so one per core of the node\'s machine)', wholeNumber('--workers'))
     .action(runClusterInit);
   cluster
     .command('add-node')

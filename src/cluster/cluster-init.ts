@@ -24,6 +24,8 @@ export interface ClusterInitOptions {
   host: string;
   /** Node-to-node transport written into every config (see the schema's cluster.transport). */
   transport: TransportKind;
+  /** S3 gateway processes per node written into every config; absent: not written (one per core). */
+  workers?: number;
 }
 
 /** Offset from an S3 port to the same node's shard server port. */
@@ -87,6 +89,7 @@ export async function initCluster(options: ClusterInitOptions): Promise<ClusterI
       dataDir: join(outDir, key.id),
       address: host,
       port: key.s3Port,
+      ...(options.workers !== undefined ? { workers: options.workers } : {}),
       tls: { certFile: tls.certFile, keyFile: tls.keyFile },
       credentials: { accessKey: credentials.accessKey, secretKey: credentials.secretKey },
       cluster: {

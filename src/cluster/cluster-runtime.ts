@@ -59,8 +59,22 @@ export async function makeTransport(cluster: ClusterConfig, options: Constructor
   return new QuicTransport(options);
 }
 
-/** Starts this node's cluster services. Throws InvalidConfig (key file), ListenFailed (shard port). */
-export async function startClusterRuntime(cluster: ClusterConfig, local: LmdbMetaStore, localStore: ShardStore | undefined, log: Logger): Promise<ClusterRuntime> {
+/** What a node's cluster client is built of: the transport, the layout and the stores over them. */
+export interface ClusterClient {
+  stores: ShardStoreSet;
+  meta: ClusterMetaStore;
+  transport: Transport;
+  layout: LiveLayout;
+  dataShards: number;
+  parityShards: number;
+}
+
+/**
+ * The transport (not listening yet), the layout and the stores over them, for this node's identity.
+ * `saveLayout`: false in a gateway worker, which follows the layout the node's own process adopts
+ * (its LMDB record is that process's to write). Throws InvalidConfig (key file).
+ */
+export async function openClusterClient(cluster: ClusterConfig, local: LmdbMetaStore, localStore: ShardStore | undefined, log: Logger, saveLayout = true): Promise<ClusterClient> {
   const identity = await loadNodeIdentity(cluster.keyFile);
   const self = cluster.nodes.find((n) => n.id === cluster.nodeId)!;
   if (identity.publicKey !== self.publicKey) {
@@ -69,10 +83,10 @@ export async function startClusterRuntime(cluster: ClusterConfig, local: LmdbMet
   const layoutState = startingLayout(local.workerState<LayoutState>('layout'), layoutFromConfig(cluster));
   const peers: PeerAddress[] = cluster.nodes.map((n) => ({ nodeId: n.id, host: n.host, port: n.port, publicKey: n.publicKey }));
   const transport = await makeTransport(cluster, { identity, nodeId: cluster.nodeId, peers, listen: { host: cluster.listenAddress ?? self.host, port: self.port } });
-  await local.saveWorkerState('layout', layoutState);
+  if (saveLayout) await local.saveWorkerState('layout', layoutState);
   const layout = new LiveLayout({ // admits the members later layouts added
     selfId: cluster.nodeId, initial: layoutState, log: log.child({ component: 'layout' }),
-    save: (state) => local.saveWorkerState('layout', state),
+    save: saveLayout ? (state) => local.saveWorkerState('layout', state) : async () => undefined,
     addPeer: (member) => transport.addPeer(peerOfMember(member)),
   });
 
@@ -84,6 +98,13 @@ export async function startClusterRuntime(cluster: ClusterConfig, local: LmdbMet
     homeSets: (key) => layout.homeSets(key),
     writeQuorum: metaWriteQuorum(dataShards, parityShards), invoke, log: log.child({ component: 'cluster-meta' }),
   });
+  return { stores, meta, transport, layout, dataShards, parityShards };
+}
+
+/** Starts this node's cluster services. Throws InvalidConfig (key file), ListenFailed (shard port). */
+export async function startClusterRuntime(cluster: ClusterConfig, local: LmdbMetaStore, localStore: ShardStore | undefined, log: Logger): Promise<ClusterRuntime> {
+  const { stores, meta, transport, layout, dataShards, parityShards } = await openClusterClient(cluster, local, localStore, log);
+  const self = cluster.nodes.find((n) => n.id === cluster.nodeId)!;
 
   let adminHandler: CallHandler | undefined;
   const handler: CallHandler = async (call) => {

@@ -1,6 +1,5 @@
 // The composition root of one node: opens metadata (LMDB) and the shard store under the data
 // dir, recovers unfinished writes, starts the S3 gateway listeners, and stops them in order.
-import { createHash } from 'node:crypto';
 import { readFile, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve, sep } from 'node:path';
@@ -16,9 +15,9 @@ import { Rebalancer, type MoveIntent } from '../repair/rebalancer.js';
 import { Scanner, type ScanState } from '../repair/scanner.js';
 import { Scrubber, type ScrubState } from '../repair/scrubber.js';
 import type { ClusterMetaStore } from '../replication/cluster-meta-store.js';
-import { S3Gateway } from '../s3/server.js';
+import type { S3Gateway } from '../s3/server.js';
 import { DriveSet } from '../store/drive-set.js';
-import { errorCodeOf, TesseraError } from '../util/errors.js';
+import { TesseraError } from '../util/errors.js';
 import { metaCallTimeoutMs, repairPriorityHighMaxMs } from '../util/limits.js';
 import { RequestActivity } from '../util/request-activity.js';
 import { serveAdmin, type AdminSource } from './admin-server.js';
@@ -26,6 +25,8 @@ import { ensureCredentials, type Credentials } from './credentials.js';
 import { startClusterRuntime, type ClusterRuntime } from './cluster-runtime.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { ensureCertificate } from './tls-certificate.js';
+import { listenGateway, makeGateway } from './gateway.js';
+import { GatewayWorkers } from './gateway-workers.js';
 
 /** A running node. */
 export interface RunningNode {
@@ -39,11 +40,6 @@ export interface RunningNode {
   dataDir: string;
   /** Graceful: stop accepting, finish in-flight requests, stop background work, close LMDB. */
   stop(): Promise<void>;
-}
-
-function endpointHost(address: string): string {
-  if (address === '0.0.0.0' || address === '::') return 'localhost';
-  return address.includes(':') ? `[${address}]` : address;
 }
 
 /**
@@ -200,37 +196,33 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     cluster.serveAdmin((call) => serveAdmin(admin, call));
   }
 
-  const ownerId = createHash('sha256').update(credentials.accessKey).digest('hex');
-  const gateway = new S3Gateway({
-    objects,
-    settings: { region: config.region, owner: { id: ownerId, displayName: 'tessera' }, blockSizeBytes: config.blockSizeBytes },
-    domains: config.domains,
-    credentials: new Map([[credentials.accessKey, credentials.secretKey]]),
-    log: log.child({ component: 's3' }),
-    activity,
-  });
-  const endpoints: string[] = [];
-  const host = endpointHost(config.address);
+  let gateway: S3Gateway | undefined;
+  let workers: GatewayWorkers | undefined;
+  let endpoints: string[] = [];
   try {
-    const httpsPort = await gateway.listen({ protocol: 'https', address: config.address, port: config.port, tls: { cert, key } });
-    endpoints.push(`https://${host}:${httpsPort}`);
-    if (config.httpPort !== undefined) {
-      const httpPort = await gateway.listen({ protocol: 'http', address: config.address, port: config.httpPort });
-      endpoints.push(`http://${host}:${httpPort}`);
+    const workerCount = config.workers > 1 ? config.workers : 0;
+    if (workerCount === 0) {
+      gateway = makeGateway(config, objects, credentials, activity, log.child({ component: 's3' }));
+      endpoints = await listenGateway(gateway, config, { cert, key });
     }
+    const started = await GatewayWorkers.start({
+      count: workerCount, start: { config: { ...config, dataDir }, credentials, certFile: tls.certFile, keyFile: tls.keyFile },
+      activity, onRepairQueued: () => reconstructor?.kick(), statsFile: join(dataDir, 'gateway-workers.json'), log: log.child({ component: 'gateway-workers' }),
+    });
+    workers = started.workers;
+    if (workerCount > 0) endpoints = started.endpoints;
+    const running = workers;
+    if (cluster) cluster.layout.onChange(() => running.broadcastLayout(cluster.layout.snapshot()));
   } catch (err) {
-    await gateway.close();
+    await gateway?.close();
     await rebalancer?.stop();
     await scanner.stop();
     await scrubber.stop();
     await reconstructor.stop();
     await objects.stop();
     await cluster?.close();
+    await drives.close();
     await meta.close();
-    if (errorCodeOf(err) === 'EADDRINUSE' || errorCodeOf(err) === 'EACCES') {
-      const { address, port } = err as { address?: string; port?: number };
-      throw new TesseraError('ListenFailed', `cannot listen on ${address ?? config.address}:${port ?? config.port}: ${(err as Error).message}`);
-    }
     throw err;
   }
   const { dataShards, parityShards } = cluster ?? drives.format;
@@ -246,7 +238,8 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     certificateCreated: tls.created,
     dataDir,
     async stop() {
-      await gateway.close();
+      await gateway?.close();
+      await workers?.stop();
       await rebalancer?.stop();
       await scanner.stop();
       await scrubber.stop();

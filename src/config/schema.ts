@@ -2,9 +2,10 @@
 // configs/single-node.yaml shows the same fields annotated; keep the two in step. Unknown fields
 // are rejected at every level (strict objects) so a typo never silently falls back to a default.
 
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import {
-  blockSizeDefaultBytes, blockSizeMaxBytes, blockSizeMinBytes, drivesMax, inlineObjectLimitBytes, inlineObjectMaxBytesDefault,
+  blockSizeDefaultBytes, blockSizeMaxBytes, blockSizeMinBytes, drivesMax, gatewayWorkersMax, inlineObjectLimitBytes, inlineObjectMaxBytesDefault,
   scanIntervalHoursDefault, scanIntervalHoursMax, scrubIntervalHoursDefault, scrubIntervalHoursMax,
 } from '../util/limits.js';
 
@@ -253,6 +254,21 @@ export const configSchema = z
       .max(scanIntervalHoursMax, `must be between 0 and ${scanIntervalHoursMax}`)
       .default(scanIntervalHoursDefault)
       .describe('hours between scanner cycles, 0 = off; default 6'),
+    /**
+     * S3 gateway processes: requests are spread over this many event loops, each in its own
+     * process sharing the listening sockets (node:cluster, round-robin by connection), so MD5,
+     * signatures, checksums and the codec of different requests run on different cores. The
+     * node's own process keeps the background workers (repair, scrub, scanner, rebalancer) and
+     * the shard and replica servers. 1: one process serves everything. Default: one per core
+     * (os.availableParallelism()); `s3d cluster init` writes 1 for nodes that share one host.
+     */
+    workers: z
+      .number()
+      .int('must be an integer')
+      .min(1, `must be between 1 and ${gatewayWorkersMax}`)
+      .max(gatewayWorkersMax, `must be between 1 and ${gatewayWorkersMax}`)
+      .default(() => Math.min(availableParallelism(), gatewayWorkersMax))
+      .describe('S3 gateway processes; default one per core'),
     /** Logging. */
     log: logSchema.prefault({}).describe('logging'),
     /**

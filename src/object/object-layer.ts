@@ -56,6 +56,13 @@ export interface ObjectLayerOptions {
   onRepairQueued?: () => void;
   /** The completed-upload sweep's limits; limits.ts when absent (tests pass small ones). */
   completedUploadLimits?: Partial<SweepLimits>;
+  /**
+   * False in a gateway worker (config `workers` > 1): start() then skips crash recovery and the
+   * completed-upload sweep, which the node's own process runs once for all its processes
+   * (recovery there would take other processes' writes in flight for unfinished ones). Each
+   * process still collects the garbage its own writes leave. Default true.
+   */
+  maintenance?: boolean;
 }
 
 /** Buckets, objects and multipart uploads. Errors are TesseraError codes named per method. */
@@ -71,8 +78,10 @@ export class ObjectLayer {
   private readonly source: StripeSource;
   private readonly maintenance: ShardMaintenance;
   private readonly writer: DataWriter;
+  private readonly runsMaintenance: boolean;
 
   constructor(options: ObjectLayerOptions) {
+    this.runsMaintenance = options.maintenance ?? true;
     this.meta = options.meta;
     this.drives = options.drives;
     const { dataShards, parityShards } = options.drives.format;
@@ -110,6 +119,7 @@ export class ObjectLayer {
   /** Crash recovery: drops pending data items and temp files, then collects garbage. */
   async start(): Promise<void> {
     await this.codec(this.layout);
+    if (!this.runsMaintenance) return;
     let temps = 0;
     for (const store of this.drives.localStores()) temps += await store.cleanTemp();
     const pending = this.meta.listPending();

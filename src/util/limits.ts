@@ -303,3 +303,21 @@ export const rebalanceIdleIntervalMs = 5_000;
 export const rebalanceObjectPauseMs = 1;
 /** Interrupted moves (MoveIntent) a rebalancer pass settles before it walks the records. */
 export const rebalanceIntentsPerPass = 10_000;
+
+// ---- gateway workers (config `workers`) ----
+
+/** Largest config `workers`: S3 gateway processes of one node (the default is one per core). */
+export const gatewayWorkersMax = 64;
+/** A gateway worker that exits unexpectedly is started again after this long, in ms (doubling per
+ *  exit within gatewayWorkerStableMs, up to gatewayWorkerRestartDelayMaxMs). */
+export const gatewayWorkerRestartDelayMs = 500;
+export const gatewayWorkerRestartDelayMaxMs = 30_000;
+/** A gateway worker that ran this long before exiting restarts after the shortest delay again, in ms. */
+export const gatewayWorkerStableMs = 60_000;
+/** How long a gateway worker may take from fork to listening, in ms. */
+export const gatewayWorkerStartTimeoutMs = 60_000;
+/** Each gateway worker reports its request count and event loop use to the node this often, in ms;
+ *  the node writes them to DATA/gateway-workers.json. */
+export const gatewayWorkerStatsIntervalMs = 1000;
+/** A gateway worker tells the node it is serving clients (so repair yields) at most this often, in ms. */
+export const gatewayActivityReportMs = 250;

@@ -1,0 +1,126 @@
+// A gateway worker (config `workers` > 1): a process the node forks through node:cluster that
+// serves S3 requests on the node's shared listening sockets with its own event loop, over the
+// node's LMDB (multi-process safe), its drives and, in a cluster, its own client transport. Crash
+// recovery, background work and the shard and replica servers stay in the node's own process;
+// this one tells that process when it serves clients (repair yields), when it queued a repair, and
+// its request count and event loop use. Messages both ways are GatewayWorkerMessage / NodeMessage.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { initBitrot } from '../erasure/bitrot.js';
+import { openMetaStore } from '../meta/lmdb-meta-store.js';
+import { ObjectLayer } from '../object/object-layer.js';
+import type { LayoutState } from '../placement/layout-state.js';
+import { DriveSet } from '../store/drive-set.js';
+import { errorCodeOf } from '../util/errors.js';
+import { gatewayActivityReportMs, gatewayWorkerStatsIntervalMs } from '../util/limits.js';
+import { RequestActivity } from '../util/request-activity.js';
+import { openClusterClient, type ClusterClient } from './cluster-runtime.js';
+import type { Credentials } from './credentials.js';
+import { listenGateway, makeGateway } from './gateway.js';
+
+/** What a gateway worker needs from the node's process to start (sent once, first). */
+export interface GatewayWorkerStart {
+  config: Config;
+  credentials: Credentials;
+  /** PEM files of the node's certificate and key. */
+  certFile: string;
+  keyFile: string;
+  /** 1-based, stable across restarts of the same slot. */
+  index: number;
+}
+
+/** One gateway process's counters since it started (cumulative, so readers take differences). */
+export interface GatewayWorkerStats {
+  index: number;
+  pid: number;
+  /** S3 requests admitted. */
+  requests: number;
+  /** performance.eventLoopUtilization() totals, in ms. */
+  eventLoopActiveMs: number;
+  eventLoopIdleMs: number;
+}
+
+/** From the node's process to a gateway worker. */
+export type NodeMessage =
+  | { type: 'start'; start: GatewayWorkerStart }
+  | { type: 'layout'; state: LayoutState }
+  | { type: 'stop' };
+
+/** From a gateway worker to the node's process. */
+export type GatewayWorkerMessage =
+  | { type: 'waiting' }
+  | { type: 'ready'; endpoints: string[] }
+  | { type: 'failed'; code: string; message: string }
+  | { type: 'activity'; untilMs: number }
+  | { type: 'repair-queued' }
+  | { type: 'stats'; stats: GatewayWorkerStats };
+
+/** This process's request count and event loop totals. */
+export function gatewayStats(index: number, activity: RequestActivity): GatewayWorkerStats {
+  const elu = performance.eventLoopUtilization();
+  return { index, pid: process.pid, requests: activity.requests, eventLoopActiveMs: elu.active, eventLoopIdleMs: elu.idle };
+}
+
+/** Sends `message` to the node's process; nothing once the channel is gone. */
+export function sendToNode(message: GatewayWorkerMessage): void {
+  if (process.connected) process.send?.(message);
+}
+
+/**
+ * Runs this process as a gateway worker: waits for the start message, opens the node's stores,
+ * listens on the shared sockets and reports 'ready' (or 'failed' with the error's code), serves
+ * until 'stop', then closes everything and resolves. Never throws: failures are reported.
+ */
+export async function runGatewayWorker(start: GatewayWorkerStart, log: Logger, nextMessage: () => Promise<NodeMessage>): Promise<void> {
+  const { config } = start;
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.splice(0).reverse()) await close().catch((err: unknown) => log.warn({ err }, 'gateway worker: close failed'));
+  };
+  const timers: NodeJS.Timeout[] = [];
+  let cluster: ClusterClient | undefined;
+  try {
+    await initBitrot();
+    const [cert, key] = await Promise.all([readFile(start.certFile), readFile(start.keyFile)]);
+    const meta = await openMetaStore(join(config.dataDir, 'meta'), { log: log.child({ component: 'meta' }) });
+    closers.push(() => meta.close());
+    const drives = await DriveSet.open(config.dataDir, config.drives ?? [join(config.dataDir, 'drive-1')], config.parityShards, log.child({ component: 'drives' }));
+    closers.push(() => drives.close());
+    if (config.cluster) {
+      cluster = await openClusterClient(config.cluster, meta, drives.drives()[0]?.store, log.child({ component: 'cluster' }), false);
+      const transport = cluster.transport;
+      closers.push(() => transport.close());
+    }
+    const objects = new ObjectLayer({
+      meta: cluster?.meta ?? meta, drives: cluster?.stores ?? drives, blockSizeBytes: config.blockSizeBytes,
+      inlineObjectMaxBytes: config.inlineObjectMaxBytes, log: log.child({ component: 'objects' }),
+      onRepairQueued: () => sendToNode({ type: 'repair-queued' }), maintenance: false,
+    });
+    await objects.start();
+    closers.push(() => objects.stop());
+    const activity = new RequestActivity();
+    const gateway = makeGateway(config, objects, start.credentials, activity, log.child({ component: 's3' }));
+    closers.push(() => gateway.close());
+    const endpoints = await listenGateway(gateway, config, { cert, key });
+    timers.push(setInterval(() => {
+      if (activity.busy(gatewayActivityReportMs)) sendToNode({ type: 'activity', untilMs: Date.now() });
+    }, gatewayActivityReportMs));
+    timers.push(setInterval(() => sendToNode({ type: 'stats', stats: gatewayStats(start.index, activity) }), gatewayWorkerStatsIntervalMs));
+    sendToNode({ type: 'ready', endpoints });
+  } catch (err) {
+    log.error({ err }, 'gateway worker failed to start');
+    sendToNode({ type: 'failed', code: errorCodeOf(err) ?? 'NodeStartFailed', message: (err as Error).message });
+    await closeAll();
+    return;
+  }
+  for (;;) {
+    const message = await nextMessage();
+    if (message.type === 'stop') break;
+    if (message.type === 'layout' && cluster) await cluster.layout.adopt(message.state);
+  }
+  for (const timer of timers) clearInterval(timer);
+  await closeAll();
+}
