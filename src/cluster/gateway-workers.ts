@@ -36,6 +36,8 @@ export interface GatewayWorkersOptions {
   onRepairQueued: () => void;
   /** Where the counters go each second (DATA/gateway-workers.json). */
   statsFile: string;
+  /** Told the pids of the live workers after each fork and exit (the data dir lock lists them). */
+  onPids: (pids: number[]) => Promise<void>;
   log: Logger;
 }
 
@@ -112,6 +114,7 @@ export class GatewayWorkers {
     const worker = cluster.fork();
     slot.worker = worker;
     slot.startedMs = Date.now();
+    void this.reportPids();
     return new Promise<string[]>((resolve, reject) => {
       let settled = false;
       const settle = (err: Error | undefined, endpoints: string[] = []): void => {
@@ -155,6 +158,7 @@ export class GatewayWorkers {
     if (slot.worker !== worker) return;
     slot.worker = undefined;
     slot.stats = undefined;
+    void this.reportPids();
     if (this.stopping) return;
     const ranMs = Date.now() - slot.startedMs;
     slot.restartDelayMs = ranMs >= gatewayWorkerStableMs ? gatewayWorkerRestartDelayMs : Math.min(slot.restartDelayMs * 2, gatewayWorkerRestartDelayMaxMs);
@@ -164,6 +168,11 @@ export class GatewayWorkers {
       if (this.stopping) return;
       this.fork(slot).catch((err: unknown) => this.options.log.error({ worker: slot.index, err }, 'gateway worker did not start again'));
     }, slot.restartDelayMs);
+  }
+
+  private async reportPids(): Promise<void> {
+    const pids = this.slots.flatMap((slot) => (slot.worker?.process.pid !== undefined ? [slot.worker.process.pid] : []));
+    await this.options.onPids(pids).catch((err: unknown) => this.options.log.warn({ err }, 'could not record the gateway worker pids in the data dir lock'));
   }
 
   /**

@@ -23,7 +23,7 @@ import { RequestActivity } from '../util/request-activity.js';
 import { serveAdmin, type AdminSource } from './admin-server.js';
 import { ensureCredentials, type Credentials } from './credentials.js';
 import { startClusterRuntime, type ClusterRuntime } from './cluster-runtime.js';
-import { lockDataDir } from './data-dir-lock.js';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { ensureCertificate } from './tls-certificate.js';
 import { listenGateway, makeGateway } from './gateway.js';
 import { GatewayWorkers } from './gateway-workers.js';
@@ -67,16 +67,16 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   const dataDir = resolve(config.dataDir);
   checkDataDirApart(dataDir, (config.drives ?? []).map((d) => resolve(d)));
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const unlock = await lockDataDir(dataDir);
+  const lock = await lockDataDir(dataDir);
   try {
-    return await startLocked(config, log, dataDir, unlock);
+    return await startLocked(config, log, dataDir, lock);
   } catch (err) {
-    await unlock();
+    await lock.release();
     throw err;
   }
 }
 
-async function startLocked(config: Config, log: Logger, dataDir: string, unlock: () => Promise<void>): Promise<RunningNode> {
+async function startLocked(config: Config, log: Logger, dataDir: string, lock: DataDirLock): Promise<RunningNode> {
   await initBitrot();
   const credentials = await ensureCredentials(dataDir, config.credentials);
   const tls = config.tls.certFile && config.tls.keyFile
@@ -207,7 +207,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
     }
     const started = await GatewayWorkers.start({
       count: workerCount, start: { config: { ...config, dataDir }, credentials, certFile: tls.certFile, keyFile: tls.keyFile },
-      activity, onRepairQueued: () => reconstructor?.kick(), statsFile: join(dataDir, 'gateway-workers.json'), log: log.child({ component: 'gateway-workers' }),
+      activity, onRepairQueued: () => reconstructor?.kick(), statsFile: join(dataDir, 'gateway-workers.json'), onPids: (pids) => lock.setWorkers(pids), log: log.child({ component: 'gateway-workers' }),
     });
     workers = started.workers;
     if (workerCount > 0) endpoints = started.endpoints;
@@ -248,7 +248,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, unlock:
       await cluster?.close();
       await drives.close();
       await meta.close();
-      await unlock();
+      await lock.release();
     },
   };
 }

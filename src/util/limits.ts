@@ -321,3 +321,5 @@ export const gatewayWorkerStartTimeoutMs = 60_000;
 export const gatewayWorkerStatsIntervalMs = 1000;
 /** A gateway worker tells the node it is serving clients (so repair yields) at most this often, in ms. */
 export const gatewayActivityReportMs = 250;
+/** A stale data dir lock's gateway workers still alive are waited for this long, then SIGKILLed, in ms. */
+export const staleWorkerExitWaitMs = 5_000;

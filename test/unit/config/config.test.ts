@@ -3,12 +3,12 @@
 // that configs/single-node.yaml shows every schema field with its default.
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../../src/config/config.js';
 import { configSchema } from '../../../src/config/schema.js';
-import { blockSizeDefaultBytes } from '../../../src/util/limits.js';
+import { blockSizeDefaultBytes, gatewayWorkersMax } from '../../../src/util/limits.js';
 import { TesseraError } from '../../../src/util/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
@@ -44,6 +44,7 @@ const defaults: Config = {
   inlineObjectMaxBytes: 131_072,
   scrubIntervalHours: 24,
   scanIntervalHours: 6,
+  workers: Math.min(availableParallelism(), gatewayWorkersMax),
   log: { level: 'info', pretty: false },
 };
 
@@ -217,3 +218,17 @@ function unwrapObjectShape(schema: unknown): Record<string, unknown> | undefined
   }
   return undefined;
 }
+
+describe('config workers', () => {
+  it('defaults to one per core and takes 1..gatewayWorkersMax from the command line', () => {
+    expect(loadConfig({}).workers).toBe(Math.min(availableParallelism(), gatewayWorkersMax));
+    expect(loadConfig({ overrides: { workers: 3 } }).workers).toBe(3);
+  });
+
+  it('refuses 0, fractions and more than gatewayWorkersMax, naming the field', () => {
+    for (const workers of [0, 1.5, gatewayWorkersMax + 1]) {
+      const err = configErrorOf(() => loadConfig({ overrides: { workers } }));
+      expect(err.message).toContain('workers');
+    }
+  });
+});
