@@ -3,10 +3,12 @@
 // processes, the client's CPU and the rest of the machine's over its measured window, so CPU per GB
 // divides CPU and bytes of the same interval.
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { gatewaySnapshot, gatewayUse, type GatewaySnapshot } from './gateway-stats.js';
 import { BenchClient, LoadError, putObjects, runCell, type CellSpec } from './load.js';
 import type { Options } from './options.js';
 import { sizeLabel, type BenchOp, type CellReport } from './report.js';
-import { cpuBetween, cpuSnapshot, ProcessWatcher, type CpuSnapshot } from './server-process.js';
+import { cpuBetween, cpuSnapshot, ProcessWatcher, withDescendants, type CpuSnapshot } from './server-process.js';
 import type { SigV4Credentials } from './sigv4-sign.js';
 
 const KiB = 1024;
@@ -52,8 +54,10 @@ export interface Target {
   endpoints: URL[];
   ca: Buffer | undefined;
   credentials: SigV4Credentials;
-  /** Server processes to sample (one server, or every node); empty when unknown. */
+  /** Server processes to sample (one server, or every node; their gateway workers are found below them); empty when unknown. */
   pids: number[];
+  /** Data dir of each node (or the one server), for DATA/gateway-workers.json; empty when unknown. */
+  dataDirs: string[];
 }
 
 /** What one scenario's cells share: the target, the run's key prefix, the cell timing. */
@@ -182,17 +186,30 @@ async function withClient<T>(target: Target, connections: number, use: (client: 
 async function measureCell(context: CellContext, spec: CellSpec, payload: Buffer): Promise<CellReport> {
   const { scenario, target } = context;
   process.stderr.write(`bench: ${scenario}: ${spec.op} ${sizeLabel(spec.sizeBytes)} c${spec.concurrency}...`);
-  const watcher = target.pids.length === 0 ? undefined : new ProcessWatcher(target.pids);
+  const watcher = target.pids.length === 0 ? undefined : new ProcessWatcher(withDescendants(target.pids));
   let cpuStart = cpuSnapshot(target.pids);
   let cpuEnd: CpuSnapshot | undefined;
+  let gatewayStart = gatewaySnapshot(target.dataDirs);
+  let gatewayEnd: GatewaySnapshot | undefined;
+  let windowStartMs = Date.now();
+  let windowMs: number | undefined;
   const onWindow = (edge: 'start' | 'end'): void => {
-    if (edge === 'start') cpuStart = cpuSnapshot(target.pids);
-    else cpuEnd = cpuSnapshot(target.pids);
+    if (edge === 'start') {
+      cpuStart = cpuSnapshot(target.pids);
+      gatewayStart = gatewaySnapshot(target.dataDirs);
+      windowStartMs = Date.now();
+    } else {
+      cpuEnd = cpuSnapshot(target.pids);
+      gatewayEnd = gatewaySnapshot(target.dataDirs);
+      windowMs = Date.now() - windowStartMs;
+    }
   };
   watcher?.start();
   const measurement = await withClient(target, spec.concurrency, (client) => runCell(client, { ...spec, onWindow }, payload));
   const server = watcher?.stop();
   const cpu = cpuBetween(cpuStart, cpuEnd ?? cpuSnapshot(target.pids));
+  const gateways = gatewayUse(gatewayStart, gatewayEnd ?? gatewaySnapshot(target.dataDirs));
+  const machineBusy = cpu.machineBusySeconds === undefined ? undefined : cpu.machineBusySeconds / (availableParallelism() * ((windowMs ?? Date.now() - windowStartMs) / 1000));
   process.stderr.write(
     measurement.error === undefined
       ? ` ${measurement.ops} ops, ${measurement.megabytesPerSecond.toFixed(1)} MB/s\n`
@@ -212,6 +229,8 @@ async function measureCell(context: CellContext, spec: CellSpec, payload: Buffer
     serverPeakRssSumBytes: server?.peakRssSumBytes,
     clientCpuSeconds: cpu.selfSeconds,
     otherCpuSeconds: cpu.otherSeconds,
+    machineBusyFraction: machineBusy,
+    gatewayProcesses: gateways.length === 0 ? undefined : gateways,
   };
 }
 

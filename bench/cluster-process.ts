@@ -43,6 +43,8 @@ export interface SpawnedCluster {
   secretKey: string;
   /** The cluster dir: configs, keys, node-i/ data dirs and node-i.log. */
   dir: string;
+  /** Node i's data dir (DIR/node-i) at [i - 1]. */
+  dataDirs: string[];
   logPaths: string[];
   /** SIGTERM to every node at once, SIGKILL after serverStopTimeoutMs; resolves with how each ended. */
   stop: () => Promise<string[]>;
@@ -55,6 +57,8 @@ export interface StartClusterOptions {
   transport: ClusterTransport;
   /** Parent of the fresh cluster dir; default os.tmpdir(). */
   dataDirParent: string | undefined;
+  /** `cluster init --workers`: S3 gateway processes per node; undefined: the server's default (one per core). */
+  workers?: number | undefined;
 }
 
 /**
@@ -66,7 +70,8 @@ export interface StartClusterOptions {
 export async function startCluster(options: StartClusterOptions): Promise<SpawnedCluster> {
   const dir = await mkdtemp(join(options.dataDirParent ?? tmpdir(), `tessera-bench-cluster-${options.transport}-`));
   const basePort = await freeBasePort();
-  const args = ['cluster', 'init', '--nodes', String(clusterNodeCount), '--parity', String(clusterParityShards), '--base-port', String(basePort), '--transport', options.transport, '--out', dir];
+  const args = ['cluster', 'init', '--nodes', String(clusterNodeCount), '--parity', String(clusterParityShards), '--base-port', String(basePort), '--transport', options.transport, '--out', dir,
+    ...(options.workers === undefined ? [] : ['--workers', String(options.workers)])];
   try {
     await execFileAsync(process.execPath, [options.binPath, ...args], { timeout: clusterInitTimeoutMs });
   } catch (err) {
@@ -94,6 +99,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Spawne
     accessKey: credentials.accessKey,
     secretKey: credentials.secretKey,
     dir,
+    dataDirs: nodeNumbers.map((n) => join(dir, `node-${n}`)),
     logPaths,
     stop: () => Promise.all(nodes.map((node) => node.stop())),
   };

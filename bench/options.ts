@@ -27,6 +27,8 @@ export interface Options {
   transport: boolean;
   repair: boolean;
   clusterClients: ClusterClients;
+  /** `--workers N` for every s3d started (single node: the flag; clusters: cluster init's); undefined: the server's default (one per core). */
+  workers: number | undefined;
 }
 
 /** Where cluster cells send requests: every node's S3 endpoint in turn, or node 1 only. */

@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { Command, Option } from 'commander';
 import { startCluster } from './cluster-process.js';
 import { BenchClient, objectBody } from './load.js';
-import { findRepoRoot, startServer } from './server-process.js';
+import { findRepoRoot, startServer, withDescendants } from './server-process.js';
 
 const MiB = 1024 * 1024;
 /** Objects a GET run reads, and PUTs it makes first (clamped to 4..64 by size: about 256 MiB). */
@@ -208,17 +208,18 @@ async function profile(options: ProfileOptions): Promise<string> {
       if (stopAt !== 0) failure ??= err; // not the abort at the window's end
     }));
     await new Promise((r) => setTimeout(r, options.warmupMs));
-    if (options.v8Profile) for (const pid of target.pids) process.kill(pid, 'SIGUSR2');
-    const before = threadTicks(target.pids);
-    const processesBefore = processTicks(target.pids);
+    const pids = withDescendants(target.pids); // each node's gateway workers too
+    if (options.v8Profile) for (const pid of pids) process.kill(pid, 'SIGUSR2');
+    const before = threadTicks(pids);
+    const processesBefore = processTicks(pids);
     counting = true;
     const startedMs = performance.now();
     await new Promise((r) => setTimeout(r, options.windowMs));
     counting = false;
     const seconds = (performance.now() - startedMs) / 1000;
-    const processesAfter = processTicks(target.pids);
-    const after = threadTicks(target.pids);
-    if (options.v8Profile) for (const pid of target.pids) process.kill(pid, 'SIGUSR2');
+    const processesAfter = processTicks(pids);
+    const after = threadTicks(pids);
+    if (options.v8Profile) for (const pid of pids) process.kill(pid, 'SIGUSR2');
     stopAt = 0;
     await client.close(); // aborts requests in flight
     await Promise.allSettled(workers);

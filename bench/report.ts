@@ -13,6 +13,7 @@ import { join } from 'node:path';
 // Type only: codec.bench.ts imports sizeLabel from here, so its table arrives rendered (see markdownReport).
 import type { TransportKind } from '../src/config/schema.js';
 import type { CodecResult } from './codec.bench.js';
+import type { GatewayProcessUse } from './gateway-stats.js';
 import type { CellMeasurement } from './load.js';
 import type { RepairResult } from './repair.bench.js';
 
@@ -143,6 +144,13 @@ export interface CellReport extends CellMeasurement {
    * processes, steal; includes the server when its pid is unknown). High values mean a noisy cell.
    */
   otherCpuSeconds: number | undefined;
+  /** The whole machine's busy CPU over the window / (cores x window), 0..1; undefined when unknown. */
+  machineBusyFraction?: number | undefined;
+  /**
+   * Each gateway process of each node over the window (config `workers`): its share of its node's
+   * requests and its event loop utilization; undefined when the server writes no gateway-workers.json.
+   */
+  gatewayProcesses?: GatewayProcessUse[] | undefined;
 }
 
 /** Operations a cell measures (see CellReport.op). */
@@ -297,6 +305,7 @@ export function markdownReport(report: BenchReport, codecTable: string): string 
     ...sideBySide(report),
     '',
     ...cpuPerGigabyteTable(report),
+    ...gatewayProcessTable(report),
     '',
     ...cellTable(report),
   ];
@@ -406,6 +415,32 @@ function cellTable(report: BenchReport): string[] {
     );
   }
   lines.push(sharedMachineLine(report));
+  return lines;
+}
+
+// Per cell with several gateway processes on a node (config workers > 1): each process's share of the
+// requests and its event loop utilization (ELU), node 1 only for a cluster (the others look alike),
+// and how busy the whole machine was: a cell is CPU-bound, not loop-bound, when every ELU stays well
+// under 100% while the machine is near 100%.
+function gatewayProcessTable(report: BenchReport): string[] {
+  const cells = report.cells.filter((c) => (c.gatewayProcesses ?? []).filter((p) => p.node === 1 && p.role === 'gateway').length > 1);
+  if (cells.length === 0) return [];
+  const lines = [
+    '### Gateway processes (config workers)',
+    '',
+    'Per cell, node 1\'s processes over the measured window: requests share and event loop utilization of each gateway worker (w1, w2, ...), the node\'s own process (background work, shard server), and the whole machine\'s CPU use.',
+    '',
+    '| scenario | op | size | conc | requests per worker | worker ELU | node process ELU | machine busy |',
+    '|---|---|---|--:|---|---|--:|--:|',
+  ];
+  const percent = (value: number | undefined): string => (value === undefined ? '-' : `${Math.round(value * 100)}%`);
+  for (const c of cells) {
+    const processes = (c.gatewayProcesses ?? []).filter((p) => p.node === 1);
+    const workers = processes.filter((p) => p.role === 'gateway');
+    const nodeProcess = processes.find((p) => p.role === 'node');
+    lines.push(`| ${c.scenario} | ${c.op} | ${sizeLabel(c.sizeBytes)} | ${c.concurrency} | ${workers.map((w) => percent(w.requestShare)).join(' / ')} | ` +
+      `${workers.map((w) => percent(w.eventLoopUtilization)).join(' / ')} | ${percent(nodeProcess?.eventLoopUtilization)} | ${percent(c.machineBusyFraction)} |`);
+  }
   return lines;
 }
 

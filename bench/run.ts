@@ -133,6 +133,7 @@ function parseOptions(argv: string[]): Options {
     .option('--server-pid <pid>', 'pid of the --endpoint server, to sample its CPU and RSS', positiveInteger)
     .option('--data-dir-parent <dir>', 'where the fresh data dirs are made (default: the OS temp dir)')
     .option('--keep-data', 'keep the spawned servers\' data dirs', false)
+    .option('--workers <n>', 'S3 gateway processes of every s3d started (default: the server\'s, one per core)', positiveInteger)
     .option('--server-bin <path>', 'executable started as `<path> server ...` (default: bin/s3d; e.g. an older build)')
     .option('--results-dir <dir>', 'where the JSON and SVG go (default: bench/results)')
     .option('--scenarios <list>', `server set-ups to measure, of ${benchScenarios.map((sc) => sc.id).join(', ')} (ignored with --endpoint)`, scenarioList)

@@ -12,7 +12,7 @@ import { LoadError } from './load.js';
 import type { Options } from './options.js';
 import { peerName, peerVersion, startPeer } from './peer-process.js';
 import type { CellReport, ScenarioReport } from './report.js';
-import { processCommandLine, sampleProcesses, startServer } from './server-process.js';
+import { processCommandLine, sampleProcesses, startServer, withDescendants } from './server-process.js';
 import type { SigV4Credentials } from './sigv4-sign.js';
 
 /** A server set-up the cells run against. */
@@ -140,7 +140,7 @@ export async function runScenario(options: Options, scenario: Scenario, binPath:
     error = err instanceof LoadError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
     process.stderr.write(`bench: scenario "${scenario.name}" failed: ${error}\n`);
   } finally {
-    totals = sampleProcesses(target.pids);
+    totals = sampleProcesses(withDescendants(target.pids));
     exits = await target.stop();
     await target.cleanUp(error !== undefined || cells.some((cell) => cell.error !== undefined));
   }
@@ -176,17 +176,19 @@ async function startTarget(options: Options, scenario: Scenario, binPath: string
       const removeDrives = async (): Promise<void> => {
         if (drives.root !== undefined && !options.keepData) await rm(drives.root, { recursive: true, force: true });
       };
-      const server = await startServer({ binPath, extraArgs: drives.args, accessKey: options.accessKey, secretKey: options.secretKey, dataDirParent: options.dataDirParent }).catch(async (err: unknown) => {
+      const workerArgs = options.workers === undefined ? [] : ['--workers', String(options.workers)];
+      const server = await startServer({ binPath, extraArgs: [...drives.args, ...workerArgs], accessKey: options.accessKey, secretKey: options.secretKey, dataDirParent: options.dataDirParent }).catch(async (err: unknown) => {
         await removeDrives();
         throw err;
       });
       return {
         software,
-        description: `s3d server pid ${server.pid} at ${server.endpoint.href}${drives.args.length > 0 ? ` (${drives.args.join(' ')})` : ''}, data ${server.dataDir}, log ${server.logPath}`,
+        description: `s3d server pid ${server.pid} at ${server.endpoint.href}${drives.args.length + workerArgs.length > 0 ? ` (${[...drives.args, ...workerArgs].join(' ')})` : ''}, data ${server.dataDir}, log ${server.logPath}`,
         endpoints: [server.endpoint],
         ca: server.ca,
         credentials: { accessKey: options.accessKey, secretKey: options.secretKey, region: options.region },
         pids: [server.pid],
+        dataDirs: [server.dataDir],
         stop: async () => [await server.stop()],
         cleanUp: async (failed) => {
           await removeWorkDir(server, options.keepData, failed);
@@ -195,7 +197,7 @@ async function startTarget(options: Options, scenario: Scenario, binPath: string
       };
     }
     case 'cluster': {
-      const cluster = await startCluster({ binPath, transport: scenario.transport, dataDirParent: options.dataDirParent });
+      const cluster = await startCluster({ binPath, transport: scenario.transport, dataDirParent: options.dataDirParent, workers: options.workers });
       const endpoints = options.clusterClients === 'node-1' ? cluster.endpoints.slice(0, 1) : cluster.endpoints;
       return {
         software,
@@ -204,6 +206,7 @@ async function startTarget(options: Options, scenario: Scenario, binPath: string
         ca: cluster.ca,
         credentials: { accessKey: cluster.accessKey, secretKey: cluster.secretKey, region: options.region },
         pids: cluster.pids,
+        dataDirs: cluster.dataDirs,
         stop: () => cluster.stop(),
         cleanUp: async (failed) => {
           if (options.keepData) process.stderr.write(`bench: kept ${cluster.dir}\n`);
@@ -221,6 +224,7 @@ async function startTarget(options: Options, scenario: Scenario, binPath: string
         ca: peer.ca,
         credentials: peer.credentials,
         pids: [peer.pid],
+        dataDirs: [],
         stop: async () => [await peer.stop()],
         cleanUp: (failed) => removeWorkDir(peer, options.keepData, failed),
       };
@@ -237,7 +241,7 @@ export async function runExternal(options: Options): Promise<ScenarioRun> {
   const credentials: SigV4Credentials = { accessKey: options.accessKey, secretKey: options.secretKey, region: options.region };
   const name = 'external';
   const pids = pid === undefined ? [] : [pid];
-  const cells = await runCells(options, name, { endpoints: [endpoint], ca, credentials, pids });
+  const cells = await runCells(options, name, { endpoints: [endpoint], ca, credentials, pids, dataDirs: [] });
   const totals = pid === undefined ? undefined : sampleProcesses(pids);
   return {
     scenario: {

@@ -3,7 +3,7 @@
 // elsewhere they read as undefined.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -257,10 +257,34 @@ export interface CpuSnapshot {
   machineBusySeconds: number | undefined;
 }
 
-/** Reads CpuSnapshot now for `pids` (the server processes; may be empty). Linux /proc; never throws. */
+/**
+ * `pids` and every process below them (a node's gateway workers), from the parent pids in
+ * /proc/PID/stat. Linux only; elsewhere, or when /proc is unreadable, `pids` alone.
+ */
+export function withDescendants(pids: readonly number[]): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [...pids];
+  }
+  const children = new Map<number, number[]>();
+  for (const entry of entries) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch { /* ended meanwhile */ }
+  }
+  const all = [...pids];
+  for (let i = 0; i < all.length; i++) all.push(...(children.get(all[i] ?? 0) ?? []));
+  return all;
+}
+
+/** Reads CpuSnapshot now for `pids` (the server processes; may be empty) and their descendants. Linux /proc; never throws. */
 export function cpuSnapshot(pids: readonly number[]): CpuSnapshot {
   const processSeconds = new Map<number, number>();
-  for (const pid of pids) {
+  for (const pid of withDescendants(pids)) {
     const sample = sampleProcess(pid);
     if (sample !== undefined) processSeconds.set(pid, sample.cpuSeconds);
   }
@@ -275,6 +299,8 @@ export interface CpuBetween {
   selfSeconds: number;
   /** The machine's busy CPU minus the two above (other processes, steal; >= 0); undefined when unknown. */
   otherSeconds: number | undefined;
+  /** The machine's busy CPU seconds over all cores; undefined when unknown. */
+  machineBusySeconds: number | undefined;
 }
 
 /** What `start` and `end` (taken later, over the same pids) say was used in between. */
@@ -289,7 +315,8 @@ export function cpuBetween(start: CpuSnapshot, end: CpuSnapshot): CpuBetween {
     start.machineBusySeconds === undefined || end.machineBusySeconds === undefined
       ? undefined
       : Math.max(0, end.machineBusySeconds - start.machineBusySeconds - selfSeconds - (processSeconds ?? 0));
-  return { processSeconds, selfSeconds, otherSeconds };
+  const machineBusySeconds = start.machineBusySeconds === undefined || end.machineBusySeconds === undefined ? undefined : end.machineBusySeconds - start.machineBusySeconds;
+  return { processSeconds, selfSeconds, otherSeconds, machineBusySeconds };
 }
 
 /** Resource use of a set of processes (one server, or every node of a cluster). */
