@@ -27,9 +27,13 @@ export class CoalescingRunner {
    */
   async runExclusive<T>(job: () => Promise<T>): Promise<T> {
     while (this.running) await this.running;
-    const done = job();
-    this.track(done.then(() => undefined, () => undefined));
-    return done;
+    let settle: () => void = () => undefined;
+    this.track(new Promise<void>((resolve) => (settle = resolve))); // before job(): a kick in its first step waits too
+    try {
+      return await job();
+    } finally {
+      settle();
+    }
   }
 
   /** True while a run is in progress. */
