@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { CoalescingRunner } from './coalescing-runner.js';
 import { CycleTimer } from './cycle-timer.js';
+import { WakeableSleeps } from './wakeable-sleeps.js';
 
 /** How a worker paces itself and what it logs when a pass fails. */
 export interface BackgroundWorkerOptions {
@@ -22,7 +23,7 @@ export abstract class BackgroundWorker {
   private readonly runner: CoalescingRunner;
   private readonly wake = new CycleTimer(() => this.due());
   private idleTimer: NodeJS.Timeout | undefined;
-  private readonly resting = new Set<() => void>();
+  private readonly resting = new WakeableSleeps();
   private readonly itemPauseMs: number;
 
   protected constructor(protected readonly log: Logger, options: BackgroundWorkerOptions) {
@@ -41,7 +42,7 @@ export abstract class BackgroundWorker {
     clearInterval(this.idleTimer);
     this.idleTimer = undefined;
     this.wake.cancel();
-    for (const wake of [...this.resting]) wake();
+    this.resting.wakeAll();
     await stopped;
   }
 
@@ -92,15 +93,6 @@ export abstract class BackgroundWorker {
 
   /** Resolves after `ms`, or at once when stop() is called meanwhile. */
   protected rest(ms: number): Promise<void> {
-    if (this.isStopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        clearTimeout(timer);
-        this.resting.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.resting.add(wake);
-    });
+    return this.isStopped ? Promise.resolve() : this.resting.sleep(ms);
   }
 }
