@@ -3,7 +3,7 @@
 // in transactions of completedUploadSweepBatchMax records, so it never holds the writer for long.
 import type { Logger } from 'pino';
 import type { MetaStore } from '../meta/meta-store.js';
-import { CoalescingRunner } from '../util/coalescing-runner.js';
+import { BackgroundWorker } from '../util/background-worker.js';
 import { completedUploadKeepMs, completedUploadsMax, completedUploadSweepBatchMax, completedUploadSweepIntervalMs } from '../util/limits.js';
 
 /** The sweep's limits (limits.ts by default; tests pass smaller ones). */
@@ -22,44 +22,30 @@ const defaultLimits: SweepLimits = {
 };
 
 /** The completed-upload sweep of this node's metadata: start() after open, stop() before close. */
-export class CompletedUploadSweeper {
-  private readonly runner = new CoalescingRunner(() => this.run());
-  private timer: NodeJS.Timeout | undefined;
+export class CompletedUploadSweeper extends BackgroundWorker {
   private readonly limits: SweepLimits;
 
   constructor(
     private readonly meta: Pick<MetaStore, 'expireCompletedUploads'>,
-    private readonly log: Logger,
+    log: Logger,
     limits: Partial<SweepLimits> = {},
   ) {
+    super(log, { failedMessage: 'completed-upload sweep failed' });
     this.limits = { ...defaultLimits, ...limits };
   }
 
   /** Sweeps now and then every intervalMs; the timer never holds the process open. */
   start(): void {
     this.kick();
-    this.timer = setInterval(() => this.kick(), this.limits.intervalMs);
-    this.timer.unref();
-  }
-
-  /** Sweeps now (coalesced with a sweep already running: at most one more follows it). */
-  kick(): void {
-    this.runner.kick();
-  }
-
-  /** No more sweeps; resolves when the current one finished its transaction. */
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.runner.stop();
+    this.runEvery(this.limits.intervalMs);
   }
 
   /** One sweep: batches until one removes fewer than batchMax. A failure is logged and waits for the next sweep. */
-  private async run(): Promise<void> {
+  protected async work(): Promise<void> {
     const { keepMs, keepMax, batchMax } = this.limits;
     let removed = 0;
     try {
-      while (!this.runner.isStopped) {
+      while (!this.isStopped) {
         const batch = await this.meta.expireCompletedUploads(Date.now() - keepMs, keepMax, batchMax);
         removed += batch;
         if (batch < batchMax) break;

@@ -9,7 +9,7 @@ import { MetaOutage } from '../meta/meta-outage.js';
 import type { MetaStore } from '../meta/meta-store.js';
 import type { DataRef } from '../meta/types.js';
 import type { ShardStoreSet } from '../store/shard-store.js';
-import { CoalescingRunner } from '../util/coalescing-runner.js';
+import { BackgroundWorker } from '../util/background-worker.js';
 import { gcConcurrencyMax } from '../util/limits.js';
 
 /** gc entries fetched per pass. */
@@ -47,9 +47,7 @@ export class DataPins {
 }
 
 /** The gc worker: call kick() after any commit that queued garbage; stop() before closing. */
-export class GarbageCollector {
-  private readonly runner = new CoalescingRunner(() => this.run());
-  private retryTimer: NodeJS.Timeout | undefined;
+export class GarbageCollector extends BackgroundWorker {
   /** Where the next batch starts (dataId), so entries that keep failing never starve the rest. */
   private cursor: string | undefined;
   /** dataId -> when its deletion may be tried again (failed before). */
@@ -65,16 +63,13 @@ export class GarbageCollector {
     private readonly meta: MetaStore,
     private readonly drives: ShardStoreSet,
     private readonly pins: DataPins,
-    private readonly log: Logger,
+    log: Logger,
   ) {
+    super(log, { failedMessage: 'gc pass failed; will retry' });
     this.outage = new MetaOutage(log, {
       paused: 'gc paused: the metadata store cannot commit; retrying with backoff',
       resumed: 'gc resumed: the metadata store commits again',
     });
-  }
-
-  kick(): void {
-    this.runner.kick();
   }
 
   /**
@@ -98,18 +93,18 @@ export class GarbageCollector {
    * gcFailedKeepMs since its first failure in this process; then it is dropped with a warning and
    * its shards stay behind as orphans. Entries pinned by a reader wait for the reader.
    */
-  private async run(): Promise<void> {
+  protected async work(): Promise<void> {
     let waiting = false; // pinned entries: soon
     let failing = false; // entries whose drives did not delete: after gcFailedRetryMs
     const pausedMs = this.outage.waitMs();
-    if (pausedMs > 0) return this.retryAfter(pausedMs);
+    if (pausedMs > 0) return this.wakeAfter(pausedMs);
     try {
       for (const dataId of [...this.abandoned]) {
         await this.meta.abandonPending(dataId);
         this.abandoned.delete(dataId);
       }
       let wrapped = this.cursor === undefined;
-      while (!this.runner.isStopped) {
+      while (!this.isStopped) {
         const queued = this.meta.listGc(gcBatchMax, this.cursor);
         if (queued.length === 0) {
           if (wrapped) break;
@@ -144,20 +139,11 @@ export class GarbageCollector {
       this.outage.succeeded();
     } catch (err) {
       const pausedMs = this.outage.failed(err);
-      if (pausedMs !== undefined) return this.retryAfter(pausedMs);
+      if (pausedMs !== undefined) return this.wakeAfter(pausedMs);
       this.log.error({ err }, 'gc pass failed; will retry');
       waiting = true;
     }
-    if (waiting || failing) this.retryAfter(waiting ? gcRetryDelayMs : gcFailedRetryMs);
-  }
-
-  private retryAfter(delayMs: number): void {
-    if (this.runner.isStopped || this.retryTimer) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.kick();
-    }, delayMs);
-    this.retryTimer.unref();
+    if (waiting || failing) this.wakeAfter(waiting ? gcRetryDelayMs : gcFailedRetryMs);
   }
 
   /** Deletes every shard of `ref`; true when all are gone (absent counts as gone). */
@@ -187,10 +173,5 @@ export class GarbageCollector {
       this.retryAt.set(ref.dataId, now + gcFailedRetryMs);
     }
     return given;
-  }
-
-  async stop(): Promise<void> {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    await this.runner.stop();
   }
 }

@@ -19,7 +19,7 @@ import type { DataLayout, DataOwner, DataPart, DataRef, ObjectRecord, ObjectVers
 import type { LayoutState } from '../placement/layout-state.js';
 import { shardFileBytes } from '../erasure/stripe.js';
 import { shardIdOf } from '../object/layout.js';
-import { CoalescingRunner } from '../util/coalescing-runner.js';
+import { BackgroundWorker } from '../util/background-worker.js';
 import { rebalanceIdleIntervalMs, rebalanceIntentsPerPass, rebalanceObjectPauseMs, scanPageObjects } from '../util/limits.js';
 import { RateWindow } from '../util/rate-window.js';
 
@@ -114,17 +114,16 @@ function isPlaced(record: ObjectRecord, targets: readonly string[]): boolean {
 }
 
 /** Background worker: start() once, kick() when the layout changes, stop() before closing. */
-export class Rebalancer {
-  private readonly runner = new CoalescingRunner(() => this.pass());
+export class Rebalancer extends BackgroundWorker {
   /** While this node's metadata store cannot commit: passes wait (one warning per streak). */
   private readonly outage: MetaOutage;
   private readonly rate = new RateWindow();
-  private timer: NodeJS.Timeout | undefined;
   private progressState: RebalanceProgress = {
     toVersion: 0, done: true, bytesToMove: 0, objectsToMove: 0, objectsMoved: 0, shardsMoved: 0, bytesMoved: 0, shardsRebuilt: 0, recordsDropped: 0, failed: 0, bytesPerSecond: 0,
   };
 
-  constructor(private readonly source: RebalanceSource, private readonly log: Logger, private readonly pauseMs = rebalanceObjectPauseMs) {
+  constructor(private readonly source: RebalanceSource, log: Logger, pauseMs = rebalanceObjectPauseMs) {
+    super(log, { failedMessage: 'rebalance pass failed; retrying', itemPauseMs: pauseMs });
     this.outage = new MetaOutage(log, {
       paused: 'rebalance paused: the metadata store cannot commit; retrying with backoff',
       resumed: 'rebalance resumed: the metadata store commits again',
@@ -133,26 +132,16 @@ export class Rebalancer {
 
   /** Passes every rebalanceIdleIntervalMs while a transition runs, and one now. */
   start(): void {
-    this.timer = setInterval(() => this.kick(), rebalanceIdleIntervalMs);
-    this.timer.unref();
+    this.runEvery(rebalanceIdleIntervalMs);
     this.kick();
-  }
-
-  kick(): void {
-    this.runner.kick();
   }
 
   progress(): RebalanceProgress {
     return { ...this.progressState, bytesPerSecond: this.rate.perSecond() };
   }
 
-  /** Stops the timer and waits for the object being moved (a move is never cut in half). */
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.runner.stop();
-  }
-
-  private async pass(): Promise<void> {
+  /** One pass over this node's records while a layout transition runs; stop() waits for the object being moved. */
+  protected async work(): Promise<void> {
     const state = this.source.layout.snapshot();
     if (!state.previous || this.outage.waitMs() > 0) return;
     const version = state.current.version;
@@ -169,7 +158,7 @@ export class Rebalancer {
       let left = 0;
       let failed = 0;
       for (const record of this.localRecords()) {
-        if (this.runner.isStopped) return;
+        if (this.isStopped) return;
         try {
           const outcome = await this.visit(record);
           if (outcome === 'waiting') left++;
@@ -178,7 +167,7 @@ export class Rebalancer {
           failed++;
           this.log.warn({ err, bucket: record.bucket, key: record.key }, 'could not move an object; retrying next pass');
         }
-        if (this.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.pauseMs));
+        await this.pace();
       }
       this.progressState.failed = failed;
       if (left === 0 && failed === 0 && this.source.layout.snapshot().current.version === version) {

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { MetaOutage } from '../meta/meta-outage.js';
 import type { RepairEntry } from '../meta/types.js';
-import { CoalescingRunner } from '../util/coalescing-runner.js';
+import { BackgroundWorker } from '../util/background-worker.js';
 import { RateWindow } from '../util/rate-window.js';
 import { isTesseraError } from '../util/errors.js';
 import { repairBatchMax, repairConcurrencyMax, repairIdleIntervalMs, repairRetryDelayMs } from '../util/limits.js';
@@ -38,16 +38,14 @@ export interface ReconstructorStats {
 }
 
 /** Background worker over a RepairQueue: start() once, kick() after queueing, stop() before closing. */
-export class Reconstructor {
+export class Reconstructor extends BackgroundWorker {
   private readonly stats: ReconstructorStats = { rebuilt: 0, rebuiltBytes: 0, dropped: 0, failed: 0 };
   private readonly rebuiltBytesRate = new RateWindow();
   private readonly rebuiltShardsRate = new RateWindow();
   /** `${dataId}/${shardIndex}` -> earliest next attempt (ms), for entries that failed in this process. */
   private readonly retryAt = new Map<string, number>();
   private cursor: Pick<RepairEntry, 'dataId' | 'shardIndex'> | undefined;
-  private readonly runner = new CoalescingRunner(() => this.pass());
   private started = false;
-  private timer: NodeJS.Timeout | undefined;
   /** Entries settled (rebuilt or dropped) whose removal from the queue failed: removed first next pass. */
   private unremoved: RepairEntry[] = [];
   /** While removals fail because the metadata store cannot commit. */
@@ -60,10 +58,11 @@ export class Reconstructor {
   constructor(
     private readonly queue: RepairQueue,
     private readonly repair: RepairShard,
-    private readonly log: Logger,
+    log: Logger,
     private readonly throttle = new RepairThrottle(),
     private readonly scanning: () => boolean = () => false,
   ) {
+    super(log, { failedMessage: 'repair pass failed' });
     this.outage = new MetaOutage(log, {
       paused: 'repairs paused: the metadata store cannot commit; retrying with backoff',
       resumed: 'repairs resumed: the metadata store commits again',
@@ -73,14 +72,13 @@ export class Reconstructor {
   /** Starts the periodic pass (every repairIdleIntervalMs) and runs one now. */
   start(): void {
     this.started = true;
-    this.timer = setInterval(() => this.kick(), repairIdleIntervalMs);
-    this.timer.unref();
+    this.runEvery(repairIdleIntervalMs);
     this.kick();
   }
 
   /** Runs a pass soon (now, or after the current one); nothing before start(). */
-  kick(): void {
-    if (this.started) this.runner.kick();
+  override kick(): void {
+    if (this.started) super.kick();
   }
 
   counters(): ReconstructorStats {
@@ -108,10 +106,9 @@ export class Reconstructor {
   }
 
   /** Stops the timer and waits for the shards being repaired (a repair is never cut in half). */
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
+  override async stop(): Promise<void> {
     this.throttle.stop();
-    await this.runner.stop();
+    await super.stop();
   }
 
   /**
@@ -120,7 +117,7 @@ export class Reconstructor {
    * a retry are skipped without any I/O. The cursor keeps entries deferred at the head of the
    * queue from starving the rest.
    */
-  private async pass(): Promise<void> {
+  protected async work(): Promise<void> {
     if (this.outage.waitMs() > 0 || !(await this.removeSettled())) return;
     let entries = this.queue.listRepairs(repairBatchMax, this.cursor);
     if (entries.length === 0 && this.cursor !== undefined) entries = this.queue.listRepairs(repairBatchMax);
@@ -130,7 +127,7 @@ export class Reconstructor {
     let next = 0;
     const slot = async (index: number): Promise<void> => {
       for (;;) {
-        const over = (): boolean => this.runner.isStopped || tally.removalFailed || next >= entries.length;
+        const over = (): boolean => this.isStopped || tally.removalFailed || next >= entries.length;
         await this.throttle.admit(index, over); // a slot the throttle holds back leaves once the batch is taken
         if (over()) return;
         const entry = entries[next++]!;
@@ -141,8 +138,8 @@ export class Reconstructor {
       }
     };
     await Promise.all(Array.from({ length: repairConcurrencyMax }, (_, index) => slot(index)));
-    if (this.runner.isStopped || tally.removalFailed) return;
-    if (this.cursor !== undefined && tally.settled > 0) this.runner.kick(); // more queued behind this batch: one more pass after this
+    if (this.isStopped || tally.removalFailed) return;
+    if (this.cursor !== undefined && tally.settled > 0) this.kick(); // more queued behind this batch: one more pass after this
     if (tally.waiting > 0) this.log.info({ waiting: tally.waiting }, 'shard repairs wait for drives or nodes that are down; retrying');
     const now = Date.now();
     for (const [id, at] of this.retryAt) if (at <= now) this.retryAt.delete(id); // due again: the queue still holds them

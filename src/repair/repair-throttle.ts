@@ -4,12 +4,13 @@
 // a time, and after each rebuild repair rests repairTranquility times as long as it took, so it
 // takes at most 1 / (1 + repairTranquility) of one rebuild slot.
 import { repairConcurrencyMax, repairQuietMs, repairTranquility, repairThrottlePollMs } from '../util/limits.js';
+import { WakeableSleeps } from '../util/wakeable-sleeps.js';
 
 /** The repair pace: admit() before a rebuild, rest() after it. */
 export class RepairThrottle {
   private highUntilMs = 0;
   private stopped = false;
-  private readonly wakers = new Set<() => void>();
+  private readonly sleeps = new WakeableSleeps();
 
   /** `busy(quietMs)`: clients served now or within the last quietMs (RequestActivity.busy). */
   constructor(private readonly busy: (quietMs: number) => boolean = () => false) {}
@@ -27,7 +28,7 @@ export class RepairThrottle {
   /** Lifts the throttle for `durationMs` from now (0 ends it). */
   prioritize(durationMs: number): void {
     this.highUntilMs = durationMs > 0 ? Date.now() + durationMs : 0;
-    this.wakeAll();
+    this.sleeps.wakeAll();
   }
 
   /**
@@ -35,34 +36,18 @@ export class RepairThrottle {
    * as soon as `done()` says there is nothing left for it to take.
    */
   async admit(slot: number, done: () => boolean = () => false): Promise<void> {
-    while (!this.stopped && !done() && slot >= this.concurrency()) await this.sleep(repairThrottlePollMs);
+    while (!this.stopped && !done() && slot >= this.concurrency()) await this.sleeps.sleep(repairThrottlePollMs);
   }
 
   /** After a rebuild that took `tookMs`: rests tookMs x repairTranquility while clients are served. */
   async rest(tookMs: number): Promise<void> {
     if (this.stopped || this.concurrency() === repairConcurrencyMax) return;
-    await this.sleep(tookMs * repairTranquility);
+    await this.sleeps.sleep(tookMs * repairTranquility);
   }
 
   /** Ends every wait now and for good (the worker is stopping). */
   stop(): void {
     this.stopped = true;
-    this.wakeAll();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        clearTimeout(timer);
-        this.wakers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.wakers.add(wake);
-    });
-  }
-
-  private wakeAll(): void {
-    for (const wake of [...this.wakers]) wake();
+    this.sleeps.wakeAll();
   }
 }

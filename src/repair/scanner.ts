@@ -8,11 +8,10 @@
 // page of records, so a cycle cut by a restart resumes where it stopped. A save the metadata store
 // cannot commit (a full disk) does not stop the cycle: it is logged once and the next save catches up.
 import type { Logger } from 'pino';
-import { MetaOutage } from '../meta/meta-outage.js';
 import type { DataOwner, ObjectRecord, ScanScope } from '../meta/types.js';
 import type { ShardCheck } from '../object/object-layer.js';
 import { scanChecksInFlightMax, scanObjectPauseMs, scanPageObjects, scanRecheckDelayMs, scanRecheckMax, scanWaitingMax } from '../util/limits.js';
-import { CycleTimer } from './cycle-timer.js';
+import { CycleWorker } from './cycle-worker.js';
 
 /** One cycle's counts; objects = records walked, checked = those this node was responsible for. */
 export interface ScanCycle {
@@ -67,29 +66,15 @@ const sameScope = (a: ScanScope | undefined, b: ScanScope | undefined): boolean 
  * read snapshot per page). The running cycle's position and the waiting heal requests are saved,
  * so both survive a restart.
  */
-export class Scanner {
-  private readonly timer = new CycleTimer(() => {
-    this.heal().catch((err: unknown) => this.log.error({ err }, 'could not save the scan request'));
-  });
-  private intervalMs = 0;
-  private lastFinishedMs = Date.now();
-  private last: ScanCycle | undefined;
-  private current: ScanCycle | undefined;
+export class Scanner extends CycleWorker<ScanCycle> {
   /** The running cycle as of its last finished page: what a restart resumes (saved). */
   private checkpoint: ScanState['running'];
-  private running: Promise<void> | undefined;
   private readonly waiting: ScanRequest[] = [];
   /** Records of the running cycle with shards on nodes that did not answer: checked once more at its end. */
   private unreachable: Array<{ record: ObjectRecord; first: ShardCheck }> = [];
-  private stopped = false;
-  /** While saves fail because the metadata store cannot commit (one warning per streak). */
-  private readonly saving: MetaOutage;
 
-  constructor(private readonly source: ScanSource, private readonly log: Logger, private readonly pauseMs = scanObjectPauseMs, private readonly recheckDelayMs = scanRecheckDelayMs) {
-    this.saving = new MetaOutage(log, {
-      paused: 'scan progress not saved: the metadata store cannot commit; the scan goes on',
-      resumed: 'scan progress saved again',
-    });
+  constructor(private readonly source: ScanSource, log: Logger, pauseMs = scanObjectPauseMs, private readonly recheckDelayMs = scanRecheckDelayMs) {
+    super('scan', log, pauseMs);
   }
 
   /**
@@ -106,8 +91,8 @@ export class Scanner {
       this.waiting.push({ scope: state.running.cycle.scope, resume: state.running });
     }
     for (const request of state?.waiting ?? []) this.waiting.push({ scope: request.scope });
-    this.drain();
-    this.reschedule();
+    this.kick();
+    this.scheduleNext();
   }
 
   /**
@@ -117,7 +102,7 @@ export class Scanner {
    * scoped ones. At most one full or scanWaitingMax scoped requests wait.
    */
   heal(scope?: ScanScope): Promise<void> {
-    if (this.stopped) return Promise.resolve();
+    if (this.isStopped) return Promise.resolve();
     if (!this.waiting.some((r) => r.scope === undefined || sameScope(r.scope, scope))) {
       if (scope === undefined || this.waiting.length >= scanWaitingMax) {
         const resumed = this.waiting.filter((r) => r.resume !== undefined);
@@ -127,59 +112,39 @@ export class Scanner {
       }
     }
     const saved = this.save();
-    this.drain();
+    this.kick();
     return saved;
   }
 
   /** True while a cycle runs or a requested one waits. */
   busy(): boolean {
-    return this.running !== undefined || this.waiting.length > 0;
-  }
-
-  /** The cycle in progress (counts so far), if any. */
-  progress(): ScanCycle | undefined {
-    return this.current === undefined ? undefined : { ...this.current };
-  }
-
-  /** The last finished cycle in this process, if any. */
-  lastCycle(): ScanCycle | undefined {
-    return this.last;
+    return this.isRunning || this.waiting.length > 0;
   }
 
   /** Runs one cycle over `scope` now (after any running one) and resolves with its counts. */
-  async runCycle(scope?: ScanScope): Promise<ScanCycle> {
-    while (this.running !== undefined) await this.running;
-    const done = this.cycle({ scope });
-    this.running = done.then(() => undefined, () => undefined);
-    try {
-      return await done;
-    } finally {
-      this.running = undefined;
-    }
+  runCycle(scope?: ScanScope): Promise<ScanCycle> {
+    return this.runExclusive(() => this.cycle({ scope }));
   }
 
   /** No more cycles; resolves when the record being checked is done (the saved state resumes it). */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.timer.cancel();
+  override async stop(): Promise<void> {
+    const stopped = super.stop();
     this.waiting.length = 0;
-    await this.running;
+    await stopped;
   }
 
-  private reschedule(): void {
-    if (this.intervalMs > 0 && !this.stopped) this.timer.schedule(this.lastFinishedMs + this.intervalMs);
+  /** The timer's full cycle: requested like an operator's heal. */
+  protected override due(): void {
+    this.heal().catch((err: unknown) => this.log.error({ err }, 'could not save the scan request'));
   }
 
-  private drain(): void {
-    if (this.running !== undefined || this.stopped) return;
-    const next = this.waiting.shift();
-    if (next === undefined) return;
-    this.running = this.cycle(next)
-      .then(() => undefined, (err: unknown) => this.log.error({ err }, 'scan cycle failed'))
-      .finally(() => {
-        this.running = undefined;
-        this.drain();
-      });
+  /** Runs the waiting requests in order; a failed cycle is logged and the next one runs. */
+  protected async work(): Promise<void> {
+    for (;;) {
+      const next = this.isStopped ? undefined : this.waiting.shift();
+      if (next === undefined) return;
+      await this.cycle(next).catch((err: unknown) => this.log.error({ err }, 'scan cycle failed'));
+    }
   }
 
   private async cycle(request: ScanRequest): Promise<ScanCycle> {
@@ -199,17 +164,17 @@ export class Scanner {
         // stat calls to every node of the record); the checkpoint is saved at page ends only.
         let next = 0;
         const checker = async (): Promise<void> => {
-          while (next < page.length && !this.stopped) {
+          while (next < page.length && !this.isStopped) {
             const record = page[next++]!;
             counts.objects++;
             if (!this.source.responsible(record)) continue;
             counts.checked++;
             await this.checkOne(record, counts);
-            if (this.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.pauseMs));
+            await this.pace();
           }
         };
         await Promise.all(Array.from({ length: scanChecksInFlightMax }, checker));
-        if (this.stopped) return { ...counts };
+        if (this.isStopped) return { ...counts };
         if (page.length < scanPageObjects) break;
         const last = page[page.length - 1]!;
         after = { bucket: last.bucket, key: last.key };
@@ -222,7 +187,7 @@ export class Scanner {
       this.current = undefined;
       this.checkpoint = undefined;
       await this.checkpointSave();
-      if (scope === undefined) this.reschedule();
+      if (scope === undefined) this.scheduleNext();
       this.last = { ...counts };
       this.log.info(counts, 'scan cycle finished');
       return { ...counts };
@@ -254,10 +219,10 @@ export class Scanner {
   private async recheckUnreachable(counts: ScanCycle): Promise<void> {
     const records = this.unreachable;
     this.unreachable = [];
-    if (records.length === 0 || this.stopped) return;
-    await new Promise((resolve) => setTimeout(resolve, this.recheckDelayMs));
+    if (records.length === 0 || this.isStopped) return;
+    await this.rest(this.recheckDelayMs);
     for (const { record, first } of records) {
-      if (this.stopped) return;
+      if (this.isStopped) return;
       try {
         const check = await this.source.check(record);
         counts.queued += Math.max(0, check.queued - first.queued); // shards first unreachable, found missing now
@@ -268,18 +233,9 @@ export class Scanner {
     }
   }
 
-  /**
-   * save(), except that a metadata store that cannot commit is logged (once per streak) rather
-   * than thrown: the cycle goes on, and a restart before the next save repeats some of it.
-   */
-  private async checkpointSave(): Promise<void> {
-    try {
-      await this.save();
-    } catch (err) {
-      if (this.saving.failed(err) === undefined) throw err;
-      return;
-    }
-    this.saving.succeeded();
+  /** save(), tolerating a metadata store that cannot commit (CycleWorker.saveProgress). */
+  private checkpointSave(): Promise<void> {
+    return this.saveProgress(() => this.save());
   }
 
   /** Saves the schedule anchor, the running cycle's position and the waiting requests. */

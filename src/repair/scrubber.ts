@@ -6,10 +6,9 @@
 // so a cycle cut by a restart resumes where it stopped instead of starting over. A save the
 // metadata store cannot commit (a full disk) does not stop the cycle: it is logged once per streak.
 import type { Logger } from 'pino';
-import { MetaOutage } from '../meta/meta-outage.js';
 import type { ShardStore } from '../store/shard-store.js';
 import { scrubCheckpointShards, scrubShardPauseMs } from '../util/limits.js';
-import { CycleTimer } from './cycle-timer.js';
+import { CycleWorker } from './cycle-worker.js';
 
 /** One cycle's counts. */
 export interface ScrubCycle {
@@ -43,23 +42,11 @@ export interface ScrubSource {
 }
 
 /** Background scrub worker: start() once, stop() before closing; runCycle() for tests. */
-export class Scrubber {
-  private readonly timer = new CycleTimer(() => this.kick());
-  private intervalMs = 0;
-  private lastFinishedMs = Date.now();
+export class Scrubber extends CycleWorker<ScrubCycle> {
   private resume: ScrubState['running'];
-  private running: Promise<void> | undefined;
-  private current: ScrubCycle | undefined;
-  private last: ScrubCycle | undefined;
-  private stopped = false;
-  /** While saves fail because the metadata store cannot commit (one warning per streak). */
-  private readonly saving: MetaOutage;
 
-  constructor(private readonly source: ScrubSource, private readonly log: Logger, private readonly pauseMs = scrubShardPauseMs) {
-    this.saving = new MetaOutage(log, {
-      paused: 'scrub progress not saved: the metadata store cannot commit; the scrub goes on',
-      resumed: 'scrub progress saved again',
-    });
+  constructor(private readonly source: ScrubSource, log: Logger, pauseMs = scrubShardPauseMs) {
+    super('scrub', log, pauseMs);
   }
 
   /**
@@ -77,61 +64,26 @@ export class Scrubber {
       this.log.info({ driveId: this.resume.driveId, after: this.resume.after, shards: this.resume.cycle.shards }, 'resuming the scrub cycle a restart interrupted');
       this.kick();
     } else {
-      this.timer.schedule(this.lastFinishedMs + this.intervalMs);
+      this.scheduleNext();
     }
-  }
-
-  /** The cycle in progress (counts so far), if any. */
-  progress(): ScrubCycle | undefined {
-    return this.current === undefined ? undefined : { ...this.current };
-  }
-
-  /** The last finished cycle in this process, if any. */
-  lastCycle(): ScrubCycle | undefined {
-    return this.last;
   }
 
   /** Runs one full cycle now (after a running one) and resolves with its counts. */
-  async runCycle(): Promise<ScrubCycle> {
-    while (this.running !== undefined) await this.running;
-    const done = this.cycle();
-    this.running = done.then(() => undefined, () => undefined);
+  runCycle(): Promise<ScrubCycle> {
+    return this.runExclusive(() => this.cycle());
+  }
+
+  /** A timed or resumed cycle; the next one is scheduled however it ended. */
+  protected async work(): Promise<void> {
     try {
-      return await done;
+      await this.cycle();
     } finally {
-      this.running = undefined;
+      this.scheduleNext();
     }
   }
 
-  /** No more cycles; resolves when the shard being read is done (the saved state resumes the cycle). */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.timer.cancel();
-    await this.running;
-  }
-
-  private kick(): void {
-    if (this.running !== undefined || this.stopped) return;
-    this.running = this.cycle()
-      .then(() => undefined, (err: unknown) => this.log.error({ err }, 'scrub cycle failed'))
-      .finally(() => {
-        this.running = undefined;
-        if (this.intervalMs > 0 && !this.stopped) this.timer.schedule(this.lastFinishedMs + this.intervalMs);
-      });
-  }
-
-  /**
-   * Saves `state`; a metadata store that cannot commit is logged (once per streak), not thrown:
-   * the cycle goes on, and a restart before the next save repeats some of it.
-   */
-  private async save(state: ScrubState): Promise<void> {
-    try {
-      await this.source.saveState(state);
-    } catch (err) {
-      if (this.saving.failed(err) === undefined) throw err;
-      return;
-    }
-    this.saving.succeeded();
+  private save(state: ScrubState): Promise<void> {
+    return this.saveProgress(() => this.source.saveState(state));
   }
 
   private async cycle(): Promise<ScrubCycle> {
@@ -145,7 +97,7 @@ export class Scrubber {
         if (resume?.driveId !== undefined && driveId < resume.driveId) continue;
         let sinceSave = 0;
         for await (const shardId of store.list(resume?.driveId === driveId ? resume.after : undefined)) {
-          if (this.stopped) return { ...counts };
+          if (this.isStopped) return { ...counts };
           counts.shards++;
           try {
             const outcome = await this.source.scrub(store, shardId);
@@ -160,7 +112,7 @@ export class Scrubber {
             sinceSave = 0;
             await this.save({ lastFinishedMs: this.lastFinishedMs, running: { cycle: { ...counts }, driveId, after: shardId } });
           }
-          if (this.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.pauseMs));
+          await this.pace();
         }
       }
       counts.finishedMs = Date.now();

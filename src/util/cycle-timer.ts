@@ -1,6 +1,6 @@
-// When a periodic worker (scan, scrub) runs next. Its schedule is anchored to the durable time its
-// last full cycle finished, not to process start, so a node restarted more often than the
-// interval still runs every cycle on time.
+// When a background worker wakes next: one pending wake-up at an absolute time. Periodic workers
+// (scan, scrub) anchor it to the durable time their last full cycle finished, not to process
+// start, so a node restarted more often than the interval still runs every cycle on time.
 
 /** Longest single timer step, in ms: setTimeout fires at once for delays of 2^31 ms or more. */
 const timerStepMaxMs = 24 * 3_600_000;
@@ -11,11 +11,21 @@ export class CycleTimer {
 
   constructor(private readonly fire: () => void) {}
 
+  /** True while a wake-up is scheduled and has not fired yet. */
+  get pending(): boolean {
+    return this.timer !== undefined;
+  }
+
   /** Calls fire() at `dueMs` (ms since the Unix epoch), at once when it has passed. */
   schedule(dueMs: number): void {
     this.cancel();
     const waitMs = Math.max(0, dueMs - Date.now());
-    this.timer = waitMs > timerStepMaxMs ? setTimeout(() => this.schedule(dueMs), timerStepMaxMs) : setTimeout(this.fire, waitMs);
+    this.timer = waitMs > timerStepMaxMs
+      ? setTimeout(() => this.schedule(dueMs), timerStepMaxMs)
+      : setTimeout(() => {
+        this.timer = undefined;
+        this.fire();
+      }, waitMs);
     this.timer.unref();
   }
 
