@@ -258,6 +258,7 @@ function checkedKey(publicKey: string): string {
   return publicKey;
 }
 
+/** The TransportClosed error every transport throws once close() has begun. */
 export function transportClosed(): TesseraError {
   return new TesseraError('TransportClosed', 'transport is closed');
 }

@@ -208,7 +208,7 @@ export class QuicTransport implements Transport {
   }
 
   private async shutDown(): Promise<void> {
-    const closed = new TesseraError('TransportClosed', 'transport is closed');
+    const closed = transportClosed();
     clearInterval(this.heardTimer);
     for (const scope of [...this.scopes]) scope.abort(closed);
     for (const link of this.links.all()) {

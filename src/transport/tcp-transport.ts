@@ -78,7 +78,7 @@ export class TcpTransport implements Transport {
   /** Starts the TCP listener serving calls with `handler`; returns the bound port. Throws the listen error (e.g. EADDRINUSE). */
   async listen(handler: CallHandler): Promise<number> {
     assert(this.server === undefined, 'listen() called twice');
-    if (this.closing !== undefined) throw new TesseraError('TransportClosed', 'transport is closed');
+    if (this.closing !== undefined) throw transportClosed();
     const server = net.createServer({ noDelay: true }, (socket) => void this.accept(socket, handler));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -117,7 +117,7 @@ export class TcpTransport implements Transport {
   }
 
   private async shutDown(): Promise<void> {
-    const closed = new TesseraError('TransportClosed', 'transport is closed');
+    const closed = transportClosed();
     for (const scope of [...this.scopes]) scope.abort(closed);
     for (const link of this.links.all()) link.stop();
     for (const connection of [...this.inbound]) connection.destroy(closed);
@@ -147,7 +147,7 @@ export class TcpTransport implements Transport {
   private async accept(socket: net.Socket, handler: CallHandler): Promise<void> {
     const connection = new FramedSocket(socket, this.frameLimits, `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`);
     if (this.closing !== undefined) {
-      connection.destroy(new TesseraError('TransportClosed', 'transport is closed'));
+      connection.destroy(transportClosed());
       return;
     }
     this.inbound.add(connection);
