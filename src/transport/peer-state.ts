@@ -1,6 +1,6 @@
-// Per-peer bookkeeping shared by both transports: a bounded call slot semaphore with a bounded
+// Per-peer bookkeeping shared by the transports: a bounded call slot semaphore with a bounded
 // wait queue (callsPerPeerMax, callQueuePerPeerMax) and the health counters behind
-// Transport.health(). Connection management stays in each transport.
+// Transport.health(). Connection attempts and backoff are peer-link.ts's.
 import { callFailuresToDown, callQueuePerPeerMax, callsPerPeerMax, reconnectBackoffMaxMs, reconnectBackoffMinMs } from '../util/limits.js';
 import { TesseraError } from '../util/errors.js';
 import { CallSlots } from './slots.js';

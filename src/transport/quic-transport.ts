@@ -9,8 +9,8 @@ import { assert } from '../util/assert.js';
 import { TesseraError, isTesseraError } from '../util/errors.js';
 import * as limits from '../util/limits.js';
 import { encodeFrame, errorFrame, errorFromFrame, readFrame, type ReplyFrame, type RequestFrame } from './framing.js';
-import { publicKeyBytes, type NodeIdentity } from './identity.js';
-import { PeerState } from './peer-state.js';
+import { publicKeyBytes } from './identity.js';
+import { ConnectionLink, PeerLinks, transportClosed, type ConnectionWire, type LinkPolicy } from './peer-link.js';
 import { ignore, raceAbort } from './race-abort.js';
 import { CallScope } from './call-scope.js';
 import { brokenStream, replyBody, sendRequest, writeReply } from './quic-call.js';
@@ -20,61 +20,24 @@ import {
   type NativeClient, type NativeConfig, type NativeConnection, type NativeServer, type NativeStream, type QuinnEngine, type SocketFamily,
 } from './quinn-native.js';
 import type { Call, CallHandler, CallOptions, PeerAddress, PeerHealth, Reply, Transport } from './transport.js';
+import { transportLimits, type InboundConnectionStats, type TransportOptions } from './transport-options.js';
+
+const limitNames = ['handshakeTimeoutMs', 'connectionIdleTimeoutMs', 'keepAliveIntervalMs', 'callsPerPeerMax', 'callQueuePerPeerMax', 'inboundCallsMax', 'callFrameTimeoutMs',
+  'callTimeoutMaxMs', 'transportCloseGraceMs', 'quicStreamWindowBytes', 'quicConnectionWindowBytes', 'quicSocketBufferBytes', 'quicReadChunkBytes',
+  'quicStreamsPerConnectionMax', 'quicSilentConnectionMs', 'quicPeerProbeTimeoutMs'] as const;
 
 /** Limits a QuicTransport runs with; each defaults to the constant of the same name in util/limits.ts. */
-export interface QuicTransportLimits {
-  handshakeTimeoutMs: number;
-  connectionIdleTimeoutMs: number;
-  keepAliveIntervalMs: number;
-  callsPerPeerMax: number;
-  callQueuePerPeerMax: number;
-  inboundCallsMax: number;
-  callFrameTimeoutMs: number;
-  callTimeoutMaxMs: number;
-  transportCloseGraceMs: number;
-  quicStreamWindowBytes: number;
-  quicConnectionWindowBytes: number;
-  quicSocketBufferBytes: number;
-  quicReadChunkBytes: number;
-  quicStreamsPerConnectionMax: number;
-  quicSilentConnectionMs: number;
-  quicPeerProbeTimeoutMs: number;
-}
+export type QuicTransportLimits = Record<(typeof limitNames)[number], number>;
 
-export interface QuicTransportOptions {
-  identity: NodeIdentity;
-  /** This node's id (may also appear in `peers`). */
-  nodeId: string;
-  /** Every node this one may call or accept calls from, with its public key. */
-  peers: PeerAddress[];
-  /** UDP address to listen on; port 0 picks a free port (listen() returns it). */
-  listen: { host: string; port: number };
-  limits?: Partial<QuicTransportLimits>;
-}
+export type QuicTransportOptions = TransportOptions<QuicTransportLimits>;
 
 /** Counters for tests and diagnostics. */
-export interface QuicTransportStats {
-  /** Inbound connections accepted from listed peers since listen(). */
-  acceptedConnections: number;
-  /** Inbound connections closed because their peer id is not in the peer list. */
-  refusedConnections: number;
+export interface QuicTransportStats extends InboundConnectionStats {
   /** Inbound calls being served right now. */
   inboundCalls: number;
 }
 
-interface OutboundLink {
-  readonly state: PeerState;
-  /** The libp2p peer id derived from the configured public key. */
-  readonly peerId: string;
-  connection?: NativeConnection;
-  connecting?: Promise<NativeConnection>;
-  nextAttemptAtMs: number;
-  retryTimer?: NodeJS.Timeout;
-  /** Once connected, the link is kept up in the background (reconnect with backoff). */
-  everConnected: boolean;
-  /** Datagrams received on `connection` when last sampled, and since when that count stands (ms). */
-  heard?: { connection: NativeConnection; datagrams: number; sinceMs: number };
-}
+type QuicLink = ConnectionLink<NativeConnection>;
 
 /**
  * The transport's own liveness probe: answered by serve() before any handler (a peer of an older
@@ -92,13 +55,15 @@ interface SilenceProbe {
 export class QuicTransport implements Transport {
   readonly kind = 'quic' as const;
   private readonly limits: QuicTransportLimits;
-  private readonly links = new Map<string, OutboundLink>();
-  private readonly nodeIdByPeerId = new Map<string, string>();
+  /** Peers by node id; a connection's key is its libp2p peer id. */
+  private readonly links: PeerLinks<QuicLink>;
   private readonly scopes = new Set<CallScope>();
   private readonly inboundConnections = new Map<NativeConnection, Set<CallScope>>();
   /** Inbound connections accepted per node id since listen(). */
   private readonly inboundNodes = new Map<string, number>();
   private heardTimer: NodeJS.Timeout | undefined;
+  /** Datagrams received on each outbound connection when last sampled, and since when that count stands (ms). */
+  private readonly heard = new WeakMap<NativeConnection, { datagrams: number; sinceMs: number }>();
   private readonly inboundSlots: CallSlots;
   private readonly clients = new Map<SocketFamily, NativeClient>();
   private started: Promise<{ engine: QuinnEngine; config: NativeConfig }> | undefined;
@@ -108,25 +73,27 @@ export class QuicTransport implements Transport {
   private acceptedConnections = 0;
 
   constructor(private readonly options: QuicTransportOptions) {
-    this.limits = { ...defaultLimits(), ...options.limits };
-    checkLimits(this.limits);
+    this.limits = transportLimits(limitNames, options.limits, (l) => [
+      [l.keepAliveIntervalMs < l.connectionIdleTimeoutMs, 'keepAliveIntervalMs < connectionIdleTimeoutMs'],
+      [l.quicStreamWindowBytes <= l.quicConnectionWindowBytes, 'quicStreamWindowBytes <= quicConnectionWindowBytes'],
+      [l.callsPerPeerMax <= l.quicStreamsPerConnectionMax, 'callsPerPeerMax <= quicStreamsPerConnectionMax'],
+    ]);
     this.inboundSlots = new CallSlots({ max: this.limits.inboundCallsMax, what: 'an inbound call slot' }); // waiters: one per connection
-    for (const peer of options.peers) {
-      if (this.links.has(peer.nodeId)) throw new TesseraError('InvalidConfig', `node ${peer.nodeId} is listed twice`);
-      this.addPeer(peer);
-    }
+    const wire: ConnectionWire<NativeConnection> = {
+      open: (peer) => this.connect(peer),
+      discard: (connection) => connection.abort(),
+      closing: () => this.closing !== undefined,
+      usable: () => true,
+      onClose: (connection, lost) => void connection.closed().then(lost),
+    };
+    const policy: LinkPolicy = { ...this.limits, waitInBackoff: true, reconnectOnceConnected: true };
+    this.links = new PeerLinks((peer) => new ConnectionLink(peer, wire, policy), (publicKey) => peerIdOfPublicKey(publicKeyBytes(publicKey)));
+    this.links.addAll(options.peers);
   }
 
   /** Admits a new peer (a node a new layout added). No-op when it is known with the same key and address. Throws InvalidConfig on a clash. */
   addPeer(peer: PeerAddress): void {
-    const known = this.links.get(peer.nodeId)?.state.peer;
-    if (known && known.publicKey === peer.publicKey && known.host === peer.host && known.port === peer.port) return;
-    if (known) throw new TesseraError('InvalidConfig', `node ${peer.nodeId} is known with another key or address; restart to change it`);
-    const peerId = peerIdOfPublicKey(publicKeyBytes(peer.publicKey));
-    if (this.nodeIdByPeerId.has(peerId)) throw new TesseraError('InvalidConfig', `node ${peer.nodeId} has the public key of node ${this.nodeIdByPeerId.get(peerId)}`);
-    this.nodeIdByPeerId.set(peerId, peer.nodeId);
-    const state = new PeerState(peer, this.limits.callsPerPeerMax, this.limits.callQueuePerPeerMax);
-    this.links.set(peer.nodeId, { state, peerId, nextAttemptAtMs: 0, everConnected: false });
+    this.links.add(peer);
   }
 
   /** Binds the UDP socket and serves inbound calls with `handler`. Returns the bound port. */
@@ -138,19 +105,17 @@ export class QuicTransport implements Transport {
     void this.acceptConnections(this.server, handler);
     // A restarted node tells its peers at once: each sees a new inbound connection and checks that
     // its own link back is not a dead connection to this node's previous process.
-    for (const link of this.links.values()) if (link.state.peer.nodeId !== this.options.nodeId) this.probe(link);
+    for (const link of this.links.all()) if (link.state.peer.nodeId !== this.options.nodeId) this.probe(link);
     this.heardTimer = setInterval(() => {
-      for (const link of this.links.values()) this.sampleHeard(link);
+      for (const link of this.links.all()) this.sampleHeard(link);
     }, Math.max(1, Math.floor(this.limits.keepAliveIntervalMs / 4)));
     this.heardTimer.unref();
     return this.server.port();
   }
 
   async call(nodeId: string, call: Call, options: CallOptions): Promise<Reply> {
-    if (this.closing !== undefined) throw new TesseraError('TransportClosed', 'transport is closed');
-    const link = this.links.get(nodeId);
-    if (link === undefined) throw new TesseraError('PeerUnknown', `node ${nodeId} is not in the peer list`);
-    if (Buffer.byteLength(call.method) > limits.callMethodMaxBytes) throw new TesseraError('InvalidCall', `method name longer than ${limits.callMethodMaxBytes} bytes`);
+    if (this.closing !== undefined) throw transportClosed();
+    const link = this.links.forCall(nodeId, call.method);
     const frame = encodeFrame({ m: call.method, h: call.header, t: options.timeoutMs });
     const scope = new CallScope(
       this.scopes, options.timeoutMs,
@@ -164,7 +129,7 @@ export class QuicTransport implements Transport {
     let source: StreamSource | undefined;
     try {
       release = await link.state.acquire(scope.signal);
-      const connection = await this.connection(link, scope.signal);
+      const connection = await link.connected(scope.signal);
       const heard = connection.stats().udpRxDatagrams;
       silence = { connection, heard, sinceMs: Date.now() };
       const opening = connection.outboundStream().catch((err: unknown) => {
@@ -194,31 +159,32 @@ export class QuicTransport implements Transport {
    * live peer ACKs our keep-alive and sends its own) is a dead connection to the peer's previous
    * process and is re-made now; any other gets a probe.
    */
-  private recheckLink(link: OutboundLink): void {
-    const connection = link.connection;
+  private recheckLink(link: QuicLink): void {
+    const connection = link.current;
     if (connection === undefined) return;
     this.sampleHeard(link);
-    if (link.heard !== undefined && Date.now() - link.heard.sinceMs > 1.5 * this.limits.keepAliveIntervalMs) {
+    const heard = this.heard.get(connection);
+    if (heard !== undefined && Date.now() - heard.sinceMs > 1.5 * this.limits.keepAliveIntervalMs) {
       connection.abort();
-      this.onOutboundClosed(link, connection);
+      link.lost(connection);
       return;
     }
     this.probe(link);
   }
 
-  /** Updates link.heard from the connection's datagram counter (sampled every keep-alive interval / 4 and on demand). */
-  private sampleHeard(link: OutboundLink): void {
-    const connection = link.connection;
+  /** Updates `heard` from the link's connection's datagram counter (sampled every keep-alive interval / 4 and on demand). */
+  private sampleHeard(link: QuicLink): void {
+    const connection = link.current;
     if (connection === undefined) return;
     const datagrams = connection.stats().udpRxDatagrams;
-    if (link.heard?.connection !== connection || link.heard.datagrams !== datagrams) link.heard = { connection, datagrams, sinceMs: Date.now() };
+    if (this.heard.get(connection)?.datagrams !== datagrams) this.heard.set(connection, { datagrams, sinceMs: Date.now() });
   }
 
   /**
    * Sends one probe call over the link; a timeout on a silent connection drops it (dropIfSilent),
    * so the next call connects afresh. Never throws: the outcome lands in the peer's health.
    */
-  private probe(link: OutboundLink): void {
+  private probe(link: QuicLink): void {
     this.call(link.state.peer.nodeId, { method: probeMethod, header: null }, { timeoutMs: this.limits.quicPeerProbeTimeoutMs })
       .then(async (reply) => {
         for await (const _ of reply.body) { /* empty */ }
@@ -226,10 +192,9 @@ export class QuicTransport implements Transport {
       .catch(ignore);
   }
 
+  /** Throws PeerUnknown for a node id that is not in the peer list. */
   health(nodeId: string): PeerHealth {
-    const link = this.links.get(nodeId);
-    if (link === undefined) throw new TesseraError('PeerUnknown', `node ${nodeId} is not in the peer list`);
-    return link.state.health();
+    return this.links.health(nodeId);
   }
 
   stats(): QuicTransportStats {
@@ -243,13 +208,12 @@ export class QuicTransport implements Transport {
   }
 
   private async shutDown(): Promise<void> {
-    const closed = new TesseraError('TransportClosed', 'transport is closed');
+    const closed = transportClosed();
     clearInterval(this.heardTimer);
     for (const scope of [...this.scopes]) scope.abort(closed);
-    for (const link of this.links.values()) {
-      clearTimeout(link.retryTimer);
-      link.connection?.abort();
-      link.connection = undefined;
+    for (const link of this.links.all()) {
+      link.stop();
+      link.current?.abort();
     }
     for (const connection of this.inboundConnections.keys()) connection.abort();
     for (const client of this.clients.values()) client.abort();
@@ -281,80 +245,25 @@ export class QuicTransport implements Transport {
 
   // ---- outbound connections ----
 
-  /**
-   * The peer's connection, connecting when there is none. While a failed peer is in backoff a
-   * call waits for the next attempt within its deadline, unless the peer counts as down: then
-   * it fails at once with PeerUnreachable, so quorum calls do not wait on a dead node.
-   */
-  private async connection(link: OutboundLink, signal: AbortSignal): Promise<NativeConnection> {
-    for (;;) {
-      if (link.connection !== undefined) return link.connection;
-      if (link.connecting === undefined) {
-        const waitMs = link.nextAttemptAtMs - Date.now();
-        if (waitMs > 0) {
-          const health = link.state.health();
-          if (!health.up) throw new TesseraError('PeerUnreachable', `node ${health.nodeId} is down (${health.lastError ?? 'no connection'}); next attempt in ${waitMs} ms`, { remoteNode: health.nodeId });
-          await raceAbort(new Promise((resolve) => setTimeout(resolve, waitMs).unref()), signal);
-          continue;
-        }
-        this.startConnect(link);
-      }
-      return await raceAbort(link.connecting!, signal);
+  /** A new QUIC connection to `peer` whose TLS key is the peer's (ConnectionWire.open). */
+  private async connect(peer: PeerAddress): Promise<NativeConnection> {
+    const { nodeId, host, port } = peer;
+    const { engine, config } = await this.start();
+    const ip = await resolveAddress(host);
+    let client = this.clients.get(ip.family);
+    if (client === undefined) {
+      client = engine.createClient(config, ip.family);
+      this.clients.set(ip.family, client);
     }
-  }
-
-  private startConnect(link: OutboundLink): void {
-    const connecting = this.connect(link).finally(() => {
-      link.connecting = undefined;
-    });
-    connecting.catch(ignore); // background attempts have no caller; failures are in the peer's health
-    link.connecting = connecting;
-  }
-
-  private async connect(link: OutboundLink): Promise<NativeConnection> {
-    const { nodeId, host, port } = link.state.peer;
-    try {
-      const { engine, config } = await this.start();
-      const ip = await resolveAddress(host);
-      let client = this.clients.get(ip.family);
-      if (client === undefined) {
-        client = engine.createClient(config, ip.family);
-        this.clients.set(ip.family, client);
-      }
-      const connection = await withTimeout(client.outboundConnection(ip.address, port), this.limits.handshakeTimeoutMs,
-        () => new TesseraError('PeerUnreachable', `no QUIC handshake with node ${nodeId} at ${host}:${port} within ${this.limits.handshakeTimeoutMs} ms`, { remoteNode: nodeId }),
-        (late) => late.abort());
-      const remotePeerId = peerIdOfMultiaddr(connection.remoteMultiaddr());
-      if (remotePeerId !== link.peerId) {
-        connection.abort();
-        throw new TesseraError('PeerNotAuthorized', `node ${nodeId} at ${host}:${port} presented peer id ${remotePeerId ?? 'none'}, not the configured key's`, { remoteNode: nodeId });
-      }
-      if (this.closing !== undefined) {
-        connection.abort();
-        throw new TesseraError('TransportClosed', 'transport is closed');
-      }
-      link.connection = connection;
-      link.everConnected = true;
-      link.state.succeeded();
-      void connection.closed().then(() => this.onOutboundClosed(link, connection));
-      return connection;
-    } catch (err) {
-      if (this.closing !== undefined) throw new TesseraError('TransportClosed', 'transport is closed');
-      const error = isTesseraError(err) ? err : new TesseraError('PeerUnreachable', `cannot connect to node ${nodeId} at ${host}:${port}: ${(err as Error).message}`, { remoteNode: nodeId });
-      link.state.failed(error.message);
-      link.nextAttemptAtMs = Date.now() + link.state.backoffMs();
-      this.scheduleReconnect(link);
-      throw error;
+    const connection = await withTimeout(client.outboundConnection(ip.address, port), this.limits.handshakeTimeoutMs,
+      () => new TesseraError('PeerUnreachable', `no QUIC handshake with node ${nodeId} at ${host}:${port} within ${this.limits.handshakeTimeoutMs} ms`, { remoteNode: nodeId }),
+      (late) => late.abort());
+    const remotePeerId = peerIdOfMultiaddr(connection.remoteMultiaddr());
+    if (this.links.nodeIdOf(remotePeerId ?? '') !== nodeId) {
+      connection.abort();
+      throw new TesseraError('PeerNotAuthorized', `node ${nodeId} at ${host}:${port} presented peer id ${remotePeerId ?? 'none'}, not the configured key's`, { remoteNode: nodeId });
     }
-  }
-
-  private onOutboundClosed(link: OutboundLink, connection: NativeConnection): void {
-    if (link.connection !== connection) return;
-    link.connection = undefined;
-    if (this.closing !== undefined) return;
-    link.state.failed(`connection to node ${link.state.peer.nodeId} closed`);
-    link.nextAttemptAtMs = Date.now() + link.state.backoffMs();
-    this.scheduleReconnect(link);
+    return connection;
   }
 
   /**
@@ -364,22 +273,12 @@ export class QuicTransport implements Transport {
    * never answers the old connection, which would otherwise linger until its idle timeout. The
    * reconnect that follows reaches the new process at once, or backs off if nobody is there.
    */
-  private dropIfSilent(link: OutboundLink, silence: SilenceProbe): void {
+  private dropIfSilent(link: QuicLink, silence: SilenceProbe): void {
     const { connection, heard, sinceMs } = silence;
-    if (link.connection !== connection || Date.now() - sinceMs < this.limits.quicSilentConnectionMs) return;
+    if (link.current !== connection || Date.now() - sinceMs < this.limits.quicSilentConnectionMs) return;
     if (connection.stats().udpRxDatagrams !== heard) return;
     connection.abort();
-    this.onOutboundClosed(link, connection);
-  }
-
-  /** Keeps a once-connected link up: one background attempt per backoff period. */
-  private scheduleReconnect(link: OutboundLink): void {
-    if (!link.everConnected || link.retryTimer !== undefined || this.closing !== undefined) return;
-    link.retryTimer = setTimeout(() => {
-      link.retryTimer = undefined;
-      if (link.connection === undefined && link.connecting === undefined && this.closing === undefined) this.startConnect(link);
-    }, Math.max(0, link.nextAttemptAtMs - Date.now()));
-    link.retryTimer.unref();
+    link.lost(connection);
   }
 
   // ---- inbound ----
@@ -393,7 +292,7 @@ export class QuicTransport implements Transport {
         if (this.closing !== undefined || /server closed/.test((err as Error).message)) return;
         continue; // one failed handshake; the endpoint keeps accepting
       }
-      const nodeId = this.nodeIdByPeerId.get(peerIdOfMultiaddr(connection.remoteMultiaddr()) ?? '');
+      const nodeId = this.links.nodeIdOf(peerIdOfMultiaddr(connection.remoteMultiaddr()) ?? '');
       if (nodeId === undefined || this.closing !== undefined) {
         this.refusedConnections++;
         connection.abort();
@@ -403,8 +302,7 @@ export class QuicTransport implements Transport {
       // A second connection from a node: it restarted (or reconnected); our link to it may be a dead one.
       const seen = this.inboundNodes.get(nodeId) ?? 0;
       this.inboundNodes.set(nodeId, seen + 1);
-      const link = this.links.get(nodeId);
-      if (seen > 0 && link !== undefined) this.recheckLink(link);
+      if (seen > 0) this.recheckLink(this.links.get(nodeId));
       const calls = new Set<CallScope>();
       this.inboundConnections.set(connection, calls);
       void connection.closed().then(() => {
@@ -472,27 +370,6 @@ export class QuicTransport implements Transport {
 }
 
 // ---- helpers ----
-
-function defaultLimits(): QuicTransportLimits {
-  const { handshakeTimeoutMs, connectionIdleTimeoutMs, keepAliveIntervalMs, callsPerPeerMax, callQueuePerPeerMax, inboundCallsMax, callFrameTimeoutMs, callTimeoutMaxMs, transportCloseGraceMs,
-    quicStreamWindowBytes, quicConnectionWindowBytes, quicSocketBufferBytes, quicReadChunkBytes, quicStreamsPerConnectionMax, quicSilentConnectionMs, quicPeerProbeTimeoutMs } = limits;
-  return { handshakeTimeoutMs, connectionIdleTimeoutMs, keepAliveIntervalMs, callsPerPeerMax, callQueuePerPeerMax, inboundCallsMax, callFrameTimeoutMs, callTimeoutMaxMs, transportCloseGraceMs,
-    quicStreamWindowBytes, quicConnectionWindowBytes, quicSocketBufferBytes, quicReadChunkBytes, quicStreamsPerConnectionMax, quicSilentConnectionMs, quicPeerProbeTimeoutMs };
-}
-
-/** Relations between the limits; throws InvalidConfig when one does not hold. */
-function checkLimits(l: QuicTransportLimits): void {
-  const u32 = 2 ** 32 - 1;
-  for (const [name, value] of Object.entries(l)) {
-    if (!Number.isInteger(value) || value <= 0 || value > u32) throw new TesseraError('InvalidConfig', `transport limit ${name} must be an integer in 1..${u32}, got ${value}`);
-  }
-  const relations: Array<[boolean, string]> = [
-    [l.keepAliveIntervalMs < l.connectionIdleTimeoutMs, 'keepAliveIntervalMs < connectionIdleTimeoutMs'],
-    [l.quicStreamWindowBytes <= l.quicConnectionWindowBytes, 'quicStreamWindowBytes <= quicConnectionWindowBytes'],
-    [l.callsPerPeerMax <= l.quicStreamsPerConnectionMax, 'callsPerPeerMax <= quicStreamsPerConnectionMax'],
-  ];
-  for (const [holds, relation] of relations) if (!holds) throw new TesseraError('InvalidConfig', `transport limits must satisfy ${relation}`);
-}
 
 /** A literal address for `host` (the engine takes no host names). Throws PeerUnreachable. */
 async function resolveAddress(host: string): Promise<{ address: string; family: SocketFamily }> {

@@ -6,64 +6,35 @@ import http2, { constants as h2 } from 'node:http2';
 import { isIPv6, type AddressInfo } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { assert } from '../util/assert.js';
-import { isTesseraError, TesseraError } from '../util/errors.js';
+import { TesseraError } from '../util/errors.js';
 import {
   callFrameTimeoutMs,
   callMethodMaxBytes,
-  callQueuePerPeerMax,
-  callsPerPeerMax,
   callTimeoutMaxMs,
-  connectionIdleTimeoutMs,
-  handshakeTimeoutMs,
   http2ConnectionWindowBytes,
   http2FrameMaxBytes,
   http2SessionMemoryMaxMiB,
   http2StreamWindowBytes,
-  inboundCallsMax,
-  keepAliveIntervalMs,
   transportCloseGraceMs,
 } from '../util/limits.js';
 import { encodeFrame, errorFromFrame, readFrame, type ReplyFrame, type RequestFrame } from './framing.js';
-import { publicKeyBytes, publicKeyString, type NodeIdentity } from './identity.js';
+import { publicKeyString } from './identity.js';
 import { nodeCertificate, type NodeCertificate } from './node-certificate.js';
-import { PeerState } from './peer-state.js';
+import { ConnectionLink, PeerLinks, transportClosed, type ConnectionWire } from './peer-link.js';
 import { ignore, raceAbort } from './race-abort.js';
 import { CallSlots } from './slots.js';
 import { callPath, discardOnReturn, drainQuietly, OutboundCall, sendReply, sendRequest } from './tls-call.js';
 import type { Call, CallHandler, CallOptions, PeerAddress, PeerHealth, Reply, Transport } from './transport.js';
+import { transportLimits, type TransportOptions } from './transport-options.js';
+
+const limitNames = ['callsPerPeerMax', 'callQueuePerPeerMax', 'inboundCallsMax', 'handshakeTimeoutMs', 'connectionIdleTimeoutMs', 'keepAliveIntervalMs'] as const;
 
 /** Limits a test or a small deployment may tighten; defaults come from util/limits.ts. */
-export interface TransportLimits {
-  callsPerPeerMax: number;
-  callQueuePerPeerMax: number;
-  inboundCallsMax: number;
-  handshakeTimeoutMs: number;
-  connectionIdleTimeoutMs: number;
-  keepAliveIntervalMs: number;
-}
+export type TransportLimits = Record<(typeof limitNames)[number], number>;
 
-export interface TlsTransportOptions {
-  identity: NodeIdentity;
-  /** This node's id (the CN of its certificate). */
-  nodeId: string;
-  /** Every node that may call us or be called; an entry for this node itself is allowed. */
-  peers: PeerAddress[];
-  /** TCP address of the shard server; port 0 picks a free port (listen() returns it). */
-  listen: { host: string; port: number };
-  limits?: Partial<TransportLimits>;
-}
+export type TlsTransportOptions = TransportOptions<TransportLimits>;
 
-/** The only path a call stream uses. */
-
-/** What we know about one peer we dial. */
-interface PeerLink {
-  state: PeerState;
-  session?: http2.ClientHttp2Session;
-  connecting?: Promise<http2.ClientHttp2Session>;
-  /** No connection attempt before this time (ms since epoch): the reconnect backoff. */
-  nextAttemptMs: number;
-  reconnectTimer?: NodeJS.Timeout;
-}
+type TlsLink = ConnectionLink<http2.ClientHttp2Session>;
 
 /** One inbound call being served, so close() can abort it. */
 interface InboundEntry {
@@ -74,8 +45,7 @@ interface InboundEntry {
 export class TlsTransport implements Transport {
   readonly kind = 'tls' as const;
   private readonly limits: TransportLimits;
-  private readonly links = new Map<string, PeerLink>();
-  private readonly nodeIdByKey = new Map<string, string>();
+  private readonly links: PeerLinks<TlsLink>;
   private readonly callers = new WeakMap<http2.Http2Session, string>();
   private readonly outbound = new Set<OutboundCall>();
   private readonly inbound = new Set<InboundEntry>();
@@ -87,34 +57,24 @@ export class TlsTransport implements Transport {
 
   /** Throws InvalidConfig for a malformed or duplicate peer key or inconsistent limits. */
   constructor(private readonly options: TlsTransportOptions) {
-    this.limits = {
-      callsPerPeerMax,
-      callQueuePerPeerMax,
-      inboundCallsMax,
-      handshakeTimeoutMs,
-      connectionIdleTimeoutMs,
-      keepAliveIntervalMs,
-      ...options.limits,
+    this.limits = transportLimits(limitNames, options.limits, (l) => [[l.keepAliveIntervalMs < l.connectionIdleTimeoutMs, 'keepAliveIntervalMs < connectionIdleTimeoutMs']]);
+    const wire: ConnectionWire<http2.ClientHttp2Session> = {
+      open: (peer) => this.connect(peer),
+      discard: (session) => session.destroy(),
+      closing: () => this.closed,
+      usable: (session) => !session.closed && !session.destroyed,
+      onClose: (session, lost) => session.once('close', lost),
     };
-    checkLimits(this.limits);
-    for (const peer of options.peers) {
-      if (this.links.has(peer.nodeId)) throw new TesseraError('InvalidConfig', `peer ${peer.nodeId}: node id listed twice`);
-      this.addPeer(peer);
-    }
+    const policy = { ...this.limits, waitInBackoff: false, reconnectOnceConnected: false };
+    this.links = new PeerLinks((peer) => new ConnectionLink(peer, wire, policy));
+    this.links.addAll(options.peers);
     // Inbound calls wait at most for every peer's full set of concurrent streams.
     this.inboundSlots = new CallSlots({ max: this.limits.inboundCallsMax, queueMax: Math.max(1, options.peers.length) * this.limits.callsPerPeerMax, what: 'an inbound call slot' });
   }
 
   /** Admits a new peer (a node a new layout added). No-op when it is known with the same key and address. Throws InvalidConfig on a clash. */
   addPeer(peer: PeerAddress): void {
-    const known = this.links.get(peer.nodeId)?.state.peer;
-    if (known && known.publicKey === peer.publicKey && known.host === peer.host && known.port === peer.port) return;
-    if (known) throw new TesseraError('InvalidConfig', `node ${peer.nodeId} is known with another key or address; restart to change it`);
-    publicKeyBytes(peer.publicKey);
-    const other = this.nodeIdByKey.get(peer.publicKey);
-    if (other !== undefined) throw new TesseraError('InvalidConfig', `peer ${peer.nodeId}: public key listed twice (also ${other})`);
-    this.nodeIdByKey.set(peer.publicKey, peer.nodeId);
-    this.links.set(peer.nodeId, { state: new PeerState(peer, this.limits.callsPerPeerMax, this.limits.callQueuePerPeerMax), nextAttemptMs: 0 });
+    this.links.add(peer);
   }
 
   /** Starts the TLS listener; returns the bound TCP port. Throws the listen error (e.g. EADDRINUSE). */
@@ -150,16 +110,14 @@ export class TlsTransport implements Transport {
 
   /** See Transport.call; also throws PeerNotAuthorized when the dialed server has another key. */
   async call(nodeId: string, call: Call, options: CallOptions): Promise<Reply> {
-    const link = this.links.get(nodeId);
-    if (link === undefined) throw new TesseraError('PeerUnknown', `node ${nodeId} is not in the peer list`);
+    const link = this.links.forCall(nodeId, call.method);
     this.throwIfClosed();
-    assert(Buffer.byteLength(call.method) <= callMethodMaxBytes, `method name longer than ${callMethodMaxBytes} bytes`);
     assert(options.timeoutMs > 0 && options.timeoutMs <= callTimeoutMaxMs, `timeoutMs ${options.timeoutMs} outside (0, ${callTimeoutMaxMs}]`);
     const outbound = new OutboundCall(link.state, options, () => this.outbound.delete(outbound));
     this.outbound.add(outbound);
     try {
       outbound.setRelease(await link.state.acquire(outbound.signal));
-      const session = await raceAbort(this.session(link), outbound.signal);
+      const session = await link.connected(outbound.signal);
       const request = encodeFrame({ m: call.method, h: call.header, t: outbound.remainingMs() });
       const stream = outbound.open(session);
       void sendRequest(outbound, stream, request, call.body);
@@ -180,9 +138,7 @@ export class TlsTransport implements Transport {
 
   /** Throws PeerUnknown for a node id that is not in the peer list. */
   health(nodeId: string): PeerHealth {
-    const link = this.links.get(nodeId);
-    if (link === undefined) throw new TesseraError('PeerUnknown', `node ${nodeId} is not in the peer list`);
-    return link.state.health();
+    return this.links.health(nodeId);
   }
 
   /** Stops accepting, aborts calls in both directions, sends GOAWAY and waits (bounded) for sessions to close. */
@@ -196,9 +152,9 @@ export class TlsTransport implements Transport {
       stream.close(h2.NGHTTP2_CANCEL);
     }
     const sessions: http2.Http2Session[] = [...this.inboundSessions];
-    for (const link of this.links.values()) {
-      clearTimeout(link.reconnectTimer);
-      if (link.session !== undefined) sessions.push(link.session);
+    for (const link of this.links.all()) {
+      link.stop();
+      if (link.current !== undefined) sessions.push(link.current);
     }
     const server = this.server;
     const serverClosed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
@@ -212,7 +168,7 @@ export class TlsTransport implements Transport {
   }
 
   private throwIfClosed(): void {
-    if (this.closed) throw new TesseraError('TransportClosed', `transport of node ${this.options.nodeId} is closed`);
+    if (this.closed) throw transportClosed();
   }
 
   // ---- inbound ----
@@ -221,7 +177,7 @@ export class TlsTransport implements Transport {
   private acceptSession(session: http2.ServerHttp2Session): void {
     session.on('error', ignore);
     const key = peerKeyOf(session.socket as TLSSocket);
-    const from = key === undefined ? undefined : this.nodeIdByKey.get(key);
+    const from = key === undefined ? undefined : this.links.nodeIdOf(key);
     if (from === undefined || this.closed) {
       session.destroy();
       return;
@@ -283,61 +239,19 @@ export class TlsTransport implements Transport {
 
   // ---- outbound ----
 
-  /** The live session to `link`, connecting when there is none. Throws PeerUnreachable during backoff. */
-  private session(link: PeerLink): Promise<http2.ClientHttp2Session> {
-    const live = link.session;
-    if (live !== undefined && !live.closed && !live.destroyed) return Promise.resolve(live);
-    if (link.connecting === undefined) {
-      const waitMs = link.nextAttemptMs - Date.now();
-      if (waitMs > 0) {
-        const { nodeId } = link.state.peer;
-        const lastError = link.state.health().lastError ?? 'unknown error';
-        return Promise.reject(new TesseraError('PeerUnreachable', `node ${nodeId} is unreachable (${lastError}); next attempt in ${waitMs} ms`));
-      }
-      this.startConnect(link);
-    }
-    return link.connecting as Promise<http2.ClientHttp2Session>;
-  }
-
-  private startConnect(link: PeerLink): void {
-    const connecting = this.connect(link).finally(() => {
-      link.connecting = undefined;
+  /** An HTTP/2 session over a TLS connection to `peer` (ConnectionWire.open). */
+  private async connect(peer: PeerAddress): Promise<http2.ClientHttp2Session> {
+    const socket = await this.dial(peer, await this.certificate());
+    const session = http2.connect(authorityOf(peer), {
+      createConnection: () => socket,
+      maxSessionMemory: http2SessionMemoryMaxMiB,
+      settings: { ...sessionSettings, enablePush: false },
     });
-    connecting.catch(ignore); // failures are reported to the calls that wait and to health()
-    link.connecting = connecting;
-  }
-
-  private async connect(link: PeerLink): Promise<http2.ClientHttp2Session> {
-    const { peer } = link.state;
-    try {
-      const socket = await this.dial(peer, await this.certificate());
-      if (this.closed) socket.destroy();
-      this.throwIfClosed();
-      const session = http2.connect(authorityOf(peer), {
-        createConnection: () => socket,
-        maxSessionMemory: http2SessionMemoryMaxMiB,
-        settings: { ...sessionSettings, enablePush: false },
-      });
-      session.on('error', ignore);
-      session.once('connect', () => session.setLocalWindowSize(http2ConnectionWindowBytes));
-      session.once('close', () => this.lost(link, session));
-      session.once('goaway', () => {
-        if (link.session === session) link.session = undefined; // new calls dial afresh
-      });
-      keepAlive(session, this.limits);
-      link.session = session;
-      link.nextAttemptMs = 0;
-      link.state.succeeded();
-      return session;
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      if (isTesseraError(err, 'TransportClosed')) throw err;
-      link.state.failed(reason);
-      link.nextAttemptMs = Date.now() + link.state.backoffMs();
-      this.scheduleReconnect(link);
-      if (isTesseraError(err)) throw err;
-      throw new TesseraError('PeerUnreachable', `cannot connect to node ${peer.nodeId} at ${peer.host}:${peer.port}: ${reason}`, {}, { cause: err });
-    }
+    session.on('error', ignore);
+    session.once('connect', () => session.setLocalWindowSize(http2ConnectionWindowBytes));
+    session.once('goaway', () => this.links.get(peer.nodeId).retire(session)); // new calls dial afresh
+    keepAlive(session, this.limits);
+    return session;
   }
 
   /** TLS handshake with `peer`; resolves once the server proved it holds `peer.publicKey`. */
@@ -371,26 +285,6 @@ export class TlsTransport implements Transport {
         resolve(socket);
       });
     });
-  }
-
-  /** A dialed session closed: forget it and, unless we are closing, count a failure and reconnect. */
-  private lost(link: PeerLink, session: http2.ClientHttp2Session): void {
-    if (link.session === session) link.session = undefined;
-    if (this.closed) return;
-    link.state.failed('connection lost');
-    link.nextAttemptMs = Date.now() + link.state.backoffMs();
-    this.scheduleReconnect(link);
-  }
-
-  /** Reconnects in the background after the backoff, so health() recovers without calls. */
-  private scheduleReconnect(link: PeerLink): void {
-    if (link.reconnectTimer !== undefined || this.closed) return;
-    link.reconnectTimer = setTimeout(() => {
-      link.reconnectTimer = undefined;
-      if (this.closed || link.session !== undefined || link.connecting !== undefined) return;
-      this.startConnect(link);
-    }, Math.max(0, link.nextAttemptMs - Date.now()));
-    link.reconnectTimer.unref();
   }
 }
 
@@ -426,15 +320,6 @@ async function closeSession(session: http2.Http2Session): Promise<void> {
 
 /** HTTP/2 settings both sides announce: large windows and frames so one stream can fill the link. */
 const sessionSettings: http2.Settings = { initialWindowSize: http2StreamWindowBytes, maxFrameSize: http2FrameMaxBytes };
-
-function checkLimits(limits: TransportLimits): void {
-  for (const [name, value] of Object.entries(limits)) {
-    if (!Number.isInteger(value) || value <= 0) throw new TesseraError('InvalidConfig', `transport limit ${name} must be a positive integer, got ${value}`);
-  }
-  if (limits.keepAliveIntervalMs >= limits.connectionIdleTimeoutMs) {
-    throw new TesseraError('InvalidConfig', `keepAliveIntervalMs (${limits.keepAliveIntervalMs}) must be below connectionIdleTimeoutMs (${limits.connectionIdleTimeoutMs})`);
-  }
-}
 
 /** The base64url Ed25519 key of the peer's certificate, or undefined (no certificate, other key type). */
 function peerKeyOf(socket: TLSSocket): string | undefined {
