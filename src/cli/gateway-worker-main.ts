@@ -1,9 +1,10 @@
-// Entry of a gateway worker process: `s3d server` with config `workers` > 1 forks it through
-// node:cluster (src/cluster/gateway-workers.ts). It takes its orders from the node's process over
-// the IPC channel, ignores SIGINT (a terminal's Ctrl-C reaches the whole process group; the node's
-// process stops it), and stops gracefully on SIGTERM. It ends by SIGKILL when the node's process
-// goes away without stopping it, so no exit can hang on LMDB (see stopOnUnhandledErrors).
-import { runGatewayWorker, sendToNode, type NodeMessage } from '../cluster/gateway-worker.js';
+// Entry of a gateway worker process: `s3d server` with config `workers` > 1 forks it
+// (src/cluster/gateway-workers.ts). It takes its orders and its connections from the node's process
+// over the IPC channel, ignores SIGINT (a terminal's Ctrl-C reaches the whole process group; the
+// node's process stops it), and stops gracefully on SIGTERM. It ends by SIGKILL when the node's
+// process goes away without stopping it, so no exit can hang on LMDB (see stopOnUnhandledErrors).
+import type { Socket } from 'node:net';
+import { runGatewayWorker, sendToNode, type ConnectionAcceptors, type NodeMessage } from '../cluster/gateway-worker.js';
 import { cpuProfileDirEnv, installCpuProfiler } from './cpu-profile.js';
 import { makeLogger, stopOnUnhandledErrors } from './process-log.js';
 
@@ -34,7 +35,20 @@ async function main(): Promise<void> {
     if (!stoppedCleanly) process.kill(process.pid, 'SIGKILL');
   });
   const messages = new MessageQueue();
-  process.on('message', (message: NodeMessage) => messages.push(message));
+  const acceptors: ConnectionAcceptors = {};
+  process.on('message', (message: NodeMessage, socket: Socket | undefined) => {
+    if (message.type !== 'connection') {
+      messages.push(message);
+      return;
+    }
+    sendToNode({ type: 'accepted', id: message.id }); // the node's process may close its copy now
+    const accept = acceptors[message.protocol];
+    if (socket && accept) accept(socket);
+    else socket?.destroy();
+  });
+  process.on('disconnect', () => {
+    if (!stoppedCleanly) process.kill(process.pid, 'SIGKILL'); // the node's process is gone
+  });
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => messages.push({ type: 'stop' }));
   sendToNode({ type: 'waiting' }); // 'message' events before a listener are lost: ask only now
@@ -44,7 +58,7 @@ async function main(): Promise<void> {
   const log = makeLogger(start.config).child({ worker: start.index });
   stopOnUnhandledErrors(log);
   const finishProfile = installCpuProfiler(process.env[cpuProfileDirEnv], log);
-  await runGatewayWorker(start, log, () => messages.next());
+  await runGatewayWorker(start, log, () => messages.next(), acceptors);
   await finishProfile?.();
   stoppedCleanly = true;
   process.exit(0);

@@ -71,11 +71,20 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
       await handle.writeFile(lockText([]));
       await handle.sync();
       await handle.close();
+      let writes = Promise.resolve(); // one rewrite at a time, in call order
       return {
-        release: () => rm(path, { force: true }),
-        setWorkers: async (pids) => {
-          await writeFile(`${path}.tmp`, lockText(pids), { mode: 0o600 });
-          await rename(`${path}.tmp`, path);
+        release: async () => {
+          await writes;
+          await rm(path, { force: true });
+        },
+        setWorkers: (pids) => {
+          const text = lockText(pids);
+          const write = writes.then(async () => {
+            await writeFile(`${path}.tmp`, text, { mode: 0o600 });
+            await rename(`${path}.tmp`, path);
+          });
+          writes = write.catch(() => undefined);
+          return write;
         },
       };
     } catch (err) {

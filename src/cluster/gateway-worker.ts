@@ -1,10 +1,11 @@
-// A gateway worker (config `workers` > 1): a process the node forks through node:cluster that
-// serves S3 requests on the node's shared listening sockets with its own event loop, over the
+// A gateway worker (config `workers` > 1): a process the node forks that serves S3 requests on
+// connections the node's process accepted and handed over, with its own event loop, over the
 // node's LMDB (multi-process safe), its drives and, in a cluster, its own client transport. Crash
 // recovery, background work and the shard and replica servers stay in the node's own process;
 // this one tells that process when it serves clients (repair yields), when it queued a repair, and
 // its request count and event loop use. Messages both ways are GatewayWorkerMessage / NodeMessage.
 import { readFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -19,7 +20,7 @@ import { gatewayActivityReportMs, gatewayWorkerStatsIntervalMs } from '../util/l
 import { RequestActivity } from '../util/request-activity.js';
 import { openClusterClient, type ClusterClient } from './cluster-runtime.js';
 import type { Credentials } from './credentials.js';
-import { listenGateway, makeGateway } from './gateway.js';
+import { configuredListeners, makeGateway, type GatewayProtocol } from './gateway.js';
 
 /** What a gateway worker needs from the node's process to start (sent once, first). */
 export interface GatewayWorkerStart {
@@ -43,16 +44,18 @@ export interface GatewayWorkerStats {
   eventLoopIdleMs: number;
 }
 
-/** From the node's process to a gateway worker. */
+/** From the node's process to a gateway worker; a 'connection' comes with its socket. */
 export type NodeMessage =
   | { type: 'start'; start: GatewayWorkerStart }
+  | { type: 'connection'; protocol: GatewayProtocol; id: number }
   | { type: 'layout'; state: LayoutState }
   | { type: 'stop' };
 
 /** From a gateway worker to the node's process. */
 export type GatewayWorkerMessage =
   | { type: 'waiting' }
-  | { type: 'ready'; endpoints: string[] }
+  | { type: 'ready' }
+  | { type: 'accepted'; id: number }
   | { type: 'failed'; code: string; message: string }
   | { type: 'activity'; untilMs: number }
   | { type: 'repair-queued' }
@@ -69,12 +72,16 @@ export function sendToNode(message: GatewayWorkerMessage): void {
   if (process.connected) process.send?.(message);
 }
 
+/** Serves the connections the node's process hands over, per protocol. */
+export type ConnectionAcceptors = Partial<Record<GatewayProtocol, (socket: Socket) => void>>;
+
 /**
- * Runs this process as a gateway worker: waits for the start message, opens the node's stores,
- * listens on the shared sockets and reports 'ready' (or 'failed' with the error's code), serves
- * until 'stop', then closes everything and resolves. Never throws: failures are reported.
+ * Runs this process as a gateway worker: opens the node's stores, builds the gateway, sets
+ * `acceptors` (the caller feeds them the handed-over connections and confirms each), reports
+ * 'ready' (or 'failed' with the error's code), serves until 'stop', then closes everything and
+ * resolves. Never throws: failures are reported.
  */
-export async function runGatewayWorker(start: GatewayWorkerStart, log: Logger, nextMessage: () => Promise<NodeMessage>): Promise<void> {
+export async function runGatewayWorker(start: GatewayWorkerStart, log: Logger, nextMessage: () => Promise<NodeMessage>, acceptors: ConnectionAcceptors): Promise<void> {
   const { config } = start;
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async (): Promise<void> => {
@@ -104,12 +111,14 @@ export async function runGatewayWorker(start: GatewayWorkerStart, log: Logger, n
     const activity = new RequestActivity();
     const gateway = makeGateway(config, objects, start.credentials, activity, log.child({ component: 's3' }));
     closers.push(() => gateway.close());
-    const endpoints = await listenGateway(gateway, config, { cert, key });
+    for (const listener of configuredListeners(config)) {
+      acceptors[listener.protocol] = gateway.serveConnections(listener.protocol === 'https' ? { protocol: 'https', tls: { cert, key } } : { protocol: 'http' });
+    }
     timers.push(setInterval(() => {
       if (activity.busy(gatewayActivityReportMs)) sendToNode({ type: 'activity', untilMs: Date.now() });
     }, gatewayActivityReportMs));
     timers.push(setInterval(() => sendToNode({ type: 'stats', stats: gatewayStats(start.index, activity) }), gatewayWorkerStatsIntervalMs));
-    sendToNode({ type: 'ready', endpoints });
+    sendToNode({ type: 'ready' });
   } catch (err) {
     log.error({ err }, 'gateway worker failed to start');
     sendToNode({ type: 'failed', code: errorCodeOf(err) ?? 'NodeStartFailed', message: (err as Error).message });

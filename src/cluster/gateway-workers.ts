@@ -1,19 +1,23 @@
-// The node's side of its gateway workers (config `workers` > 1): forks them through node:cluster,
-// which keeps each listening socket in this process and hands connections to the workers in turn
-// (round-robin), starts one again when it exits unexpectedly (with backoff), relays what they
-// report (activity for the repair throttle, queued repairs, layout changes the other way), and
+// The node's side of its gateway workers (config `workers` > 1). This process binds the S3 ports
+// and accepts every connection (paused, unread), hands each to the next ready worker in turn over
+// the IPC channel and keeps its own copy until the worker says it took it: a connection handed to
+// a worker that dies first goes to another worker instead of hanging (node:cluster's round-robin
+// loses it). It starts a worker again when one exits unexpectedly (with backoff), relays what they
+// report (activity for the repair throttle, queued repairs; layout changes the other way), and
 // writes every gateway process's counters to DATA/gateway-workers.json each second.
-import cluster, { type Worker } from 'node:cluster';
+import { fork, type ChildProcess } from 'node:child_process';
 import { rename, writeFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { LayoutState } from '../placement/layout-state.js';
 import { TesseraError } from '../util/errors.js';
 import {
-  gatewayWorkerRestartDelayMaxMs, gatewayWorkerRestartDelayMs, gatewayWorkerStableMs, gatewayWorkerStartTimeoutMs,
-  gatewayWorkerStatsIntervalMs, shutdownGraceMs,
+  gatewayPendingConnectionsMax, gatewayWorkerRestartDelayMaxMs, gatewayWorkerRestartDelayMs, gatewayWorkerStableMs,
+  gatewayWorkerStartTimeoutMs, gatewayWorkerStatsIntervalMs, shutdownGraceMs,
 } from '../util/limits.js';
 import type { RequestActivity } from '../util/request-activity.js';
+import { listenFailed, type GatewayProtocol } from './gateway.js';
 import { gatewayStats, type GatewayWorkerMessage, type GatewayWorkerStart, type GatewayWorkerStats, type NodeMessage } from './gateway-worker.js';
 
 /** The compiled entry a gateway worker runs (src/cli/gateway-worker-main.ts). */
@@ -27,8 +31,19 @@ export interface GatewayWorkersFile {
   processes: Array<GatewayWorkerStats & { role: 'node' | 'gateway' }>;
 }
 
+/** A port this process binds for the workers. */
+export interface SharedListener {
+  protocol: GatewayProtocol;
+  address: string;
+  /** 0: any free port (the bound one is in the endpoints). */
+  port: number;
+}
+
 export interface GatewayWorkersOptions {
+  /** Worker processes; 0: none (only the counters file, for the node's own gateway). */
   count: number;
+  /** Bound here and served by the workers; empty with count 0. */
+  listeners: SharedListener[];
   /** The start message of each worker, less its index. */
   start: Omit<GatewayWorkerStart, 'index'>;
   /** The node process's activity: workers' reports mark it busy. */
@@ -44,37 +59,47 @@ export interface GatewayWorkersOptions {
 /** One worker slot: the process in it now and how its restarts go. */
 interface Slot {
   index: number;
-  worker: Worker | undefined;
+  child: ChildProcess | undefined;
+  ready: boolean;
   startedMs: number;
   restartDelayMs: number;
   restartTimer: NodeJS.Timeout | undefined;
   stats: GatewayWorkerStats | undefined;
+  /** Connections sent to this worker that it has not confirmed yet, by id. */
+  handedOver: Map<number, { protocol: GatewayProtocol; socket: Socket }>;
 }
 
 /** The running gateway workers of this node; construct through GatewayWorkers.start. */
 export class GatewayWorkers {
   private readonly slots: Slot[] = [];
+  private readonly servers: Server[] = [];
+  /** Connections accepted while no worker was ready (all restarting), oldest first. */
+  private readonly pending: Array<{ protocol: GatewayProtocol; socket: Socket }> = [];
+  private nextSlot = 0;
+  private nextConnectionId = 0;
   private stopping = false;
   private statsTimer: NodeJS.Timeout | undefined;
 
   private constructor(private readonly options: GatewayWorkersOptions) {}
 
   /**
-   * Forks `count` workers and resolves with their endpoints once every one listens. Throws the
-   * code a worker failed with (ListenFailed, InvalidConfig, ...) or NodeStartFailed (exit or
-   * gatewayWorkerStartTimeoutMs); the workers already started are stopped first.
+   * Binds the listeners, forks `count` workers and resolves with the endpoints' ports once every
+   * worker is ready. Throws ListenFailed (port taken, no permission), the code a worker failed with
+   * (InvalidConfig, ...) or NodeStartFailed (exit, or gatewayWorkerStartTimeoutMs); what was
+   * started is stopped first.
    */
-  static async start(options: GatewayWorkersOptions): Promise<{ workers: GatewayWorkers; endpoints: string[] }> {
-    cluster.setupPrimary({ exec: workerEntry, args: [], silent: false });
+  static async start(options: GatewayWorkersOptions): Promise<{ workers: GatewayWorkers; ports: number[] }> {
     const workers = new GatewayWorkers(options);
     for (let index = 1; index <= options.count; index++) {
-      workers.slots.push({ index, worker: undefined, startedMs: 0, restartDelayMs: gatewayWorkerRestartDelayMs, restartTimer: undefined, stats: undefined });
+      workers.slots.push({ index, child: undefined, ready: false, startedMs: 0, restartDelayMs: gatewayWorkerRestartDelayMs, restartTimer: undefined, stats: undefined, handedOver: new Map() });
     }
     try {
-      const endpoints = await Promise.all(workers.slots.map((slot) => workers.fork(slot)));
+      const ports: number[] = [];
+      for (const listener of options.listeners) ports.push(await workers.bind(listener));
+      await Promise.all(workers.slots.map((slot) => workers.fork(slot)));
       workers.statsTimer = setInterval(() => void workers.writeStats(), gatewayWorkerStatsIntervalMs);
       workers.statsTimer.unref();
-      return { workers, endpoints: endpoints[0] ?? [] };
+      return { workers, ports };
     } catch (err) {
       await workers.stop();
       throw err;
@@ -86,83 +111,142 @@ export class GatewayWorkers {
     for (const slot of this.slots) this.post(slot, { type: 'layout', state });
   }
 
-  /** Asks every worker to finish its requests and exit; SIGKILLs those still running after the grace. */
+  /**
+   * Stops accepting, asks every worker to finish its requests and exit, and SIGKILLs those still
+   * running after the gateway's shutdown grace.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.statsTimer);
-    const exits = this.slots.map(async (slot) => {
+    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    for (const { socket } of this.pending.splice(0)) socket.destroy();
+    await Promise.all(this.slots.map(async (slot) => {
       clearTimeout(slot.restartTimer);
-      const worker = slot.worker;
-      if (!worker || worker.isDead()) return;
-      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      const child = slot.child;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       this.post(slot, { type: 'stop' });
-      const timer = setTimeout(() => worker.process.kill('SIGKILL'), shutdownGraceMs + workerStopSlackMs);
+      const timer = setTimeout(() => child.kill('SIGKILL'), shutdownGraceMs + workerStopSlackMs);
       await exited;
       clearTimeout(timer);
+    }));
+  }
+
+  /** Binds one shared port; resolves with the bound port. Throws ListenFailed. */
+  private async bind(listener: SharedListener): Promise<number> {
+    const server = createServer({ pauseOnConnect: true }, (socket) => this.dispatch(listener.protocol, socket));
+    server.on('error', (err) => this.options.log.error({ err }, 'S3 listener error'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listener.port, listener.address, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }).catch((err: unknown) => {
+      throw listenFailed(err, listener.address, listener.port);
     });
-    await Promise.all(exits);
+    this.servers.push(server);
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : listener.port;
+  }
+
+  /** Hands `socket` to the next ready worker, or queues it (bounded) while none is ready. */
+  private dispatch(protocol: GatewayProtocol, socket: Socket): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    const ready = this.slots.filter((slot) => slot.ready);
+    if (ready.length === 0) {
+      if (this.pending.length >= gatewayPendingConnectionsMax) socket.destroy();
+      else this.pending.push({ protocol, socket });
+      return;
+    }
+    const slot = ready[this.nextSlot++ % ready.length]!;
+    const id = this.nextConnectionId++;
+    slot.handedOver.set(id, { protocol, socket });
+    const message: NodeMessage = { type: 'connection', protocol, id };
+    slot.child?.send(message, socket, { keepOpen: true }, (err) => {
+      if (!err) return;
+      slot.ready = false; // the channel is gone; the exit handler may not have run yet
+      if (slot.handedOver.delete(id)) this.dispatch(protocol, socket);
+    });
   }
 
   private post(slot: Slot, message: NodeMessage): void {
-    const worker = slot.worker;
-    if (worker && worker.isConnected()) worker.send(message);
+    const child = slot.child;
+    if (child?.connected) child.send(message);
   }
 
-  /** Forks the slot's worker; resolves with its endpoints once it listens. */
-  private fork(slot: Slot): Promise<string[]> {
+  /** Forks the slot's worker; resolves once it is ready to serve connections. */
+  private fork(slot: Slot): Promise<void> {
     const { log } = this.options;
-    const worker = cluster.fork();
-    slot.worker = worker;
+    const child = fork(workerEntry, [], { stdio: 'inherit', serialization: 'json' });
+    slot.child = child;
+    slot.ready = false;
     slot.startedMs = Date.now();
     void this.reportPids();
-    return new Promise<string[]>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       let settled = false;
-      const settle = (err: Error | undefined, endpoints: string[] = []): void => {
+      const settle = (err?: Error): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         if (err) reject(err);
-        else resolve(endpoints);
+        else resolve();
       };
       const timer = setTimeout(() => {
-        settle(new TesseraError('NodeStartFailed', `gateway worker ${slot.index} did not listen within ${gatewayWorkerStartTimeoutMs} ms`));
-        worker.process.kill('SIGKILL');
+        settle(new TesseraError('NodeStartFailed', `gateway worker ${slot.index} was not ready within ${gatewayWorkerStartTimeoutMs} ms`));
+        child.kill('SIGKILL');
       }, gatewayWorkerStartTimeoutMs);
-      worker.on('message', (message: GatewayWorkerMessage) => {
+      child.on('message', (message: GatewayWorkerMessage) => {
         if (message.type === 'waiting') {
           this.post(slot, { type: 'start', start: { ...this.options.start, index: slot.index } });
         } else if (message.type === 'ready') {
-          log.info({ worker: slot.index, pid: worker.process.pid }, 'gateway worker listening');
-          settle(undefined, message.endpoints);
+          log.info({ worker: slot.index, pid: child.pid }, 'gateway worker ready');
+          slot.ready = true;
+          settle();
+          for (const { protocol, socket } of this.pending.splice(0)) this.dispatch(protocol, socket);
         } else if (message.type === 'failed') {
-          settle(new TesseraError(message.code === 'ListenFailed' || message.code === 'InvalidConfig' ? message.code : 'NodeStartFailed', `gateway worker ${slot.index}: ${message.message}`));
+          settle(new TesseraError(message.code === 'InvalidConfig' ? message.code : 'NodeStartFailed', `gateway worker ${slot.index}: ${message.message}`));
         } else {
           this.onMessage(slot, message);
         }
       });
-      worker.once('exit', (code, signal) => {
-        settle(new TesseraError('NodeStartFailed', `gateway worker ${slot.index} exited (${signal ?? `code ${code}`}) before it listened`));
-        this.onExit(slot, worker, code, signal);
+      child.once('exit', (code, signal) => {
+        settle(new TesseraError('NodeStartFailed', `gateway worker ${slot.index} exited (${signal ?? `code ${code}`}) before it was ready`));
+        this.onExit(slot, child, code, signal);
       });
     });
   }
 
   private onMessage(slot: Slot, message: GatewayWorkerMessage): void {
-    if (message.type === 'activity') this.options.activity.busyElsewhere(message.untilMs);
-    else if (message.type === 'repair-queued') this.options.onRepairQueued();
-    else if (message.type === 'stats') slot.stats = message.stats;
+    if (message.type === 'accepted') {
+      slot.handedOver.get(message.id)?.socket.destroy(); // the worker holds its own descriptor now
+      slot.handedOver.delete(message.id);
+    } else if (message.type === 'activity') {
+      this.options.activity.busyElsewhere(message.untilMs);
+    } else if (message.type === 'repair-queued') {
+      this.options.onRepairQueued();
+    } else if (message.type === 'stats') {
+      slot.stats = message.stats;
+    }
   }
 
-  /** An exit while the node runs: start the slot again after its backoff delay. */
-  private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
-    if (slot.worker !== worker) return;
-    slot.worker = undefined;
+  /** A worker exited: its unconfirmed connections go to the others; while the node runs, it starts again after its backoff. */
+  private onExit(slot: Slot, child: ChildProcess, code: number | null, signal: string | null): void {
+    if (slot.child !== child) return;
+    slot.child = undefined;
+    slot.ready = false;
     slot.stats = undefined;
+    const orphans = [...slot.handedOver.values()];
+    slot.handedOver.clear();
+    for (const { protocol, socket } of orphans) this.dispatch(protocol, socket);
     void this.reportPids();
     if (this.stopping) return;
     const ranMs = Date.now() - slot.startedMs;
     slot.restartDelayMs = ranMs >= gatewayWorkerStableMs ? gatewayWorkerRestartDelayMs : Math.min(slot.restartDelayMs * 2, gatewayWorkerRestartDelayMaxMs);
-    this.options.log.error({ worker: slot.index, pid: worker.process.pid, code, signal, restartInMs: slot.restartDelayMs }, 'gateway worker exited; starting it again');
+    this.options.log.error({ worker: slot.index, pid: child.pid, code, signal, restartInMs: slot.restartDelayMs, connectionsMoved: orphans.length }, 'gateway worker exited; starting it again');
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = undefined;
       if (this.stopping) return;
@@ -171,7 +255,7 @@ export class GatewayWorkers {
   }
 
   private async reportPids(): Promise<void> {
-    const pids = this.slots.flatMap((slot) => (slot.worker?.process.pid !== undefined ? [slot.worker.process.pid] : []));
+    const pids = this.slots.flatMap((slot) => (slot.child?.pid !== undefined ? [slot.child.pid] : []));
     await this.options.onPids(pids).catch((err: unknown) => this.options.log.warn({ err }, 'could not record the gateway worker pids in the data dir lock'));
   }
 

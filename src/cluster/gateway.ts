@@ -29,26 +29,42 @@ export function endpointHost(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
 
+/** The S3 listeners' protocols. */
+export type GatewayProtocol = 'https' | 'http';
+
+/** ListenFailed for a listen error that says the port is taken or not allowed; other errors as they are. */
+export function listenFailed(err: unknown, address: string, port: number): unknown {
+  if (errorCodeOf(err) !== 'EADDRINUSE' && errorCodeOf(err) !== 'EACCES') return err;
+  const where = err as { address?: string; port?: number };
+  return new TesseraError('ListenFailed', `cannot listen on ${where.address ?? address}:${where.port ?? port}: ${(err as Error).message}`);
+}
+
+/** The listeners config asks for: HTTPS on config.port, and HTTP on config.httpPort when set. */
+export function configuredListeners(config: Config): Array<{ protocol: GatewayProtocol; address: string; port: number }> {
+  return [
+    { protocol: 'https', address: config.address, port: config.port },
+    ...(config.httpPort !== undefined ? [{ protocol: 'http' as const, address: config.address, port: config.httpPort }] : []),
+  ];
+}
+
+/** 'https://127.0.0.1:8443' for each listener, in configuredListeners' order. */
+export function endpointsOf(config: Config, ports: readonly number[]): string[] {
+  const host = endpointHost(config.address);
+  return configuredListeners(config).map((listener, i) => `${listener.protocol}://${host}:${ports[i] ?? listener.port}`);
+}
+
 /**
  * Listens on config.port (HTTPS with `tls`, PEM) and config.httpPort when set; resolves with the
  * endpoints, e.g. ['https://127.0.0.1:8443']. Throws ListenFailed (port taken, no permission).
  */
 export async function listenGateway(gateway: S3Gateway, config: Config, tls: { cert: Buffer; key: Buffer }): Promise<string[]> {
-  const endpoints: string[] = [];
-  const host = endpointHost(config.address);
-  try {
-    const httpsPort = await gateway.listen({ protocol: 'https', address: config.address, port: config.port, tls });
-    endpoints.push(`https://${host}:${httpsPort}`);
-    if (config.httpPort !== undefined) {
-      const httpPort = await gateway.listen({ protocol: 'http', address: config.address, port: config.httpPort });
-      endpoints.push(`http://${host}:${httpPort}`);
+  const ports: number[] = [];
+  for (const listener of configuredListeners(config)) {
+    try {
+      ports.push(await gateway.listen({ ...listener, ...(listener.protocol === 'https' ? { tls } : {}) }));
+    } catch (err) {
+      throw listenFailed(err, listener.address, listener.port);
     }
-    return endpoints;
-  } catch (err) {
-    if (errorCodeOf(err) === 'EADDRINUSE' || errorCodeOf(err) === 'EACCES') {
-      const { address, port } = err as { address?: string; port?: number };
-      throw new TesseraError('ListenFailed', `cannot listen on ${address ?? config.address}:${port ?? config.port}: ${(err as Error).message}`);
-    }
-    throw err;
   }
+  return endpointsOf(config, ports);
 }

@@ -25,7 +25,7 @@ import { ensureCredentials, type Credentials } from './credentials.js';
 import { startClusterRuntime, type ClusterRuntime } from './cluster-runtime.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { ensureCertificate } from './tls-certificate.js';
-import { listenGateway, makeGateway } from './gateway.js';
+import { configuredListeners, endpointsOf, listenGateway, makeGateway } from './gateway.js';
 import { GatewayWorkers } from './gateway-workers.js';
 
 /** A running node. */
@@ -206,11 +206,11 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
       endpoints = await listenGateway(gateway, config, { cert, key });
     }
     const started = await GatewayWorkers.start({
-      count: workerCount, start: { config: { ...config, dataDir }, credentials, certFile: tls.certFile, keyFile: tls.keyFile },
+      count: workerCount, listeners: workerCount > 0 ? configuredListeners(config) : [], start: { config: { ...config, dataDir }, credentials, certFile: tls.certFile, keyFile: tls.keyFile },
       activity, onRepairQueued: () => reconstructor?.kick(), statsFile: join(dataDir, 'gateway-workers.json'), onPids: (pids) => lock.setWorkers(pids), log: log.child({ component: 'gateway-workers' }),
     });
     workers = started.workers;
-    if (workerCount > 0) endpoints = started.endpoints;
+    if (workerCount > 0) endpoints = endpointsOf(config, started.ports);
     const running = workers;
     if (cluster) cluster.layout.onChange(() => running.broadcastLayout(cluster.layout.snapshot()));
   } catch (err) {

@@ -69,19 +69,8 @@ export class S3Gateway {
 
   /** Starts a listener; resolves with the bound port (useful with port 0). */
   async listen(listener: Listener): Promise<number> {
-    const serverOptions = { maxHeaderSize: headerSectionMaxBytes, requestTimeout: 0, headersTimeout: requestHeadersTimeoutMs, keepAliveTimeout: 5_000 };
-    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res, false);
-    const server = listener.protocol === 'https'
-      ? https.createServer({ ...serverOptions, ...listener.tls }, handler)
-      : http.createServer(serverOptions, handler);
-    server.timeout = requestIdleTimeoutMs;
+    const server = this.createServer(listener);
     server.maxConnections = clientConnectionsMax;
-    // With a listener, node:http no longer answers `Expect: 100-continue` by itself: the request
-    // is routed and authenticated first, and 100 Continue goes out only when its body is read.
-    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res, true));
-    if (listener.protocol === 'https') server.prependListener('secureConnection', keepHttpParserOffTlsHandle);
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
-    server.on('tlsClientError', (err: Error) => this.options.log.debug({ err: err.message }, 'TLS handshake failed'));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(listener.port, listener.address, () => {
@@ -92,6 +81,43 @@ export class S3Gateway {
     this.servers.push(server);
     const address = server.address();
     return typeof address === 'object' && address ? address.port : listener.port;
+  }
+
+  /**
+   * A server that does not listen: it serves the TCP connections passed to the returned function
+   * (a gateway worker gets them from its node's process, which accepts on the shared port). At
+   * most clientConnectionsMax at once; one more is closed at once, as a listener would refuse it.
+   */
+  serveConnections(listener: Pick<Listener, 'protocol' | 'tls'>): (socket: Socket) => void {
+    const server = this.createServer(listener);
+    this.servers.push(server);
+    let open = 0;
+    return (socket) => {
+      if (open >= clientConnectionsMax) {
+        socket.destroy();
+        return;
+      }
+      open++;
+      socket.once('close', () => open--);
+      server.emit('connection', socket);
+      socket.resume(); // accepted paused by the node's process
+    };
+  }
+
+  private createServer(listener: Pick<Listener, 'protocol' | 'tls'>): http.Server | https.Server {
+    const serverOptions = { maxHeaderSize: headerSectionMaxBytes, requestTimeout: 0, headersTimeout: requestHeadersTimeoutMs, keepAliveTimeout: 5_000 };
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res, false);
+    const server = listener.protocol === 'https'
+      ? https.createServer({ ...serverOptions, ...listener.tls }, handler)
+      : http.createServer(serverOptions, handler);
+    server.timeout = requestIdleTimeoutMs;
+    // With a listener, node:http no longer answers `Expect: 100-continue` by itself: the request
+    // is routed and authenticated first, and 100 Continue goes out only when its body is read.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res, true));
+    if (listener.protocol === 'https') server.prependListener('secureConnection', keepHttpParserOffTlsHandle);
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
+    server.on('tlsClientError', (err: Error) => this.options.log.debug({ err: err.message }, 'TLS handshake failed'));
+    return server;
   }
 
   /** Stops accepting, waits for in-flight requests (up to shutdownGraceMs), then closes sockets. */

@@ -319,6 +319,8 @@ export const gatewayWorkerStartTimeoutMs = 60_000;
 /** Each gateway worker reports its request count and event loop use to the node this often, in ms;
  *  the node writes them to DATA/gateway-workers.json. */
 export const gatewayWorkerStatsIntervalMs = 1000;
+/** Connections the node's process holds while no gateway worker is ready (all restarting); more are closed. */
+export const gatewayPendingConnectionsMax = 1_024;
 /** A gateway worker tells the node it is serving clients (so repair yields) at most this often, in ms. */
 export const gatewayActivityReportMs = 250;
 /** A stale data dir lock's gateway workers still alive are waited for this long, then SIGKILLed, in ms. */
