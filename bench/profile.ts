@@ -143,6 +143,8 @@ interface ProfileOptions {
   op: 'PUT' | 'GET';
   size: string;
   concurrency: number;
+  /** --workers of every server started; undefined: the server's default. */
+  workers?: number;
   warmupMs: number;
   windowMs: number;
   serverBin: string;
@@ -160,13 +162,14 @@ function sizeBytesOf(text: string): number {
 async function startScenario(options: ProfileOptions, parent: string): Promise<{ pids: number[]; endpoints: URL[]; ca: Buffer; accessKey: string; secretKey: string; stop: () => Promise<unknown> }> {
   const cluster = /^6-nodes-(quic|tls|tcp)$/.exec(options.scenario);
   if (cluster !== null) {
-    const started = await startCluster({ binPath: options.serverBin, transport: cluster[1] as 'quic' | 'tls', dataDirParent: parent });
+    const started = await startCluster({ binPath: options.serverBin, transport: cluster[1] as 'quic' | 'tls', dataDirParent: parent, workers: options.workers });
     return { ...started, stop: started.stop };
   }
   const drives = options.scenario === '6-drives' ? 6 : options.scenario === '1-drive' ? 1 : 0;
   if (drives === 0) throw new Error(`--scenario must be 1-drive, 6-drives or 6-nodes-quic|tls|tcp, got ${options.scenario}`);
   const driveArgs = drives === 6 ? ['--drives', Array.from({ length: 6 }, (_, i) => join(parent, `d${i + 1}`)).join(','), '--parity', '2'] : [];
-  const server = await startServer({ binPath: options.serverBin, extraArgs: driveArgs, accessKey: 'benchaccesskey', secretKey: 'benchsecretkey0123456789', dataDirParent: parent });
+  const workerArgs = options.workers === undefined ? [] : ['--workers', String(options.workers)];
+  const server = await startServer({ binPath: options.serverBin, extraArgs: [...driveArgs, ...workerArgs], accessKey: 'benchaccesskey', secretKey: 'benchsecretkey0123456789', dataDirParent: parent });
   return { pids: [server.pid], endpoints: [server.endpoint], ca: server.ca, accessKey: 'benchaccesskey', secretKey: 'benchsecretkey0123456789', stop: server.stop };
 }
 
@@ -273,6 +276,7 @@ const program = new Command('profile')
   .option('--window-ms <ms>', 'measured window', (v) => Number(v), 6000)
   .option('--server-bin <path>', 'executable started as `<path> server ...`', join(findRepoRoot(), 'bin', 's3d'))
   .option('--out-dir <dir>', 'where the .cpuprofile files go (default: a temp dir, removed)')
+  .option('--workers <n>', 'the server\'s S3 gateway processes per node (default: its own, one per core)', (v) => Number(v))
   .option('--no-v8-profile', 'per thread kind only: no V8 profile of the main threads (which costs them a few %)')
   .action(async (flags: ProfileOptions) => {
     process.stdout.write(await profile(flags));

@@ -209,7 +209,7 @@ SIGTERM or SIGINT stops gracefully: no new connections, in-flight requests finis
     .option('--parity <m>', 'parity shards per stripe (default: 2 for 4+ nodes, 1 for 2-3 nodes)', wholeNumber('--parity'))
     .option('--host <host>', 'address every node listens on and peers dial (default 127.0.0.1: a loopback cluster)', '127.0.0.1')
     .addOption(new Option('--transport <kind>', 'node-to-node transport: quic; tls (TCP networks that block UDP); tcp (trusted networks only: not encrypted, peers authenticated, frames checksummed)').choices([...transportKinds]).default('quic'))
-    .option('--workers <n>', 'S3 gateway processes per node, written into every config (default: not written, so one per core of the node\'s machine)', wholeNumber('--workers'))
+    .option('--workers <n>', 'S3 gateway processes per node, written into every config (default: this machine\'s cores shared among the nodes, at least 1)', wholeNumber('--workers'))
     .action(runClusterInit);
   cluster
     .command('add-node')

@@ -2,12 +2,14 @@
 // shared S3 certificate and credentials, and DIR/node-i.yaml per node listing every node's
 // public key, so `s3d server --config DIR/node-i.yaml` starts node i.
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { clusterNodesMax, type TransportKind } from '../config/schema.js';
 import { generateNodeKey } from '../transport/identity.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { TesseraError } from '../util/errors.js';
+import { gatewayWorkersMax } from '../util/limits.js';
 import { ensureCredentials } from './credentials.js';
 import { ensureCertificate } from './tls-certificate.js';
 
@@ -24,8 +26,19 @@ export interface ClusterInitOptions {
   host: string;
   /** Node-to-node transport written into every config (see the schema's cluster.transport). */
   transport: TransportKind;
-  /** S3 gateway processes per node written into every config; absent: not written (one per core). */
+  /**
+   * S3 gateway processes per node written into every config. Default: the machine's cores shared
+   * among the nodes, at least 1 (clusterWorkersDefault), as every node of it runs on this host.
+   */
   workers?: number;
+}
+
+/**
+ * Gateway workers per node when `nodes` nodes share this machine: its cores divided among them,
+ * at least 1 (six nodes on two cores: 1; a node alone keeps the per-core default).
+ */
+export function clusterWorkersDefault(nodes: number, cores = availableParallelism()): number {
+  return Math.max(1, Math.floor(Math.min(cores, gatewayWorkersMax) / nodes));
 }
 
 /** Offset from an S3 port to the same node's shard server port. */
@@ -89,7 +102,7 @@ export async function initCluster(options: ClusterInitOptions): Promise<ClusterI
       dataDir: join(outDir, key.id),
       address: host,
       port: key.s3Port,
-      ...(options.workers !== undefined ? { workers: options.workers } : {}),
+      workers: options.workers ?? clusterWorkersDefault(options.nodes),
       tls: { certFile: tls.certFile, keyFile: tls.keyFile },
       credentials: { accessKey: credentials.accessKey, secretKey: credentials.secretKey },
       cluster: {

@@ -29,7 +29,8 @@ export async function startCluster(opts: { nodes: number; parity: number; transp
   const dir = makeTempDir('cluster');
   const basePort = await freeBasePort(opts.nodes);
   execFileSync(process.execPath, [join(repoRoot, 'bin', 's3d'), 'cluster', 'init', '--nodes', String(opts.nodes), '--parity', String(opts.parity),
-    '--base-port', String(basePort), '--transport', opts.transport ?? 'quic', '--out', dir], { stdio: 'pipe' });
+    // Two gateway workers per node (more than cluster init's default here): the cluster tests run the multi-process gateway.
+    '--base-port', String(basePort), '--transport', opts.transport ?? 'quic', '--workers', '2', '--out', dir], { stdio: 'pipe' });
   const caFile = join(dir, 'tls', 'cert.pem');
   if (opts.config !== undefined) {
     for (let i = 1; i <= opts.nodes; i++) {

@@ -12,7 +12,11 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const s3dBin = join(repoRoot, 'bin', 's3d');
 
-const readyTimeoutMs = 20_000;
+/**
+ * How long a start may take to log "s3d ready". A loopback cluster on a 2-core machine starts six
+ * nodes at once, each with its gateway workers (config `workers`, one per core by default).
+ */
+const readyTimeoutMs = 60_000;
 const stopTimeoutMs = 15_000;
 /** Bytes of stdout/stderr kept per server for diagnostics. */
 const logTailMaxBytes = 512 * 1024;
