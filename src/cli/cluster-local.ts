@@ -7,6 +7,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TesseraError } from '../util/errors.js';
+import { processAlive as alive } from '../util/process-alive.js';
 
 /** How long `start` waits for every node's ready line, in ms. */
 export const clusterStartTimeoutMs = 60_000;
@@ -20,14 +21,6 @@ async function nodeConfigs(dir: string): Promise<string[]> {
   return names.sort((a, b) => Number(a.match(/\d+/)![0]) - Number(b.match(/\d+/)![0])).map((n) => join(dir, n));
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function pidOf(file: string): Promise<number | undefined> {
   const text = await readFile(file, 'utf8').catch(() => '');

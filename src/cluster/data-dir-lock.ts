@@ -9,18 +9,11 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { errorCodeOf, TesseraError } from '../util/errors.js';
 import { staleWorkerExitWaitMs } from '../util/limits.js';
+import { processAlive as alive } from '../util/process-alive.js';
 
 /** How often a stale lock's live workers are checked while waiting for them to exit, in ms. */
 const staleWorkerPollMs = 50;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errorCodeOf(err) === 'EPERM';
-  }
-}
 
 /** The held lock: release it, or record the current gateway worker pids in it. */
 export interface DataDirLock {

@@ -11,6 +11,7 @@ import { MiB } from '../helpers/files.js';
 import { objectPath, rawRequest } from '../helpers/raw-request.js';
 import { startServer, type S3dServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
+import { processAlive as alive } from '../../src/util/process-alive.js';
 
 const bucket = 'workers';
 
@@ -24,14 +25,6 @@ function gatewayProcesses(server: S3dServer): GatewayWorkersFile['processes'] | 
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Which gateway process answered: x-amz-id-2 is random per process. */
 function servedBy(headers: Record<string, string | string[] | undefined>): string {
