@@ -16,7 +16,7 @@ import { ObjectLayer } from '../object/object-layer.js';
 import type { LayoutState } from '../placement/layout-state.js';
 import { DriveSet } from '../store/drive-set.js';
 import { errorCodeOf } from '../util/errors.js';
-import { gatewayActivityReportMs, gatewayWorkerStatsIntervalMs } from '../util/limits.js';
+import { gatewayActivityReportMs, gatewayPinQueryTimeoutMs, gatewayWorkerStatsIntervalMs } from '../util/limits.js';
 import { RequestActivity } from '../util/request-activity.js';
 import { openClusterClient, type ClusterClient } from './cluster-runtime.js';
 import type { Credentials } from './credentials.js';
@@ -48,6 +48,10 @@ export interface GatewayWorkerStats {
 export type NodeMessage =
   | { type: 'start'; start: GatewayWorkerStart }
   | { type: 'connection'; protocol: GatewayProtocol; id: number }
+  /** Which of these data ids do your readers pin? (the node's or another worker's gc asks) */
+  | { type: 'pins-query'; id: number; dataIds: string[] }
+  /** The answer to this worker's pins-query: the data ids pinned anywhere else in the node. */
+  | { type: 'pins-answer'; id: number; dataIds: string[] }
   | { type: 'layout'; state: LayoutState }
   | { type: 'stop' };
 
@@ -59,6 +63,10 @@ export type GatewayWorkerMessage =
   | { type: 'failed'; code: string; message: string }
   | { type: 'activity'; untilMs: number }
   | { type: 'repair-queued' }
+  /** Which of these data ids do readers elsewhere in the node pin? (this worker's gc asks) */
+  | { type: 'pins-query'; id: number; dataIds: string[] }
+  /** The answer to the node's pins-query: the data ids this worker's readers pin. */
+  | { type: 'pins-answer'; id: number; dataIds: string[] }
   | { type: 'stats'; stats: GatewayWorkerStats };
 
 /** This process's request count and event loop totals. */
@@ -67,9 +75,41 @@ export function gatewayStats(index: number, activity: RequestActivity): GatewayW
   return { index, pid: process.pid, requests: activity.requests, eventLoopActiveMs: elu.active, eventLoopIdleMs: elu.idle };
 }
 
-/** Sends `message` to the node's process; nothing once the channel is gone. */
-export function sendToNode(message: GatewayWorkerMessage): void {
-  if (process.connected) process.send?.(message);
+/** Sends `message` to the node's process; false (nothing sent) once the channel is gone. */
+export function sendToNode(message: GatewayWorkerMessage): boolean {
+  if (!process.connected || process.send === undefined) return false;
+  process.send(message);
+  return true;
+}
+
+/**
+ * The pins-queries this process sent, each waiting for its answer; one unanswered within
+ * gatewayPinQueryTimeoutMs (or not sent) counts as pinning everything it asked about, so gc errs
+ * on the side of keeping data.
+ */
+export class PinQueries {
+  private nextId = 0;
+  private readonly waiting = new Map<number, (pinned: string[]) => void>();
+
+  /** Sends the query through `send(id)` (false: not sent) and resolves with the pinned data ids. */
+  ask(dataIds: string[], send: (id: number) => boolean): Promise<string[]> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(dataIds), gatewayPinQueryTimeoutMs);
+      const finish = (pinned: string[]): void => {
+        clearTimeout(timer);
+        this.waiting.delete(id);
+        resolve(pinned);
+      };
+      this.waiting.set(id, finish);
+      if (!send(id)) finish(dataIds);
+    });
+  }
+
+  /** The answer to query `id` came. */
+  answer(id: number, pinned: string[]): void {
+    this.waiting.get(id)?.(pinned);
+  }
 }
 
 /** Serves the connections the node's process hands over, per protocol. */
@@ -88,7 +128,9 @@ export async function runGatewayWorker(start: GatewayWorkerStart, log: Logger, n
     for (const close of closers.splice(0).reverse()) await close().catch((err: unknown) => log.warn({ err }, 'gateway worker: close failed'));
   };
   const timers: NodeJS.Timeout[] = [];
+  const pinQueries = new PinQueries();
   let cluster: ClusterClient | undefined;
+  let objects: ObjectLayer;
   try {
     await initBitrot();
     const [cert, key] = await Promise.all([readFile(start.certFile), readFile(start.keyFile)]);
@@ -101,13 +143,15 @@ export async function runGatewayWorker(start: GatewayWorkerStart, log: Logger, n
       const transport = cluster.transport;
       closers.push(() => transport.close());
     }
-    const objects = new ObjectLayer({
+    objects = new ObjectLayer({
       meta: cluster?.meta ?? meta, drives: cluster?.stores ?? drives, blockSizeBytes: config.blockSizeBytes,
       inlineObjectMaxBytes: config.inlineObjectMaxBytes, log: log.child({ component: 'objects' }),
       onRepairQueued: () => sendToNode({ type: 'repair-queued' }), maintenance: false,
+      pinnedElsewhere: async (dataIds) => new Set(await pinQueries.ask(dataIds, (id) => sendToNode({ type: 'pins-query', id, dataIds }))),
     });
     await objects.start();
-    closers.push(() => objects.stop());
+    const running = objects;
+    closers.push(() => running.stop());
     const activity = new RequestActivity();
     const gateway = makeGateway(config, objects, start.credentials, activity, log.child({ component: 's3' }));
     closers.push(() => gateway.close());
@@ -129,6 +173,8 @@ export async function runGatewayWorker(start: GatewayWorkerStart, log: Logger, n
     const message = await nextMessage();
     if (message.type === 'stop') break;
     if (message.type === 'layout' && cluster) await cluster.layout.adopt(message.state);
+    else if (message.type === 'pins-query') sendToNode({ type: 'pins-answer', id: message.id, dataIds: objects.pinnedAmong(message.dataIds) });
+    else if (message.type === 'pins-answer') pinQueries.answer(message.id, message.dataIds);
   }
   for (const timer of timers) clearInterval(timer);
   await closeAll();

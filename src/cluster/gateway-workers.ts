@@ -18,7 +18,7 @@ import {
 } from '../util/limits.js';
 import type { RequestActivity } from '../util/request-activity.js';
 import { listenFailed, type GatewayProtocol } from './gateway.js';
-import { gatewayStats, type GatewayWorkerMessage, type GatewayWorkerStart, type GatewayWorkerStats, type NodeMessage } from './gateway-worker.js';
+import { gatewayStats, PinQueries, type GatewayWorkerMessage, type GatewayWorkerStart, type GatewayWorkerStats, type NodeMessage } from './gateway-worker.js';
 
 /** The compiled entry a gateway worker runs (src/cli/gateway-worker-main.ts). */
 const workerEntry = fileURLToPath(new URL('../cli/gateway-worker-main.js', import.meta.url));
@@ -53,6 +53,8 @@ export interface GatewayWorkersOptions {
   statsFile: string;
   /** Told the pids of the live workers after each fork and exit (the data dir lock lists them). */
   onPids: (pids: number[]) => Promise<void>;
+  /** Which of these data ids readers in the node's own process pin (its object layer). */
+  pinnedHere: (dataIds: readonly string[]) => string[];
   log: Logger;
 }
 
@@ -75,6 +77,7 @@ export class GatewayWorkers {
   private readonly servers: Server[] = [];
   /** Connections accepted while no worker was ready (all restarting), oldest first. */
   private readonly pending: Array<{ protocol: GatewayProtocol; socket: Socket }> = [];
+  private readonly pinQueries = new PinQueries();
   private nextSlot = 0;
   private nextConnectionId = 0;
   private stopping = false;
@@ -104,6 +107,18 @@ export class GatewayWorkers {
       await workers.stop();
       throw err;
     }
+  }
+
+  /**
+   * Which of `dataIds` a reader pins anywhere in this node: its own process and every ready worker
+   * but `except` (the asker); a worker that does not answer in time counts as pinning them all.
+   */
+  async pinnedAnywhere(dataIds: string[], except?: Slot): Promise<Set<string>> {
+    const pinned = new Set(this.options.pinnedHere(dataIds));
+    const asked = this.slots.filter((slot) => slot !== except && slot.ready);
+    const answers = await Promise.all(asked.map((slot) => this.pinQueries.ask(dataIds, (id) => this.post(slot, { type: 'pins-query', id, dataIds }))));
+    for (const answer of answers) for (const dataId of answer) pinned.add(dataId);
+    return pinned;
   }
 
   /** Sends a newer layout to every worker (each adopts it if newer than its own). */
@@ -173,9 +188,12 @@ export class GatewayWorkers {
     });
   }
 
-  private post(slot: Slot, message: NodeMessage): void {
+  /** Sends `message` to the slot's worker; false when it has no live channel. */
+  private post(slot: Slot, message: NodeMessage): boolean {
     const child = slot.child;
-    if (child?.connected) child.send(message);
+    if (!child?.connected) return false;
+    child.send(message);
+    return true;
   }
 
   /** Forks the slot's worker; resolves once it is ready to serve connections. */
@@ -230,6 +248,11 @@ export class GatewayWorkers {
       this.options.onRepairQueued();
     } else if (message.type === 'stats') {
       slot.stats = message.stats;
+    } else if (message.type === 'pins-query') {
+      const { id, dataIds } = message;
+      void this.pinnedAnywhere(dataIds, slot).then((pinned) => this.post(slot, { type: 'pins-answer', id, dataIds: [...pinned] }));
+    } else if (message.type === 'pins-answer') {
+      this.pinQueries.answer(message.id, message.dataIds);
     }
   }
 

@@ -100,10 +100,13 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     });
   }
   let reconstructor: Reconstructor | undefined;
-  const objects = new ObjectLayer({
+  let workers: GatewayWorkers | undefined;
+  const objects: ObjectLayer = new ObjectLayer({
     meta: cluster?.meta ?? meta, drives: cluster?.stores ?? drives, blockSizeBytes: config.blockSizeBytes,
     inlineObjectMaxBytes: config.inlineObjectMaxBytes, log: log.child({ component: 'objects' }),
     onRepairQueued: () => reconstructor?.kick(),
+    // Readers in the gateway workers pin data too (none before they start).
+    pinnedElsewhere: async (dataIds) => (workers ? workers.pinnedAnywhere(dataIds) : new Set<string>()),
   });
   await objects.start();
   const activity = new RequestActivity();
@@ -197,7 +200,6 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
   }
 
   let gateway: S3Gateway | undefined;
-  let workers: GatewayWorkers | undefined;
   let endpoints: string[] = [];
   try {
     const workerCount = config.workers > 1 ? config.workers : 0;
@@ -207,7 +209,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
     }
     const started = await GatewayWorkers.start({
       count: workerCount, listeners: workerCount > 0 ? configuredListeners(config) : [], start: { config: { ...config, dataDir }, credentials, certFile: tls.certFile, keyFile: tls.keyFile },
-      activity, onRepairQueued: () => reconstructor?.kick(), statsFile: join(dataDir, 'gateway-workers.json'), onPids: (pids) => lock.setWorkers(pids), log: log.child({ component: 'gateway-workers' }),
+      activity, onRepairQueued: () => reconstructor?.kick(), statsFile: join(dataDir, 'gateway-workers.json'), onPids: (pids) => lock.setWorkers(pids), pinnedHere: (dataIds) => objects.pinnedAmong(dataIds), log: log.child({ component: 'gateway-workers' }),
     });
     workers = started.workers;
     if (workerCount > 0) endpoints = endpointsOf(config, started.ports);

@@ -59,11 +59,16 @@ export class GarbageCollector extends BackgroundWorker {
   /** While metadata commits fail. */
   private readonly outage: MetaOutage;
 
+  /**
+   * `pinnedElsewhere`: which of the given data ids readers in this node's other processes have
+   * pinned (config `workers` > 1); their shards wait like locally pinned ones. Absent: none.
+   */
   constructor(
     private readonly meta: MetaStore,
     private readonly drives: ShardStoreSet,
     private readonly pins: DataPins,
     log: Logger,
+    private readonly pinnedElsewhere?: (dataIds: string[]) => Promise<ReadonlySet<string>>,
   ) {
     super(log, { failedMessage: 'gc pass failed; will retry' });
     this.outage = new MetaOutage(log, {
@@ -116,7 +121,10 @@ export class GarbageCollector extends BackgroundWorker {
         const now = Date.now();
         if (queued.some((ref) => this.pins.has(ref.dataId))) waiting = true;
         if (queued.some((ref) => (this.retryAt.get(ref.dataId) ?? 0) > now)) failing = true;
-        const batch = queued.filter((ref) => !this.pins.has(ref.dataId) && (this.retryAt.get(ref.dataId) ?? 0) <= now);
+        const candidates = queued.filter((ref) => !this.pins.has(ref.dataId) && (this.retryAt.get(ref.dataId) ?? 0) <= now);
+        const elsewhere = candidates.length > 0 && this.pinnedElsewhere ? await this.pinnedElsewhere(candidates.map((ref) => ref.dataId)) : new Set<string>();
+        if (elsewhere.size > 0) waiting = true;
+        const batch = candidates.filter((ref) => !elsewhere.has(ref.dataId));
         const done: string[] = [];
         for (let i = 0; i < batch.length; i += gcConcurrencyMax) {
           await Promise.all(batch.slice(i, i + gcConcurrencyMax).map(async (ref) => {

@@ -63,6 +63,11 @@ export interface ObjectLayerOptions {
    * process still collects the garbage its own writes leave. Default true.
    */
   maintenance?: boolean;
+  /**
+   * Which of the given data ids readers in the node's other processes have pinned (config
+   * `workers` > 1: a GET in one gateway worker keeps the data another replaced); gc waits for them.
+   */
+  pinnedElsewhere?: (dataIds: string[]) => Promise<ReadonlySet<string>>;
 }
 
 /** Buckets, objects and multipart uploads. Errors are TesseraError codes named per method. */
@@ -87,7 +92,7 @@ export class ObjectLayer {
     const { dataShards, parityShards } = options.drives.format;
     this.layout = erasureLayout(options.blockSizeBytes, dataShards, parityShards);
     this.log = options.log;
-    this.gc = new GarbageCollector(this.meta, this.drives, this.pins, this.log);
+    this.gc = new GarbageCollector(this.meta, this.drives, this.pins, this.log, options.pinnedElsewhere);
     this.sweeper = new CompletedUploadSweeper(this.meta, this.log, options.completedUploadLimits);
     this.source = {
       store: (driveId) => this.drives.store(driveId),
@@ -185,6 +190,11 @@ export class ObjectLayer {
     };
     await this.writer.commit(stored, input, () => this.meta.putObject(record, input.conditions));
     return record;
+  }
+
+  /** Those of `dataIds` a reader in this process has pinned (asked by the node's other processes' gc). */
+  pinnedAmong(dataIds: readonly string[]): string[] {
+    return dataIds.filter((id) => this.pins.has(id));
   }
 
   /** The current record. Throws NoSuchBucket, NoSuchKey. */

@@ -321,6 +321,9 @@ export const gatewayWorkerStartTimeoutMs = 60_000;
 export const gatewayWorkerStatsIntervalMs = 1000;
 /** Connections the node's process holds while no gateway worker is ready (all restarting); more are closed. */
 export const gatewayPendingConnectionsMax = 1_024;
+/** How long gc waits for the node's other processes to say which data they have pinned, in ms;
+ *  a process that does not answer in time counts as pinning all it was asked about. */
+export const gatewayPinQueryTimeoutMs = 2_000;
 /** A gateway worker tells the node it is serving clients (so repair yields) at most this often, in ms. */
 export const gatewayActivityReportMs = 250;
 /** A stale data dir lock's gateway workers still alive are waited for this long, then SIGKILLed, in ms. */

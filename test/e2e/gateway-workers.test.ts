@@ -4,11 +4,13 @@
 // node process killed by SIGKILL takes its workers with it, and the restart takes over the lock.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatewayWorkersFile } from '../../src/cluster/gateway-workers.js';
 import { MiB } from '../helpers/files.js';
-import { objectPath, rawRequest } from '../helpers/raw-request.js';
+import { objectPath, rawRequest, signedRequestOptions, signRequest } from '../helpers/raw-request.js';
 import { startServer, type S3dServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 import { processAlive as alive } from '../../src/util/process-alive.js';
@@ -84,6 +86,36 @@ describe('gateway workers (--workers 2)', () => {
     expect(servers.size).toBe(2);
     const get = await rawRequest(server, { method: 'GET', path: objectPath(bucket, key) });
     expect(get.body.equals(Buffer.concat(parts))).toBe(true);
+  });
+
+  it('a slow GET in one worker reads the whole old object while another worker overwrites it (gc waits for it)', async () => {
+    const key = 'overwritten-while-read';
+    const before = randomBytes(24 * MiB);
+    expect((await rawRequest(server, { method: 'PUT', path: objectPath(bucket, key), body: before })).status).toBe(200);
+    const signed = await signRequest(server, { method: 'GET', path: objectPath(bucket, key) });
+    const chunks: Buffer[] = [];
+    let response: IncomingMessage | undefined;
+    const ended = new Promise<void>((resolve, reject) => {
+      const req = httpsRequest(signedRequestOptions(server, 'GET', signed), (res) => {
+        response = res;
+        res.pause(); // the reader stalls: the server sends only what the socket buffers hold
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve());
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    await waitFor(() => response !== undefined, 10_000, 'the GET response headers');
+    const after = randomBytes(MiB);
+    const put = await rawRequest(server, { method: 'PUT', path: objectPath(bucket, key), body: after });
+    expect(put.status).toBe(200);
+    expect(servedBy(put.headers)).not.toBe(servedBy(response!.headers)); // the two ran in different workers
+    await new Promise((resolve) => setTimeout(resolve, 2_500)); // gc passes run meanwhile (and retry every second)
+    response!.resume(); // every remaining byte must be the old object's
+    await ended;
+    expect(Buffer.concat(chunks).equals(before)).toBe(true);
+    expect((await rawRequest(server, { method: 'GET', path: objectPath(bucket, key) })).body.equals(after)).toBe(true);
   });
 
   it('each worker reports its requests and event loop use', async () => {
