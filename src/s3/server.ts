@@ -340,6 +340,13 @@ export class S3Gateway {
       response.done?.();
       return Promise.resolve();
     }
+    if (res.destroyed) {
+      // The client went away before the body started (pipeline would throw): release the
+      // object's data and close its reader, as a finished response does.
+      response.done?.();
+      void drain(body);
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const source = Readable.from(body, { objectMode: false });
       source.on('data', (chunk: Buffer) => { sent.bytes += chunk.length; });
