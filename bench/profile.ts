@@ -12,6 +12,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { startCluster } from './cluster-process.js';
 import { BenchClient, objectBody } from './load.js';
@@ -282,4 +283,5 @@ const program = new Command('profile')
     process.stdout.write(await profile(flags));
   });
 
-await program.parseAsync(process.argv);
+// Run as a command only: categorize() is imported by other tools.
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await program.parseAsync(process.argv);

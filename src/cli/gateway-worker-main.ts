@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import { runGatewayWorker, sendToNode, type ConnectionAcceptors, type NodeMessage } from '../cluster/gateway-worker.js';
 import { cpuProfileDirEnv, installCpuProfiler } from './cpu-profile.js';
+import { tuneGarbageCollectorLogged } from './gc-tuning.js';
 import { makeLogger, stopOnUnhandledErrors } from './process-log.js';
 
 /** Messages from the node's process, in order; next() waits for the next one. */
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
   if (first.type !== 'start') throw new Error(`gateway worker: expected a start message, got ${first.type}`);
   const { start } = first;
   const log = makeLogger(start.config).child({ worker: start.index });
+  tuneGarbageCollectorLogged(log);
   stopOnUnhandledErrors(log);
   const finishProfile = installCpuProfiler(process.env[cpuProfileDirEnv], log);
   await runGatewayWorker(start, log, () => messages.next(), acceptors);

@@ -10,6 +10,7 @@ import { addClusterNode, initCluster, shardPortOffset } from '../cluster/cluster
 import { adminHeal, adminLayout, adminStatus, type LayoutCommand } from './admin.js';
 import { startLocalCluster, stopLocalCluster } from './cluster-local.js';
 import { cpuProfileDirEnv, installCpuProfiler } from './cpu-profile.js';
+import { tuneGarbageCollectorLogged } from './gc-tuning.js';
 import { makeLogger, stopOnUnhandledErrors } from './process-log.js';
 import { startNode, type RunningNode } from '../cluster/node.js';
 import { isTesseraError } from '../util/errors.js';
@@ -78,6 +79,7 @@ async function runServer(options: ServerOptions): Promise<void> {
   };
   const config = loadConfig({ ...(options.config !== undefined ? { file: options.config } : {}), overrides, env: process.env });
   const log = makeLogger(config);
+  tuneGarbageCollectorLogged(log);
   const finishProfile = installCpuProfiler(process.env[cpuProfileDirEnv], log);
   const node = await startNode(config, log);
   stopOnUnhandledErrors(log);

@@ -98,6 +98,10 @@ export class ObjectLayer {
       store: (driveId) => this.drives.store(driveId),
       codec: (layout) => this.codec(layout),
       onBadShard: (part, shardIndex, reason) => this.maintenance.queueRepair(part, shardIndex, reason),
+      isLocal: (driveId) => {
+        const store = this.drives.store(driveId);
+        return store !== undefined && this.drives.localStores().includes(store);
+      },
     };
     this.maintenance = new ShardMaintenance({
       meta: this.meta, drives: this.drives, pins: this.pins, gc: this.gc, source: this.source, log: this.log,

@@ -1,8 +1,8 @@
 // Rebuilds one shard file of a data part from k healthy shards, a window of stripes at a time (one
 // read per source shard each, the next window read while this one is written): each stripe's k
-// data blocks are read (decoded from parity when needed, never from the shard being rebuilt), the
-// lost block is taken or re-encoded, and written bitrot-framed to a new shard file on the drive the
-// part names. The file replaces the old one only at commit (temp file, fsync, rename), and every
+// data blocks are read (shards on this node first, decoded from parity when needed, never from the
+// shard being rebuilt), the lost block is taken or re-encoded, and written bitrot-framed to a new
+// shard file on the drive the part names. The file replaces the old one only at commit (temp file, fsync, rename), and every
 // block is verified where it was written (ShardStore.verifyBlocks) before the rebuild counts as done.
 import type { DataLayout, DataPart } from '../meta/types.js';
 import { bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
@@ -40,7 +40,7 @@ export async function rebuildShard(source: StripeSource, part: DataPart, layout:
   const readAhead = (window: number): void => {
     const first = window * perWindow;
     if (first >= stripes) return;
-    const read = readStripes(source, part, layout, stripesOf(layout, part, first, Math.min(first + perWindow, stripes) - 1), reported, shardIndex);
+    const read = readStripes(source, part, layout, stripesOf(layout, part, first, Math.min(first + perWindow, stripes) - 1), reported, shardIndex, true);
     read.catch(() => undefined); // awaited in order below
     windows[window] = read;
   };

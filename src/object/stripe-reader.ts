@@ -21,6 +21,8 @@ export interface StripeSource {
   codec(layout: DataLayout): Promise<ErasureCodec>;
   /** Called once per bad shard of the part. */
   onBadShard(part: DataPart, shardIndex: number, reason: RepairReason): void;
+  /** True when the drive's store is on this node (a read costs no transfer); absent: none is. */
+  isLocal?(driveId: string): boolean;
 }
 
 /** One shard's blocks of a window: a verified block per stripe, or undefined; and why any is missing. */
@@ -84,13 +86,17 @@ async function readShard(source: StripeSource, part: DataPart, shardIndex: numbe
  * more shard read starts every shardReadHedgeMs, so a node that is gone or stalled (whose read only
  * fails at its deadline) costs the window that delay, not the deadline. Reads still running when
  * every stripe has k blocks finish in the background; a late failure is still reported. `exclude`
- * (the shard being rebuilt) is never read. Returns, per stripe, k views of its shardBytes.
+ * (the shard being rebuilt) is never read. With `localFirst` (a rebuild), shards on this node's
+ * own drives (source.isLocal) are read before the others, data shards first among each: a local
+ * parity shard costs one block decode per stripe, a remote data shard a whole transfer.
+ * Returns, per stripe, k views of its shardBytes.
  */
-export async function readStripes(source: StripeSource, part: DataPart, layout: DataLayout, stripes: Stripe[], reported: Set<number>, exclude?: number): Promise<Uint8Array[][]> {
+export async function readStripes(source: StripeSource, part: DataPart, layout: DataLayout, stripes: Stripe[], reported: Set<number>, exclude?: number, localFirst = false): Promise<Uint8Array[][]> {
   const k = layout.dataShards;
   const width = k + layout.parityShards;
   const shards: ((Buffer | undefined)[] | undefined)[] = new Array<(Buffer | undefined)[] | undefined>(width).fill(undefined);
-  const order = [...shards.keys()].filter((i) => i !== exclude).sort((a, b) => Number(reported.has(a)) - Number(reported.has(b)));
+  const remote = (i: number): number => (localFirst && source.isLocal?.(part.drives[i] ?? '') === true ? 0 : 1);
+  const order = [...shards.keys()].filter((i) => i !== exclude).sort((a, b) => Number(reported.has(a)) - Number(reported.has(b)) || remote(a) - remote(b));
   const total = order.length;
   const good = stripes.map(() => 0);
   const noteBad = (index: number, reason: RepairReason): void => {
@@ -148,11 +154,14 @@ export async function readStripes(source: StripeSource, part: DataPart, layout: 
   }
   let codec: ErasureCodec | undefined;
   const result: Uint8Array[][] = [];
+  const pick = [...shards.keys()].sort((a, b) => remote(a) - remote(b) || a - b);
   for (const [j] of stripes.entries()) {
-    // Exactly k of the blocks go to the decoder: the first k good ones, data shards first.
+    // Exactly k of the blocks go to the decoder: the first k good ones, data shards first (with
+    // localFirst, this node's shards first).
     const blocks: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(width).fill(undefined);
     let taken = 0;
-    for (let i = 0; i < width && taken < k; i++) {
+    for (const i of pick) {
+      if (taken >= k) break;
       const block = shards[i]?.[j];
       if (block === undefined) continue;
       blocks[i] = block;

@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import type { DataOwner, ObjectRecord, ScanScope } from '../meta/types.js';
 import type { ShardCheck } from '../object/object-layer.js';
-import { scanChecksInFlightMax, scanObjectPauseMs, scanPageObjects, scanRecheckDelayMs, scanRecheckMax, scanWaitingMax } from '../util/limits.js';
+import { scanChecksInFlightMax, scanObjectPauseMs, scanPageObjects, scanRecheckDelayMs, scanRecheckFirstDelayMs, scanRecheckMax, scanWaitingMax } from '../util/limits.js';
 import { CycleWorker } from './cycle-worker.js';
 
 /** One cycle's counts; objects = records walked, checked = those this node was responsible for. */
@@ -213,23 +213,36 @@ export class Scanner extends CycleWorker<ScanCycle> {
 
   /**
    * A node that just restarted can miss the first calls of a cycle (its peers' connections to the
-   * old process time out first), so records with unreachable shards are checked once more,
-   * scanRecheckDelayMs after the walk; the cycle's unreachable count is what is still unreachable then.
+   * old process time out first), so records with unreachable shards are checked again after the
+   * walk: first scanRecheckFirstDelayMs later, then after doubling delays until recheckDelayMs in
+   * all has passed, each round only those still unreachable. A peer back within a fraction of a
+   * second costs the cycle that fraction, not the whole delay. The cycle's unreachable count is
+   * what is still unreachable at the last round.
    */
   private async recheckUnreachable(counts: ScanCycle): Promise<void> {
-    const records = this.unreachable;
+    let pending = this.unreachable;
     this.unreachable = [];
-    if (records.length === 0 || this.isStopped) return;
-    await this.rest(this.recheckDelayMs);
-    for (const { record, first } of records) {
-      if (this.isStopped) return;
-      try {
-        const check = await this.source.check(record);
-        counts.queued += Math.max(0, check.queued - first.queued); // shards first unreachable, found missing now
-        counts.unreachable -= first.unreachable - check.unreachable;
-      } catch (err) {
-        this.log.warn({ err, bucket: record.bucket, key: record.key }, 'scan could not check an object');
+    let waitedMs = 0;
+    let delayMs = Math.min(scanRecheckFirstDelayMs, this.recheckDelayMs);
+    while (pending.length > 0 && !this.isStopped && waitedMs < this.recheckDelayMs) {
+      const wait = Math.min(delayMs, this.recheckDelayMs - waitedMs);
+      await this.rest(wait);
+      waitedMs += wait;
+      delayMs *= 2;
+      const still: typeof pending = [];
+      for (const item of pending) {
+        if (this.isStopped) return;
+        const { record, first } = item;
+        try {
+          const check = await this.source.check(record);
+          counts.queued += Math.max(0, check.queued - first.queued); // shards first unreachable, found missing now
+          counts.unreachable -= first.unreachable - check.unreachable;
+          if (check.unreachable > 0) still.push({ record, first: check });
+        } catch (err) {
+          this.log.warn({ err, bucket: record.bucket, key: record.key }, 'scan could not check an object');
+        }
       }
+      pending = still;
     }
   }
 

@@ -280,8 +280,12 @@ export const scanPageObjects = 256;
 export const scanChecksInFlightMax = 8;
 /** Records with unreachable shards a scan cycle keeps to check once more at its end. */
 export const scanRecheckMax = 1024;
-/** How long after its walk a scan checks those records again, in ms (a restarted node's peers reconnect by then). */
+/** How long after its walk a scan keeps checking those records again, in ms (a restarted node's peers reconnect by then). */
 export const scanRecheckDelayMs = 3_000;
+/** The first of those rechecks comes this long after the walk, in ms; the delays double from there
+ *  (250, 500, 1000, then the rest of scanRecheckDelayMs). A QUIC link to a restarted peer is re-made
+ *  within about quicSilentConnectionMs + quicPeerProbeTimeoutMs. */
+export const scanRecheckFirstDelayMs = 250;
 /** Scoped heal requests that may wait behind a running scan; more collapse into one full cycle. */
 export const scanWaitingMax = 64;
 
