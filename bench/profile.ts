@@ -34,6 +34,7 @@ const categories: ReadonlyArray<readonly [string, RegExp]> = [
   ['erasure codec', /erasure\/(simd-codec|simd-kernel|kernel-memory|gf-matrix)/],
   ['QUIC calls (JS side)', /transport\/(quinn-native|quic-call|quic-transport|race-abort|framing|slots|peer-state)|remote-shard-store|shard-server|method-table/],
   ['TLS transport calls (JS side)', /transport\/(tls-call|tls-transport)|node:internal\/http2/],
+  ['TCP transport calls (JS side)', /transport\/(tcp-call|tcp-frames|tcp-serve|tcp-transport|tcp-handshake|crc32c)|@node-rs\/crc32/],
   ['LMDB', /lmdb|msgpackr|meta\//],
   ['client HTTPS: parse, TLS, body', /socketOnData|onStreamRead|_http_server|_http_common|_http_incoming|s3\/payload|aws-chunked|node:_tls_wrap/],
   ['client HTTPS: responses', /_http_outgoing|writeGeneric|writevGeneric|s3\/handlers|s3\/ops/],

@@ -23,7 +23,7 @@ export const repairLoadConcurrency = 4;
 /** PUTs in flight while writing the GET objects. */
 export const repairLoadPutConcurrency = 4;
 /** The baseline's measured window, in ms: full run and --quick. */
-export const repairLoadWindowMs = 3_000;
+export const repairLoadWindowMs = 6_000;
 export const repairLoadWindowQuickMs = 1_500;
 /** Unmeasured warm-up before each window, in ms (connections up, the restarted node's first requests). */
 export const repairLoadWarmupMs = 400;

@@ -88,11 +88,11 @@ async function memberIds(cluster: ClusterConfig, transport: Transport): Promise<
   return ids.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
 }
 
-async function collectStatus(cluster: ClusterConfig, transport: Transport, ids?: string[]): Promise<ClusterReport> {
+async function collectStatus(cluster: ClusterConfig, transport: Transport, ids?: string[], countShards = true): Promise<ClusterReport> {
   const nodeIds = ids ?? await memberIds(cluster, transport);
   const nodes = await Promise.all(nodeIds.map(async (nodeId): Promise<NodeReport> => {
     try {
-      return { nodeId, up: true, status: await adminCall(transport, nodeId, 'admin.status', null) as NodeStatus };
+      return { nodeId, up: true, status: await adminCall(transport, nodeId, 'admin.status', countShards ? null : { countShards: false }) as NodeStatus };
     } catch (err) {
       return { nodeId, up: false, error: (err as Error).message };
     }
@@ -180,7 +180,7 @@ export function formatReport(report: ClusterReport): string {
     const eta = s.repairQueue === 0 ? '-' : s.repair.shardsPerSecond > 0 ? duration(s.repairQueue / s.repair.shardsPerSecond) : 'waiting';
     const metaState = (s.metaStore as NodeStatus['metaStore'] | undefined)?.state ?? 'ok';
     return [
-      s.nodeId, metaState === 'ok' ? 'up' : `up, meta ${metaState}`, `${s.drives.filter((d) => d.online).length}/${s.drives.length}`, String(s.shards), String(s.repairQueue),
+      s.nodeId, metaState === 'ok' ? 'up' : `up, meta ${metaState}`, `${s.drives.filter((d) => d.online).length}/${s.drives.length}`, s.shards === undefined ? '-' : String(s.shards), String(s.repairQueue),
       `${s.repair.rebuilt} (${size(s.repair.rebuiltBytes)})`, `${size(s.repair.bytesPerSecond)}/s${s.repair.pace !== undefined && s.repair.pace !== 'full' ? ` (${s.repair.pace})` : ''}`, eta, rebalanceText(s), scanText(s), scrubText(s),
     ];
   });
@@ -243,7 +243,7 @@ export async function adminHeal(configFile: string, target: string | undefined, 
     const deadline = Date.now() + options.timeoutSeconds * 1000;
     let lastLine = '';
     for (;;) {
-      const report = await collectStatus(cluster, transport, ids);
+      const report = await collectStatus(cluster, transport, ids, false);
       const scanned = report.nodes.filter((n) => {
         const since = requestedMs.get(n.nodeId);
         const last = n.status?.scan.last;

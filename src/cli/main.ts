@@ -7,12 +7,11 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, logLevels, transportKinds, type Config, type PartialConfig, type TransportKind } from '../config/config.js';
 import { addClusterNode, initCluster, shardPortOffset } from '../cluster/cluster-init.js';
-import { adminHeal, adminLayout, adminStatus, type LayoutCommand } from './admin.js';
-import { startLocalCluster, stopLocalCluster } from './cluster-local.js';
+import type { LayoutCommand } from './admin.js';
 import { cpuProfileDirEnv, installCpuProfiler } from './cpu-profile.js';
 import { tuneGarbageCollectorLogged } from './gc-tuning.js';
 import { makeLogger, stopOnUnhandledErrors } from './process-log.js';
-import { startNode, type RunningNode } from '../cluster/node.js';
+import type { RunningNode } from '../cluster/node.js';
 import { isTesseraError } from '../util/errors.js';
 
 function portArg(name: string): (value: string) => number {
@@ -81,6 +80,8 @@ async function runServer(options: ServerOptions): Promise<void> {
   const log = makeLogger(config);
   tuneGarbageCollectorLogged(log);
   const finishProfile = installCpuProfiler(process.env[cpuProfileDirEnv], log);
+  // The server's modules load only for `s3d server`: other commands start in a fraction of the time.
+  const { startNode } = await import('../cluster/node.js');
   const node = await startNode(config, log);
   stopOnUnhandledErrors(log);
   process.stderr.write(`${banner(node)}\n`);
@@ -232,6 +233,7 @@ SIGTERM or SIGINT stops gracefully: no new connections, in-flight requests finis
     .description('start every DIR/node-*.yaml as a background server (logs DIR/node-i.log) and wait until all are ready')
     .requiredOption('--dir <dir>', 'directory made by s3d cluster init')
     .action(async (flags: { dir: string }) => {
+      const { startLocalCluster } = await import('./cluster-local.js');
       const endpoints = await startLocalCluster(flags.dir);
       process.stdout.write(`${endpoints.length} nodes ready:\n${endpoints.map((e) => `  ${e}`).join('\n')}\n`);
     });
@@ -240,6 +242,7 @@ SIGTERM or SIGINT stops gracefully: no new connections, in-flight requests finis
     .description('stop the background servers started by s3d cluster start')
     .requiredOption('--dir <dir>', 'directory made by s3d cluster init')
     .action(async (flags: { dir: string }) => {
+      const { stopLocalCluster } = await import('./cluster-local.js');
       process.stdout.write(`stopped ${await stopLocalCluster(flags.dir)} nodes\n`);
     });
 
@@ -253,6 +256,7 @@ speaks to every node as that node, with its key file, over the cluster's transpo
     .requiredOption('--config <file>', "a node's config file")
     .option('--json', 'print the full report as JSON')
     .action(async (flags: { config: string; json?: boolean }) => {
+      const { adminStatus } = await import('./admin.js');
       process.exitCode = await adminStatus(flags.config, { json: flags.json === true });
     });
   admin
@@ -264,6 +268,7 @@ speaks to every node as that node, with its key file, over the cluster's transpo
     .option('--timeout <seconds>', 'with --wait: give up after this many seconds (exit 1)', wholeNumber('--timeout'), 3600)
     .addOption(new Option('--priority <level>', 'normal: repair yields to client requests (one rebuild at a time while they run); high: rebuild at full speed until the repair queues are empty').choices(['normal', 'high']).default('normal'))
     .action(async (target: string | undefined, flags: { config: string; wait?: boolean; timeout: number; priority: 'normal' | 'high' }) => {
+      const { adminHeal } = await import('./admin.js');
       process.exitCode = await adminHeal(flags.config, target, { wait: flags.wait === true, timeoutSeconds: flags.timeout, priority: flags.priority });
     });
 
@@ -274,6 +279,7 @@ with apply: the next layout version goes to every node, new data is placed by it
 existing shards and records move to their new nodes in the background (s3d admin status shows
 the move). A removed node keeps serving until its data has moved, then leaves.`);
   const runLayout = async (config: string, command: LayoutCommand): Promise<void> => {
+    const { adminLayout } = await import('./admin.js');
     process.exitCode = await adminLayout(config, command);
   };
   const weightArg = (v: string): number => {

@@ -33,8 +33,9 @@ export interface NodeStatus {
   startedMs: number;
   nowMs: number;
   drives: Array<{ driveId: string; path: string | undefined; online: boolean }>;
-  /** Shard files on the node's online drives, counted now. */
-  shards: number;
+  /** Shard files on the node's online drives, counted now; absent when the call asked not to
+   *  ({ countShards: false }: `s3d admin heal --wait` polls, and counting walks every shard file). */
+  shards?: number;
   /** Entries in the node's durable repair queue. */
   repairQueue: number;
   /** Whether the node's metadata store commits ('ok'), or is full or failing (writes refused). */
@@ -94,7 +95,8 @@ export interface HealRequest {
 }
 
 /**
- * Serves one admin call. admin.status answers a NodeStatus; admin.heal (HealRequest) starts a
+ * Serves one admin call. admin.status answers a NodeStatus (header { countShards: false }: without
+ * walking the drives to count shard files); admin.heal (HealRequest) starts a
  * scan and answers { requestedMs }. Throws InvalidArgument (malformed heal header), NoSuchBucket.
  */
 export async function serveAdmin(source: AdminSource, call: InboundCall): Promise<HandlerReply> {
@@ -119,7 +121,8 @@ export async function serveAdmin(source: AdminSource, call: InboundCall): Promis
     await source.heal(scope, healPriority(call.header));
     return { header: { requestedMs } };
   }
-  return { header: await nodeStatus(source) };
+  const { countShards } = (call.header ?? {}) as { countShards?: boolean };
+  return { header: await nodeStatus(source, countShards !== false) };
 }
 
 function healPriority(header: unknown): HealPriority {
@@ -140,11 +143,11 @@ function healScope(header: unknown): ScanScope | undefined {
   return { bucket: request.bucket, prefix: request.prefix ?? '' };
 }
 
-async function nodeStatus(source: AdminSource): Promise<NodeStatus> {
+async function nodeStatus(source: AdminSource, countShards: boolean): Promise<NodeStatus> {
   const layout = source.layout.snapshot();
   const drives = source.drives();
   let shards = 0;
-  for (const drive of drives) {
+  for (const drive of countShards ? drives : []) {
     if (drive.store) for await (const _ of drive.store.list()) shards++;
   }
   const scan = source.scan();
@@ -158,7 +161,7 @@ async function nodeStatus(source: AdminSource): Promise<NodeStatus> {
     startedMs: source.startedMs,
     nowMs: Date.now(),
     drives: drives.map((d) => ({ driveId: d.driveId, path: d.path, online: d.store !== undefined })),
-    shards,
+    ...(countShards ? { shards } : {}),
     repairQueue: source.repairCount(),
     metaStore: source.metaStore(),
     repair: source.repair(),

@@ -246,7 +246,7 @@ export const repairConcurrencyMax = 4;
 /** Repair counts clients as gone once no request has run for this many ms. */
 export const repairQuietMs = 1_000;
 /** While clients are served, repair rests this many times as long as each rebuild took. */
-export const repairTranquility = 2;
+export const repairTranquility = 3;
 /** How often a waiting rebuild slot looks again whether it may start, in ms. */
 export const repairThrottlePollMs = 100;
 /** How long `s3d admin heal --priority high` lifts the repair throttle at most, in ms. */
@@ -293,8 +293,8 @@ export const scanWaitingMax = 64;
 
 /** Deadline of one `s3d admin` call to a node, in ms (status counts the node's shard files). */
 export const adminCallTimeoutMs = 30_000;
-/** How often `s3d admin heal --wait` polls the nodes' status, in ms. */
-export const adminPollIntervalMs = 500;
+/** How often `s3d admin heal --wait` polls the nodes' status, in ms (a poll counts no shard files). */
+export const adminPollIntervalMs = 200;
 
 /** How often a node asks its peers for their layout, in ms (a change reaches a node that missed it). */
 export const layoutSyncIntervalMs = 5_000;
