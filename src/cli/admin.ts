@@ -8,7 +8,7 @@ import type { HealPriority, HealRequest, NodeStatus } from '../cluster/admin-ser
 import { peerOfMember } from '../cluster/layout-config.js';
 import { allMembers, applyStaged, describeChanges, stageAddNode, stageRemoveNode, stageRevert, stageSetWeight, type LayoutMember, type LayoutState } from '../placement/layout-state.js';
 import { loadNodeIdentity } from '../transport/identity.js';
-import type { Transport } from '../transport/transport.js';
+import { discardBody, type Transport } from '../transport/transport.js';
 import { TesseraError } from '../util/errors.js';
 import { adminCallTimeoutMs, adminPollIntervalMs } from '../util/limits.js';
 
@@ -58,7 +58,7 @@ async function withTransport<T>(cluster: ClusterConfig, action: (transport: Tran
 
 async function adminCall(transport: Transport, nodeId: string, method: string, header: unknown): Promise<unknown> {
   const reply = await transport.call(nodeId, { method, header }, { timeoutMs: adminCallTimeoutMs });
-  for await (const _ of reply.body) { /* admin replies have no body */ }
+  await discardBody(reply.body); // admin replies have no body
   return reply.header;
 }
 

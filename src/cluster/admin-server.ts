@@ -9,7 +9,7 @@ import type { ReconstructorStats } from '../repair/reconstructor.js';
 import type { ScanCycle } from '../repair/scanner.js';
 import type { ScrubCycle } from '../repair/scrubber.js';
 import type { ShardStore } from '../store/shard-store.js';
-import type { HandlerReply, InboundCall } from '../transport/transport.js';
+import { discardBody, type HandlerReply, type InboundCall } from '../transport/transport.js';
 import { TesseraError } from '../util/errors.js';
 
 /** Admin methods a node serves. */
@@ -100,7 +100,7 @@ export interface HealRequest {
  * scan and answers { requestedMs }. Throws InvalidArgument (malformed heal header), NoSuchBucket.
  */
 export async function serveAdmin(source: AdminSource, call: InboundCall): Promise<HandlerReply> {
-  for await (const _ of call.body) { /* admin calls carry no request body */ }
+  await discardBody(call.body); // admin calls carry no request body
   if (call.method === 'admin.layout.get') return { header: source.layout.snapshot() };
   if (call.method === 'admin.layout.stage') {
     const { staged } = (call.header ?? {}) as { staged?: LayoutMember[] };

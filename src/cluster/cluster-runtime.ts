@@ -15,7 +15,7 @@ import { ClusterShardStores } from '../store/cluster-stores.js';
 import { isShardMethod, serveShard } from '../store/shard-server.js';
 import type { ShardStore, ShardStoreSet } from '../store/shard-store.js';
 import { loadNodeIdentity } from '../transport/identity.js';
-import type { CallHandler, PeerAddress, Transport } from '../transport/transport.js';
+import { discardBody, type CallHandler, type PeerAddress, type Transport } from '../transport/transport.js';
 import { TesseraError } from '../util/errors.js';
 import { layoutSyncIntervalMs, metaCallTimeoutMs } from '../util/limits.js';
 import { isAdminMethod } from './admin-server.js';
@@ -114,11 +114,11 @@ export async function startClusterRuntime(cluster: ClusterConfig, local: LmdbMet
     }
     if (isReplicaMethod(call.method)) return serveReplica(local, call);
     if (call.method === 'layout.get') {
-      for await (const _ of call.body) { /* no request body */ }
+      await discardBody(call.body); // no request body
       return { header: layout.snapshot() };
     }
     if (call.method === 'layout.progress') {
-      for await (const _ of call.body) { /* no request body */ }
+      await discardBody(call.body); // no request body
       return { header: { doneVersion: local.workerState<{ doneVersion: number }>('rebalance')?.doneVersion ?? 0 } };
     }
     if (isAdminMethod(call.method)) {

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { LayoutState } from '../placement/layout-state.js';
 import type { LiveLayout } from '../placement/live-layout.js';
-import type { Transport } from '../transport/transport.js';
+import { discardBody, type Transport } from '../transport/transport.js';
 
 /** Pulls peers' layout states every `intervalMs` and adopts newer ones (the gossip that carries a change to nodes that missed it). */
 export class LayoutSync {
@@ -27,7 +27,7 @@ export class LayoutSync {
       await Promise.all(peers.map(async (nodeId) => {
         try {
           const reply = await this.transport.call(nodeId, { method: 'layout.get', header: null }, { timeoutMs: this.callTimeoutMs });
-          for await (const _ of reply.body) { /* no body */ }
+          await discardBody(reply.body);
           await this.layout.adopt(reply.header as LayoutState);
         } catch (err) {
           this.log.debug({ err, nodeId }, 'layout pull failed');

@@ -17,6 +17,7 @@ import { Scrubber, type ScrubState } from '../repair/scrubber.js';
 import type { ClusterMetaStore } from '../replication/cluster-meta-store.js';
 import type { S3Gateway } from '../s3/server.js';
 import { DriveSet } from '../store/drive-set.js';
+import { discardBody } from '../transport/transport.js';
 import { TesseraError } from '../util/errors.js';
 import { metaCallTimeoutMs, repairPriorityHighMaxMs } from '../util/limits.js';
 import { RequestActivity } from '../util/request-activity.js';
@@ -158,7 +159,7 @@ async function startLocked(config: Config, log: Logger, dataDir: string, lock: D
       saveDoneVersion: (version) => meta.saveWorkerState('rebalance', { doneVersion: version }),
       memberDoneVersion: async (nodeId) => {
         const reply = await transport.call(nodeId, { method: 'layout.progress', header: null }, { timeoutMs: metaCallTimeoutMs });
-        for await (const _ of reply.body) { /* no body */ }
+        await discardBody(reply.body);
         return (reply.header as { doneVersion: number }).doneVersion;
       },
       finishTransition: async () => {

@@ -8,7 +8,7 @@ import type { BucketRecord, ListObjectsQuery, ListUploadsQuery, ObjectRecord, Pa
 import {
   arrayField, bytesField, numberField, objectField, optionalField, stringField, wholeNumberField,
 } from '../transport/method-table.js';
-import type { Transport } from '../transport/transport.js';
+import { discardBody, type Transport } from '../transport/transport.js';
 import { TesseraError } from '../util/errors.js';
 
 /** The MetaReplica methods a peer may call (the replica server refuses anything else). */
@@ -89,7 +89,7 @@ export function replicaInvoker(options: ReplicaInvokerOptions): ReplicaInvoker {
   return async <M extends ReplicaMethod>(nodeId: string, method: M, args: ReplicaArgs<M>): Promise<ReplicaReply<M>> => {
     if (nodeId === options.selfId) return invokeLocal(options.local, method, args);
     const reply = await options.transport.call(nodeId, { method: replicaWireMethod(method), header: args }, { timeoutMs: options.timeoutMs });
-    for await (const _ of reply.body) { /* no reply body for meta calls */ }
+    await discardBody(reply.body); // no reply body for meta calls
     return (reply.header ?? undefined) as ReplicaReply<M>;
   };
 }

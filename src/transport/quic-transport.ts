@@ -19,7 +19,7 @@ import {
   StreamSource, dropStream, loadQuinnEngine, peerIdOfMultiaddr, peerIdOfPublicKey, privateKeyProto,
   type NativeClient, type NativeConfig, type NativeConnection, type NativeServer, type NativeStream, type QuinnEngine, type SocketFamily,
 } from './quinn-native.js';
-import type { Call, CallHandler, CallOptions, PeerAddress, PeerHealth, Reply, Transport } from './transport.js';
+import { discardBody, type Call, type CallHandler, type CallOptions, type PeerAddress, type PeerHealth, type Reply, type Transport } from './transport.js';
 import { transportLimits, type InboundConnectionStats, type TransportOptions } from './transport-options.js';
 
 const limitNames = ['handshakeTimeoutMs', 'connectionIdleTimeoutMs', 'keepAliveIntervalMs', 'callsPerPeerMax', 'callQueuePerPeerMax', 'inboundCallsMax', 'callFrameTimeoutMs',
@@ -187,7 +187,7 @@ export class QuicTransport implements Transport {
   private probe(link: QuicLink): void {
     this.call(link.state.peer.nodeId, { method: probeMethod, header: null }, { timeoutMs: this.limits.quicPeerProbeTimeoutMs })
       .then(async (reply) => {
-        for await (const _ of reply.body) { /* empty */ }
+        await discardBody(reply.body);
       })
       .catch(ignore);
   }

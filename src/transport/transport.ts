@@ -26,6 +26,16 @@ export interface Call {
   body?: AsyncIterable<Uint8Array>;
 }
 
+/**
+ * Reads a call's or reply's body to its end and drops it: for calls and replies that carry none,
+ * so the stream is consumed (and a failure in it is thrown) before the call counts as done.
+ */
+export async function discardBody(body: AsyncIterable<Uint8Array>): Promise<void> {
+  for await (const _ of body) {
+    // dropped
+  }
+}
+
 /** The answer to a call. The body must be consumed or its iterator returned (which cancels it). */
 export interface Reply {
   header: unknown;
