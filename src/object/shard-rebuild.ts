@@ -2,8 +2,9 @@
 // read per source shard each, the next window read while this one is written): each stripe's k
 // data blocks are read (shards on this node first, decoded from parity when needed, never from the
 // shard being rebuilt), the lost block is taken or re-encoded, and written bitrot-framed to a new
-// shard file on the drive the part names. The file replaces the old one only at commit (temp file, fsync, rename), and every
-// block is verified where it was written (ShardStore.verifyBlocks) before the rebuild counts as done.
+// shard file on the drive the part names. The file replaces the old one only at commit (temp file,
+// fsync, rename), and every block is verified where it was written (ShardStore.verifyBlocks)
+// before the rebuild counts as done.
 import type { DataLayout, DataPart } from '../meta/types.js';
 import { bitrotHashBytes, verifyFramedBlock } from '../erasure/bitrot.js';
 import { shardBlocksOf, stripeAt, stripeCount } from '../erasure/stripe.js';

@@ -95,7 +95,9 @@ export async function readStripes(source: StripeSource, part: DataPart, layout: 
   const k = layout.dataShards;
   const width = k + layout.parityShards;
   const shards: ((Buffer | undefined)[] | undefined)[] = new Array<(Buffer | undefined)[] | undefined>(width).fill(undefined);
-  const remote = (i: number): number => (localFirst && source.isLocal?.(part.drives[i] ?? '') === true ? 0 : 1);
+  // 0 for a shard on this node's own drives when localFirst, else 1: the read order's second key.
+  const remoteRank = [...shards.keys()].map((i) => (localFirst && source.isLocal?.(part.drives[i] ?? '') === true ? 0 : 1));
+  const remote = (i: number): number => remoteRank[i]!;
   const order = [...shards.keys()].filter((i) => i !== exclude).sort((a, b) => Number(reported.has(a)) - Number(reported.has(b)) || remote(a) - remote(b));
   const total = order.length;
   const good = stripes.map(() => 0);
